@@ -1,0 +1,172 @@
+// The kinds the sandbox API server serves. One table drives discovery, routing and the store.
+
+export interface ResourceType {
+  /** '' for the core group. */
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+  readonly plural: string;
+  readonly singular: string;
+  readonly namespaced: boolean;
+  readonly shortNames: readonly string[];
+  readonly subresources: readonly ('status' | 'scale')[];
+  readonly categories: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+const allVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] as const;
+
+function resource(
+  r: Omit<ResourceType, 'verbs' | 'categories' | 'shortNames' | 'subresources'> &
+    Partial<Pick<ResourceType, 'verbs' | 'categories' | 'shortNames' | 'subresources'>>,
+): ResourceType {
+  return { verbs: allVerbs, categories: [], shortNames: [], subresources: [], ...r };
+}
+
+export const RESOURCES: readonly ResourceType[] = [
+  resource({
+    group: '',
+    version: 'v1',
+    kind: 'Namespace',
+    plural: 'namespaces',
+    singular: 'namespace',
+    namespaced: false,
+    shortNames: ['ns'],
+    subresources: ['status'],
+  }),
+  resource({
+    group: '',
+    version: 'v1',
+    kind: 'Pod',
+    plural: 'pods',
+    singular: 'pod',
+    namespaced: true,
+    shortNames: ['po'],
+    subresources: ['status'],
+    categories: ['all'],
+  }),
+  resource({
+    group: '',
+    version: 'v1',
+    kind: 'Service',
+    plural: 'services',
+    singular: 'service',
+    namespaced: true,
+    shortNames: ['svc'],
+    subresources: ['status'],
+    categories: ['all'],
+  }),
+  resource({
+    group: '',
+    version: 'v1',
+    kind: 'ConfigMap',
+    plural: 'configmaps',
+    singular: 'configmap',
+    namespaced: true,
+    shortNames: ['cm'],
+  }),
+  resource({
+    group: '',
+    version: 'v1',
+    kind: 'Event',
+    plural: 'events',
+    singular: 'event',
+    namespaced: true,
+    shortNames: ['ev'],
+  }),
+  resource({
+    group: 'apps',
+    version: 'v1',
+    kind: 'Deployment',
+    plural: 'deployments',
+    singular: 'deployment',
+    namespaced: true,
+    shortNames: ['deploy'],
+    subresources: ['status', 'scale'],
+    categories: ['all'],
+  }),
+  resource({
+    group: 'apps',
+    version: 'v1',
+    kind: 'ReplicaSet',
+    plural: 'replicasets',
+    singular: 'replicaset',
+    namespaced: true,
+    shortNames: ['rs'],
+    subresources: ['status', 'scale'],
+    categories: ['all'],
+  }),
+  resource({
+    group: 'source.toolkit.fluxcd.io',
+    version: 'v1',
+    kind: 'GitRepository',
+    plural: 'gitrepositories',
+    singular: 'gitrepository',
+    namespaced: true,
+    shortNames: ['gitrepo'],
+    subresources: ['status'],
+    categories: ['fluxcd'],
+  }),
+  resource({
+    group: 'kustomize.toolkit.fluxcd.io',
+    version: 'v1',
+    kind: 'Kustomization',
+    plural: 'kustomizations',
+    singular: 'kustomization',
+    namespaced: true,
+    shortNames: ['ks'],
+    subresources: ['status'],
+    categories: ['fluxcd'],
+  }),
+  resource({
+    group: 'helm.toolkit.fluxcd.io',
+    version: 'v2',
+    kind: 'HelmRelease',
+    plural: 'helmreleases',
+    singular: 'helmrelease',
+    namespaced: true,
+    shortNames: ['hr'],
+    subresources: ['status'],
+    categories: ['fluxcd'],
+  }),
+  resource({
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    kind: 'Application',
+    plural: 'applications',
+    singular: 'application',
+    namespaced: true,
+    shortNames: ['app', 'apps'],
+    subresources: ['status'],
+    categories: ['argoproj'],
+  }),
+];
+
+export function apiVersionOf(type: ResourceType): string {
+  return type.group === '' ? type.version : `${type.group}/${type.version}`;
+}
+
+export function resourceByKind(apiVersion: string, kind: string): ResourceType | undefined {
+  return RESOURCES.find((r) => apiVersionOf(r) === apiVersion && r.kind === kind);
+}
+
+export function resourceByPlural(group: string, version: string, plural: string): ResourceType | undefined {
+  return RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural);
+}
+
+/** Looks a kind up by its Kind name only, e.g. for ownerReferences, whose apiVersion is known too. */
+export function mustResource(apiVersion: string, kind: string): ResourceType {
+  const type = resourceByKind(apiVersion, kind);
+  if (!type) throw new Error(`the sandbox does not serve ${kind} in ${apiVersion}`);
+  return type;
+}
+
+export const NAMESPACE = mustResource('v1', 'Namespace');
+export const POD = mustResource('v1', 'Pod');
+export const EVENT = mustResource('v1', 'Event');
+export const DEPLOYMENT = mustResource('apps/v1', 'Deployment');
+export const REPLICA_SET = mustResource('apps/v1', 'ReplicaSet');
+export const GIT_REPOSITORY = mustResource('source.toolkit.fluxcd.io/v1', 'GitRepository');
+export const KUSTOMIZATION = mustResource('kustomize.toolkit.fluxcd.io/v1', 'Kustomization');
+export const HELM_RELEASE = mustResource('helm.toolkit.fluxcd.io/v2', 'HelmRelease');
+export const APPLICATION = mustResource('argoproj.io/v1alpha1', 'Application');

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Two cores: integration tests each start a sandbox; keep the file-level parallelism modest.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
