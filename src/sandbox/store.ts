@@ -444,7 +444,10 @@ export function parseFieldSelector(selector: string): (object: KubeObject) => bo
         let current: unknown = object;
         for (const segment of path.split('.'))
           current = (current as Record<string, unknown> | undefined)?.[segment];
-        const actual = current === undefined || current === null ? '' : String(current);
+        const actual =
+          typeof current === 'string' || typeof current === 'number' || typeof current === 'boolean'
+            ? String(current)
+            : '';
         return op === '!=' ? actual !== value : actual === value;
       };
     });
