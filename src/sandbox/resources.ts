@@ -164,6 +164,8 @@ export function mustResource(apiVersion: string, kind: string): ResourceType {
 export const NAMESPACE = mustResource('v1', 'Namespace');
 export const POD = mustResource('v1', 'Pod');
 export const EVENT = mustResource('v1', 'Event');
+export const CONFIG_MAP = mustResource('v1', 'ConfigMap');
+export const SERVICE = mustResource('v1', 'Service');
 export const DEPLOYMENT = mustResource('apps/v1', 'Deployment');
 export const REPLICA_SET = mustResource('apps/v1', 'ReplicaSet');
 export const GIT_REPOSITORY = mustResource('source.toolkit.fluxcd.io/v1', 'GitRepository');

@@ -1,0 +1,14 @@
+// `npm run bench -- <name> [options]`: benchmarks print one JSON document on stdout.
+const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<unknown> }>> = {
+  sandbox: () => import('./sandbox.ts'),
+};
+
+const [name = 'sandbox', ...args] = process.argv.slice(2);
+const load = benches[name];
+if (!load) {
+  console.error(`unknown benchmark "${name}"; available: ${Object.keys(benches).join(', ')}`);
+  process.exit(2);
+}
+const result = await (await load()).run(args);
+console.log(JSON.stringify(result, null, 2));
+process.exit(0);
