@@ -1,0 +1,33 @@
+import { InvalidInputError } from './errors.ts';
+
+declare const commitShaBrand: unique symbol;
+
+/** A full, lowercase, 40-hex SHA-1 commit id. Only `parseCommitSha` / `isCommitSha` make one. */
+export type CommitSha = string & { readonly [commitShaBrand]: true };
+
+const SHA1 = /^[0-9a-f]{40}$/;
+
+export function isCommitSha(value: unknown): value is CommitSha {
+  return typeof value === 'string' && SHA1.test(value);
+}
+
+/** Validates (and lower-cases) a full commit SHA; throws InvalidInputError otherwise. */
+export function parseCommitSha(value: string, what = 'commit SHA'): CommitSha {
+  const candidate = value.trim().toLowerCase();
+  if (!isCommitSha(candidate)) {
+    throw new InvalidInputError(
+      `Invalid ${what} "${value.slice(0, 80)}": expected 40 hexadecimal characters (a full SHA-1 commit id).`,
+    );
+  }
+  return candidate;
+}
+
+export function tryParseCommitSha(value: string): CommitSha | undefined {
+  const candidate = value.trim().toLowerCase();
+  return isCommitSha(candidate) ? candidate : undefined;
+}
+
+/** Seven characters, like `git log --oneline`; enough for humans, never for identity. */
+export function shortSha(sha: CommitSha, length = 7): string {
+  return sha.slice(0, length);
+}
