@@ -1,0 +1,214 @@
+// Git access for the sandbox's Flux-like syncer: one bare mirror per GitRepository under the cache
+// directory, fetched from a local path or file:// URL, and read-only views of a commit's tree (the
+// "artifact"). Files are always read from the commit, never from a working tree. Every git call goes
+// through execFile with paths and URLs after `--`.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SHA1 = /^[0-9a-f]{40}$/;
+
+export class GitError extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'GitError';
+  }
+}
+
+function git(args: readonly string[], cwd: string, signal?: AbortSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      args,
+      {
+        cwd,
+        encoding: 'buffer',
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+        ...(signal ? { signal } : {}),
+      },
+      (error, stdout, stderr) => {
+        if (error) {
+          const text = stderr.toString('utf8').trim();
+          reject(new GitError(text || error.message, text));
+        } else resolve(stdout);
+      },
+    );
+  });
+}
+
+/** A local path or file:// URL -> an absolute filesystem path. Other schemes are refused. */
+export function localRepositoryPath(url: string): string {
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/]+@[^/]+:/.test(url) || url.includes('::')) {
+    throw new GitError(`unsupported URL '${url}': the sandbox fetches only local paths and file:// URLs`, '');
+  }
+  return path.resolve(url);
+}
+
+/** A conservative check of a branch name (git check-ref-format rules that matter here). */
+export function isValidBranchName(branch: string): boolean {
+  return (
+    /^[A-Za-z0-9._/+-]+$/.test(branch) &&
+    !branch.startsWith('-') &&
+    !branch.startsWith('/') &&
+    !branch.endsWith('/') &&
+    !branch.endsWith('.lock') &&
+    !branch.endsWith('.') &&
+    !branch.includes('..') &&
+    !branch.includes('//')
+  );
+}
+
+export interface TreeEntry {
+  type: 'blob' | 'tree';
+  oid: string;
+  size: number;
+}
+
+/** An immutable view of one commit's files. Paths are POSIX, relative to the repository root. */
+export class CommitTree {
+  constructor(
+    readonly sha: string,
+    private readonly entries: ReadonlyMap<string, TreeEntry>,
+    private readonly readObject: (oid: string) => Promise<Buffer>,
+  ) {}
+
+  /** Every file and directory of the commit, in git's order. */
+  all(): Iterable<[string, TreeEntry]> {
+    return this.entries.entries();
+  }
+
+  entry(filePath: string): TreeEntry | undefined {
+    if (filePath === '' || filePath === '.') return { type: 'tree', oid: '', size: 0 };
+    return this.entries.get(filePath);
+  }
+
+  /** Direct children of a directory ('' = root): names with their entries, sorted by name. */
+  list(dir: string): { name: string; path: string; entry: TreeEntry }[] {
+    const prefix = dir === '' || dir === '.' ? '' : `${dir}/`;
+    const children: { name: string; path: string; entry: TreeEntry }[] = [];
+    for (const [entryPath, entry] of this.entries) {
+      if (!entryPath.startsWith(prefix)) continue;
+      const name = entryPath.slice(prefix.length);
+      if (name === '' || name.includes('/')) continue;
+      children.push({ name, path: entryPath, entry });
+    }
+    return children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async readText(filePath: string): Promise<string> {
+    const entry = this.entries.get(filePath);
+    if (!entry || entry.type !== 'blob') throw new Error(`${filePath}: no such file in commit ${this.sha}`);
+    return (await this.readObject(entry.oid)).toString('utf8');
+  }
+}
+
+export interface FetchResult {
+  sha: string;
+  /** sha256 of the commit's tree listing: stands in for the digest of Flux's artifact tarball. */
+  digest: string;
+  /** Sum of the commit's file sizes, in bytes. */
+  size: number;
+}
+
+/** The bare mirrors of every GitRepository, keyed by namespace/name. */
+export class GitMirrors {
+  private readonly trees = new Map<string, Promise<CommitTree>>();
+
+  constructor(private readonly cacheDir: string) {}
+
+  mirrorDir(namespace: string, name: string): string {
+    return path.join(this.cacheDir, 'gitrepository', namespace, `${name}.git`);
+  }
+
+  /** Fetches `branch` from `url` into the mirror and returns the commit it points to. */
+  async fetch(
+    namespace: string,
+    name: string,
+    url: string,
+    branch: string,
+    signal?: AbortSignal,
+  ): Promise<FetchResult> {
+    if (!isValidBranchName(branch)) throw new GitError(`invalid branch name '${branch}'`, '');
+    const source = localRepositoryPath(url);
+    const dir = this.mirrorDir(namespace, name);
+    if (!(await exists(path.join(dir, 'HEAD')))) {
+      await mkdir(dir, { recursive: true });
+      await git(['init', '--bare', '--quiet', '--', dir], this.cacheDir, signal);
+    }
+    const ref = `refs/heads/${branch}`;
+    try {
+      await git(['fetch', '--quiet', '--no-tags', '--force', '--', source, `+${ref}:${ref}`], dir, signal);
+    } catch (error) {
+      if (error instanceof GitError && /couldn't find remote ref/i.test(error.stderr)) {
+        throw new GitError(`couldn't find remote ref "${ref}"`, error.stderr);
+      }
+      throw error;
+    }
+    const sha = (await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], dir, signal))
+      .toString('utf8')
+      .trim();
+    if (!SHA1.test(sha)) throw new GitError(`unexpected revision '${sha}' for ${ref}`, '');
+    const { digest, size } = await this.treeSummary(namespace, name, sha);
+    return { sha, digest, size };
+  }
+
+  /** The files of a fetched commit. Cached: a commit never changes. */
+  tree(namespace: string, name: string, sha: string): Promise<CommitTree> {
+    if (!SHA1.test(sha)) return Promise.reject(new GitError(`invalid commit '${sha}'`, ''));
+    const dir = this.mirrorDir(namespace, name);
+    const cacheKey = `${dir}\0${sha}`;
+    let tree = this.trees.get(cacheKey);
+    if (!tree) {
+      tree = this.loadTree(dir, sha).then((loaded) => loaded.tree);
+      tree.catch(() => this.trees.delete(cacheKey));
+      this.trees.set(cacheKey, tree);
+    }
+    return tree;
+  }
+
+  private async treeSummary(
+    namespace: string,
+    name: string,
+    sha: string,
+  ): Promise<{ digest: string; size: number }> {
+    const tree = await this.tree(namespace, name, sha);
+    let size = 0;
+    const hash = createHash('sha256');
+    for (const [entryPath, entry] of tree.all()) {
+      size += entry.size;
+      hash.update(`${entry.type} ${entry.oid} ${entryPath}\n`);
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
+  }
+
+  private async loadTree(dir: string, sha: string): Promise<{ tree: CommitTree }> {
+    const listing = await git(['ls-tree', '-r', '-t', '-l', '-z', sha], dir);
+    const entries = new Map<string, TreeEntry>();
+    for (const record of listing.toString('utf8').split('\0')) {
+      if (!record) continue;
+      const tab = record.indexOf('\t');
+      const [, type, oid, size] = record.slice(0, tab).trim().split(/\s+/);
+      const entryPath = record.slice(tab + 1);
+      if ((type !== 'blob' && type !== 'tree') || !oid) continue; // submodules (commit) are skipped
+      entries.set(entryPath, { type, oid, size: type === 'blob' ? Number(size) || 0 : 0 });
+    }
+    const readObject = (oid: string): Promise<Buffer> => git(['cat-file', 'blob', oid], dir);
+    return { tree: new CommitTree(sha, entries, readObject) };
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
