@@ -1,0 +1,221 @@
+// The Kubernetes adapter: everything Rewind reads from or writes to a cluster, through the real
+// @kubernetes/client-node. An instance per process with explicit dependencies (no module singletons).
+import { randomUUID } from 'node:crypto';
+import { KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
+import { TransientError } from '../domain/errors.ts';
+import type { KubeObjectJson } from './informer.ts';
+
+export const FLUX_KUSTOMIZATION = {
+  apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+  kind: 'Kustomization',
+} as const;
+export const FLUX_GIT_REPOSITORY = {
+  apiVersion: 'source.toolkit.fluxcd.io/v1',
+  kind: 'GitRepository',
+} as const;
+export const FLUX_HELM_RELEASE = { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease' } as const;
+export const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' } as const;
+export const REPLICA_SET = { apiVersion: 'apps/v1', kind: 'ReplicaSet' } as const;
+export const POD = { apiVersion: 'v1', kind: 'Pod' } as const;
+
+export const RECONCILE_REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
+export const KUSTOMIZE_NAME_LABEL = 'kustomize.toolkit.fluxcd.io/name';
+export const KUSTOMIZE_NAMESPACE_LABEL = 'kustomize.toolkit.fluxcd.io/namespace';
+
+export interface Kind {
+  apiVersion: string;
+  kind: string;
+}
+
+export interface ObjectRef extends Kind {
+  namespace: string;
+  name: string;
+}
+
+export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, then in-cluster
+  return kc;
+}
+
+function statusCode(error: unknown): number | undefined {
+  const e = error as { code?: unknown; statusCode?: unknown; body?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  return undefined;
+}
+
+function plain<T>(value: unknown): T {
+  // Typed models carry Date objects; Rewind works on the JSON shape the API sends.
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+export class KubeCluster {
+  private readonly objects: KubernetesObjectApi;
+
+  constructor(readonly kubeConfig: KubeConfig) {
+    this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+  }
+
+  get server(): string {
+    return this.kubeConfig.getCurrentCluster()?.server ?? '(no cluster)';
+  }
+
+  /** Fails with an actionable message when the API server does not answer. */
+  async ping(): Promise<void> {
+    try {
+      await this.objects.list(
+        'v1',
+        'Namespace',
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        1,
+      );
+    } catch (error) {
+      throw new TransientError(
+        `Cannot reach the Kubernetes API server at ${this.server}: ${(error as Error).message}. ` +
+          'Check kubernetes.kubeconfig in rewind.yaml (or $KUBECONFIG) and that the cluster is up.',
+        { cause: error },
+      );
+    }
+  }
+
+  async get(ref: ObjectRef): Promise<KubeObjectJson | undefined> {
+    try {
+      const object = await this.objects.read({
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: { name: ref.name, namespace: ref.namespace },
+      });
+      return plain<KubeObjectJson>(object);
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async list(kind: Kind, namespace?: string, labelSelector?: string): Promise<KubeObjectJson[]> {
+    const list = await this.objects.list(
+      kind.apiVersion,
+      kind.kind,
+      namespace,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      labelSelector,
+    );
+    return plain<KubeObjectJson[]>(list.items).map((item) => ({ ...kind, ...item }));
+  }
+
+  /** JSON merge patch; `null` removes a key. */
+  async mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObjectJson> {
+    const body = {
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: {
+        name: ref.name,
+        namespace: ref.namespace,
+        ...((patch['metadata'] as object | undefined) ?? {}),
+      },
+      ...Object.fromEntries(Object.entries(patch).filter(([key]) => key !== 'metadata')),
+    };
+    const result = await this.objects.patch(
+      body,
+      undefined,
+      undefined,
+      'rewind',
+      undefined,
+      PatchStrategy.MergePatch,
+    );
+    return plain<KubeObjectJson>(result);
+  }
+
+  async annotate(ref: ObjectRef, annotations: Record<string, string | null>): Promise<KubeObjectJson> {
+    return this.mergePatch(ref, { metadata: { annotations } });
+  }
+
+  /**
+   * Asks a Flux object to reconcile now, exactly as `flux reconcile` does: a merge patch of the
+   * `reconcile.fluxcd.io/requestedAt` annotation (any change of the value triggers a reconcile;
+   * fluxcd/pkg apis/meta/annotations.go). Returns the token written.
+   */
+  async requestReconcile(ref: ObjectRef, token = new Date().toISOString()): Promise<string> {
+    await this.annotate(ref, { [RECONCILE_REQUESTED_AT]: token });
+    return token;
+  }
+
+  /** `flux suspend|resume`: a merge patch of spec.suspend, nothing else. */
+  async setSuspended(ref: ObjectRef, suspended: boolean): Promise<void> {
+    await this.mergePatch(ref, { spec: { suspend: suspended } });
+  }
+
+  /** Deployments a Flux Kustomization applied (it labels them with its name and namespace). */
+  async deploymentsOfKustomization(namespace: string, name: string): Promise<KubeObjectJson[]> {
+    return this.list(
+      DEPLOYMENT,
+      undefined,
+      `${KUSTOMIZE_NAME_LABEL}=${name},${KUSTOMIZE_NAMESPACE_LABEL}=${namespace}`,
+    );
+  }
+
+  /** ReplicaSets controlled by a Deployment (label selector + controller owner reference, as kubectl does). */
+  async replicaSetsOf(deployment: KubeObjectJson): Promise<KubeObjectJson[]> {
+    const selector = Object.entries((deployment.spec?.selector?.matchLabels ?? {}) as Record<string, string>)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const all = await this.list(REPLICA_SET, deployment.metadata?.namespace, selector);
+    return all.filter((rs) =>
+      (rs.metadata?.ownerReferences ?? []).some(
+        (ref) => ref.controller && ref.uid === deployment.metadata?.uid,
+      ),
+    );
+  }
+
+  async podsOf(replicaSet: KubeObjectJson): Promise<KubeObjectJson[]> {
+    const selector = Object.entries((replicaSet.spec?.selector?.matchLabels ?? {}) as Record<string, string>)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const all = await this.list(POD, replicaSet.metadata?.namespace, selector);
+    return all.filter((pod) =>
+      (pod.metadata?.ownerReferences ?? []).some((ref) => ref.uid === replicaSet.metadata?.uid),
+    );
+  }
+
+  /** Records a v1 Event on an object (what `kubectl describe` shows). Never carries secrets. */
+  async recordEvent(
+    involved: KubeObjectJson,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const now = new Date().toISOString();
+    const namespace = involved.metadata?.namespace ?? 'default';
+    await this.objects.create({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${involved.metadata?.name ?? 'rewind'}.${randomUUID().slice(0, 8)}`, namespace },
+      involvedObject: {
+        apiVersion: involved.apiVersion,
+        kind: involved.kind,
+        name: involved.metadata?.name,
+        namespace,
+        uid: involved.metadata?.uid,
+        resourceVersion: involved.metadata?.resourceVersion,
+      },
+      reason,
+      message: message.slice(0, 1024),
+      type,
+      source: { component: 'rewind' },
+      reportingComponent: 'rewind',
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    } as never);
+  }
+}

@@ -1,0 +1,52 @@
+// Queue names, job payloads and idempotency keys. Job data carries identifiers only: no secrets,
+// no tokens, no PR bodies (validated on both ends).
+import { z } from 'zod';
+
+export const QUEUE_NAMES = {
+  /** detect -> locate -> revert -> push -> reconcile request, one job per incident. */
+  rollback: 'rollback',
+  /** engine applied the revert and Deployments converged back; one job per incident. */
+  verify: 'verify',
+} as const;
+
+const sha = z.string().regex(/^[0-9a-f]{40}$/, 'a 40-hex commit SHA');
+
+export const appRefSchema = z.strictObject({
+  engine: z.enum(['flux-kustomization', 'flux-helmrelease', 'argo-application']),
+  namespace: z.string().min(1).max(63),
+  name: z.string().min(1).max(253),
+});
+
+export const rollbackJobSchema = z.strictObject({
+  incidentId: z.string().regex(/^inc-[a-z0-9.-]+-[0-9a-f]{12}$/),
+  app: appRefSchema,
+  badRevision: sha,
+  goodRevision: sha.optional(),
+  /** What noticed the failure. */
+  trigger: z.enum(['engine', 'pods', 'manual']),
+  reason: z.string().max(200),
+  message: z.string().max(2000),
+  failingSince: z.string().optional(),
+  detectedAt: z.string(),
+  /** Manual rollbacks (`rewind rollback`, ChatOps) skip the "still failing?" re-check. */
+  manual: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
+  requestedBy: z.string().max(100).optional(),
+});
+export type RollbackJob = z.output<typeof rollbackJobSchema>;
+
+export const verifyJobSchema = z.strictObject({
+  incidentId: z.string().regex(/^inc-[a-z0-9.-]+-[0-9a-f]{12}$/),
+  revertSha: sha,
+  deadline: z.string(),
+});
+export type VerifyJob = z.output<typeof verifyJobSchema>;
+
+/** BullMQ job ids may not contain ':'; incident ids never do. */
+export function rollbackJobId(incidentId: string): string {
+  return `rollback-${incidentId}`;
+}
+
+export function verifyJobId(incidentId: string): string {
+  return `verify-${incidentId}`;
+}
