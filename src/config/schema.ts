@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { ENGINES } from '../domain/app-ref.ts';
+
+// Pass 1 of config parsing: the shape of rewind.yaml. Objects are strict so a typo is an error, not a
+// silently ignored key. Durations stay strings here; pass 2 (normalise.ts) turns them into ms.
+
+const duration = z.string().describe('duration');
+const envVarName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the NAME of an environment variable (letters, digits, _)');
+const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a lowercase Kubernetes name');
+
+export const MODES = ['auto-merge', 'propose', 'observe'] as const;
+
+const budgets = z.strictObject({
+  perHour: z.number().int().min(0).default(2),
+  perDay: z.number().int().min(0).default(5),
+  cooldown: duration.default('10m'),
+});
+
+export const policySchema = z.strictObject({
+  mode: z.enum(MODES).default('auto-merge'),
+  gracePeriod: duration.default('30s'),
+  dryRun: z.boolean().default(false),
+  paused: z.boolean().default(false),
+  budgets: budgets.prefault({}),
+  maxCulpritAge: duration.default('7d'),
+  suspendWhilePending: z.boolean().default(false),
+  verifyTimeout: duration.default('5m'),
+});
+
+// Per-app overrides: every policy key is optional and falls back to the global policy.
+const appPolicyOverride = z.strictObject({
+  mode: z.enum(MODES).optional(),
+  gracePeriod: duration.optional(),
+  dryRun: z.boolean().optional(),
+  paused: z.boolean().optional(),
+  budgets: z
+    .strictObject({
+      perHour: z.number().int().min(0).optional(),
+      perDay: z.number().int().min(0).optional(),
+      cooldown: duration.optional(),
+    })
+    .optional(),
+  maxCulpritAge: duration.optional(),
+  suspendWhilePending: z.boolean().optional(),
+  verifyTimeout: duration.optional(),
+});
+
+export const appSchema = appPolicyOverride.extend({
+  name: k8sName,
+  namespace: k8sName.optional(),
+  engine: z.enum(ENGINES).optional(),
+});
+
+const forgeSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('direct-push'),
+    /** Branch to push to; defaults to the branch the GitOps source tracks. */
+    branch: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('github'),
+    apiUrl: z.url().default('https://api.github.com'),
+    owner: z.string().optional(),
+    repo: z.string().optional(),
+    tokenEnv: envVarName.optional(),
+    app: z
+      .strictObject({
+        appId: z.number().int().positive(),
+        installationId: z.number().int().positive().optional(),
+        privateKeyEnv: envVarName,
+      })
+      .optional(),
+    webhookSecretEnv: envVarName.optional(),
+  }),
+]);
+
+export const configSchema = z.strictObject({
+  redis: z
+    .strictObject({
+      url: z.string().default('redis://127.0.0.1:6379'),
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, ".", "_" or "-" (no ":")')
+        .default('rewind'),
+    })
+    .prefault({}),
+  kubernetes: z
+    .strictObject({
+      kubeconfig: z.string().optional(),
+      namespaces: z.array(k8sName).default([]),
+    })
+    .prefault({}),
+  git: z
+    .strictObject({
+      workdir: z.string().default('./.rewind'),
+      author: z
+        .strictObject({
+          name: z.string().min(1).default('Rewind'),
+          email: z.string().min(3).default('rewind@example.invalid'),
+        })
+        .prefault({}),
+      credentials: z
+        .strictObject({
+          username: z.string().optional(),
+          tokenEnv: envVarName.optional(),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  forge: forgeSchema.default({ type: 'direct-push' }),
+  policy: policySchema.prefault({}),
+  apps: z.array(appSchema).default([]),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type RawAppConfig = z.output<typeof appSchema>;
+export type ForgeConfig = RawConfig['forge'];
