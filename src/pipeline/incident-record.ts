@@ -1,0 +1,43 @@
+// What Rewind remembers about an incident beyond the domain's conditions: the evidence a person
+// reads in `rewind status`, in the Kubernetes Event and (with a forge) on the pull request.
+import type { Incident } from '../domain/incident.ts';
+
+export interface DeploymentVerdictSummary {
+  readonly name: string;
+  readonly namespace: string;
+  readonly state: string;
+  readonly reasons: readonly string[];
+}
+
+export interface IncidentDetails {
+  readonly trigger: 'engine' | 'pods' | 'manual';
+  readonly dryRun: boolean;
+  readonly requestedBy?: string;
+  /** Health reason and message that made Rewind act. */
+  readonly healthReason?: string;
+  readonly healthMessage?: string;
+  readonly source?: { readonly url: string; readonly branch: string };
+  readonly culpritRule?: string;
+  readonly confidence?: string;
+  readonly culpritSubject?: string;
+  readonly rangeCommits?: number;
+  readonly templateChanges?: readonly string[];
+  readonly revert?: { readonly kind: string; readonly sha?: string; readonly paths?: readonly string[] };
+  readonly reconcileToken?: string;
+  readonly suspendedByRewind?: boolean;
+  readonly verification?: readonly DeploymentVerdictSummary[];
+}
+
+export interface IncidentRecord extends Incident {
+  readonly details: IncidentDetails;
+  /** Last write, ISO-8601. */
+  readonly updatedAt: string;
+}
+
+/** The store for incident records: Redis in production (a cache that can be rebuilt), memory in tests. */
+export interface IncidentStore {
+  get(id: string): Promise<IncidentRecord | undefined>;
+  save(record: IncidentRecord): Promise<void>;
+  /** Newest first. */
+  list(limit?: number): Promise<IncidentRecord[]>;
+}
