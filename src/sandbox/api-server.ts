@@ -1,5 +1,22 @@
-// CONTRACT STUB — replaced by the real HTTP API server.
-import type { ObjectStore } from './store.ts';
+// The sandbox's Kubernetes API server: plain HTTP + JSON over the in-memory ObjectStore, close
+// enough to kube-apiserver that kubectl (1.27..1.33) and @kubernetes/client-node work unchanged.
+// Discovery, OpenAPI stubs and Table printing live next door (openapi.ts, tables.ts, patch.ts);
+// this file routes requests, maps verbs onto the store and streams watches.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
+import { openApiV2, openApiV3GroupVersion, openApiV3Root } from './openapi.ts';
+import {
+  DEPLOYMENT,
+  NAMESPACE,
+  RESOURCES,
+  type ResourceType,
+  apiVersionOf,
+  resourceByPlural,
+} from './resources.ts';
+import { type KubeObject, type ListOptions, type ObjectStore, StatusError } from './store.ts';
+import { type IncludeObject, toTable } from './tables.ts';
 
 export interface ApiServerOptions {
   host?: string;
@@ -7,15 +24,737 @@ export interface ApiServerOptions {
   port?: number;
 }
 
+/** kubectl's gcloud dispatcher picks the client version matching this, so keep it a real release. */
+const SERVER_VERSION = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.4',
+  gitCommit: '59526cd4867447956156ae3a602fcbac10a2c335',
+  gitTreeState: 'clean',
+  buildDate: '2025-04-22T16:02:27Z',
+  goVersion: 'go1.23.6',
+  compiler: 'gc',
+  platform: 'linux/amd64',
+};
+
+const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** Real servers send a bookmark about once a minute; the sandbox's clocks are faster. */
+const BOOKMARK_INTERVAL_MS = 1000;
+/** Kinds served by the API server from Kubernetes itself: they accept strategic merge patches. */
+const BUILT_IN_GROUPS = new Set(['', 'apps']);
+
+/** Which object (or collection) a request is about. */
+interface Target {
+  type: ResourceType;
+  namespace: string | undefined;
+  name: string | undefined;
+  subresource: 'status' | 'scale' | undefined;
+}
+
+/** How the client wants objects rendered: as they are, or as a meta.k8s.io Table. */
+interface Rendering {
+  table: boolean;
+  include: IncludeObject;
+}
+
+/** An open watch response; `end` finishes it cleanly so clients reconnect rather than fail. */
+interface OpenWatch {
+  end(): void;
+}
+
+function statusFailure(code: number, reason: string, message: string): StatusError {
+  return new StatusError(code, reason, message);
+}
+
+const notFoundPath = () => statusFailure(404, 'NotFound', 'the server could not find the requested resource');
+
 export class ApiServer {
   readonly stats = { requests: 0 };
+  private server: http.Server | undefined;
+  private readonly watches = new Set<OpenWatch>();
+  private address = '';
+
   constructor(
     readonly store: ObjectStore,
     readonly options: ApiServerOptions = {},
   ) {}
+
   /** Starts serving; resolves to the base URL, e.g. http://127.0.0.1:40123. */
   async listen(): Promise<string> {
-    throw new Error('not implemented');
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = server;
+    const host = this.options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    this.address = `${host}:${port}`;
+    return `http://${this.address}`;
   }
-  async close(): Promise<void> {}
+
+  /** Ends every open watch (clients see a clean end of stream and re-watch); returns how many. */
+  dropWatches(): number {
+    const open = [...this.watches];
+    for (const watch of open) watch.end();
+    return open.length;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.dropWatches();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.stats.requests++;
+    try {
+      await this.route(req, res, new URL(req.url ?? '/', 'http://sandbox'));
+    } catch (error) {
+      sendError(res, error);
+    }
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const [root, ...rest] = segments;
+    if (root === 'version' && rest.length === 0) return sendJson(res, 200, SERVER_VERSION);
+    if (root === 'healthz' || root === 'readyz' || root === 'livez') return sendText(res, 200, 'ok');
+    if (root === 'openapi') return this.serveOpenApi(req, res, rest);
+    if (root === 'api' && rest.length === 0) return sendJson(res, 200, this.apiVersions());
+    if (root === 'apis' && rest.length === 0) return sendJson(res, 200, apiGroupList());
+    if (root === 'apis' && rest.length === 1) return sendJson(res, 200, apiGroup(rest[0]!));
+    const groupVersion = root === 'api' ? { group: '', version: rest[0]!, rest: rest.slice(1) } : undefined;
+    const named =
+      root === 'apis' && rest.length >= 2
+        ? { group: rest[0]!, version: rest[1]!, rest: rest.slice(2) }
+        : undefined;
+    const gv = groupVersion ?? named;
+    if (!gv) throw notFoundPath();
+    if (gv.rest.length === 0) return sendJson(res, 200, apiResourceList(gv.group, gv.version));
+    // Legacy `/api/v1/watch/...` paths mean the same as `?watch=true`.
+    const legacyWatch = gv.rest[0] === 'watch';
+    const target = resolveTarget(gv.group, gv.version, legacyWatch ? gv.rest.slice(1) : gv.rest);
+    return this.serveResource(req, res, url, target, legacyWatch);
+  }
+
+  private apiVersions(): Record<string, unknown> {
+    return {
+      kind: 'APIVersions',
+      versions: ['v1'],
+      serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.address }],
+    };
+  }
+
+  private serveOpenApi(req: http.IncomingMessage, res: http.ServerResponse, rest: string[]): void {
+    if (rest[0] === 'v2' && rest.length === 1) {
+      // kubectl asks for the protobuf form and parses the body with proto.Unmarshal: an empty body
+      // is a valid, empty document. Anyone asking for JSON gets an empty Swagger document.
+      if ((req.headers.accept ?? '').includes('protobuf')) {
+        res.writeHead(200, { 'Content-Type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf' });
+        res.end();
+        return;
+      }
+      return sendJson(res, 200, openApiV2(SERVER_VERSION.gitVersion));
+    }
+    if (rest[0] === 'v3' && rest.length === 1)
+      return sendJson(res, 200, openApiV3Root(SERVER_VERSION.gitCommit));
+    if (rest[0] === 'v3') {
+      const document = openApiV3GroupVersion(rest.slice(1).join('/'), SERVER_VERSION.gitVersion);
+      if (document) return sendJson(res, 200, document);
+    }
+    throw notFoundPath();
+  }
+
+  private async serveResource(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    target: Target,
+    legacyWatch: boolean,
+  ): Promise<void> {
+    const query = url.searchParams;
+    const rendering = renderingOf(req, query);
+    const dryRun = query.has('dryRun');
+    switch (req.method) {
+      case 'GET': {
+        if (target.name !== undefined && !legacyWatch) return this.getOne(res, target, rendering);
+        if (legacyWatch || isTrue(query.get('watch'))) return this.watch(req, res, target, query, rendering);
+        return this.list(res, target, query, rendering);
+      }
+      case 'POST':
+        if (target.name !== undefined) throw methodNotAllowed(req.method);
+        return sendJson(res, 201, this.create(target, await readObject(req), dryRun));
+      case 'PUT':
+        return sendJson(res, 200, this.replace(target, await readObject(req), dryRun));
+      case 'PATCH':
+        return sendJson(
+          res,
+          200,
+          this.patch(target, await readBody(req), req.headers['content-type'] ?? '', dryRun),
+        );
+      case 'DELETE': {
+        const body = await readBody(req);
+        if (target.name === undefined)
+          return sendJson(res, 200, this.deleteCollection(target, query, dryRun));
+        return sendJson(res, 200, this.deleteOne(target, body, dryRun));
+      }
+      default:
+        throw methodNotAllowed(req.method ?? '');
+    }
+  }
+
+  // --- reads ----------------------------------------------------------------------------------
+
+  private getOne(res: http.ServerResponse, target: Target, rendering: Rendering): void {
+    const object = this.store.mustGet(target.type, target.namespace, target.name!);
+    if (target.subresource === 'scale') return sendJson(res, 200, scaleOf(object));
+    if (rendering.table)
+      return sendJson(res, 200, toTable(target.type, [object], { include: rendering.include }));
+    sendJson(res, 200, object);
+  }
+
+  private list(res: http.ServerResponse, target: Target, query: URLSearchParams, rendering: Rendering): void {
+    const items = this.store.list(target.type, listOptions(target, query));
+    const resourceVersion = this.store.resourceVersion;
+    if (rendering.table) {
+      return sendJson(res, 200, toTable(target.type, items, { include: rendering.include, resourceVersion }));
+    }
+    sendJson(res, 200, {
+      kind: `${target.type.kind}List`,
+      apiVersion: apiVersionOf(target.type),
+      metadata: { resourceVersion },
+      items,
+    });
+  }
+
+  /**
+   * Streams newline-delimited watch events. Without a resourceVersion (or "0") the current objects
+   * come first as synthetic ADDED events; with one, the store replays what happened since. A
+   * compacted resourceVersion answers 200 with one ERROR event carrying a 410 Status and ends the
+   * stream, as kube-apiserver does: client-node's ListWatch then re-lists.
+   */
+  private watch(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    target: Target,
+    query: URLSearchParams,
+    rendering: Rendering,
+  ): void {
+    const options = listOptions(target, query);
+    const since = query.get('resourceVersion') ?? '';
+    let first = true;
+    const send = (type: string, object: unknown): void => {
+      const rendered =
+        rendering.table && type !== 'ERROR' && type !== 'BOOKMARK'
+          ? toTable(target.type, [object as KubeObject], { include: rendering.include, withColumns: first })
+          : object;
+      first = false;
+      res.write(`${JSON.stringify({ type, object: rendered })}\n`);
+    };
+    res.setHeader('Content-Type', 'application/json');
+    res.setHeader('Cache-Control', 'no-cache, private');
+
+    let unsubscribe: () => void;
+    try {
+      if (since === '' || since === '0') {
+        for (const object of this.store.list(target.type, options)) send('ADDED', object);
+        unsubscribe = this.store.watch(target.type, (event) => send(event.type, event.object), options);
+      } else {
+        unsubscribe = this.store.watch(target.type, (event) => send(event.type, event.object), {
+          ...options,
+          sinceResourceVersion: since,
+        });
+      }
+    } catch (error) {
+      if (!(error instanceof StatusError) || error.code !== 410) throw error;
+      send('ERROR', error.toStatus());
+      res.end();
+      return;
+    }
+    res.flushHeaders();
+
+    const timers: NodeJS.Timeout[] = [];
+    const open: OpenWatch = {
+      end: () => {
+        cleanup();
+        res.end();
+      },
+    };
+    const cleanup = (): void => {
+      unsubscribe();
+      for (const timer of timers) clearTimeout(timer);
+      this.watches.delete(open);
+    };
+    this.watches.add(open);
+    res.on('close', cleanup);
+    req.on('close', cleanup);
+    if (isTrue(query.get('allowWatchBookmarks'))) {
+      const bookmark = () =>
+        send('BOOKMARK', {
+          kind: target.type.kind,
+          apiVersion: apiVersionOf(target.type),
+          metadata: { resourceVersion: this.store.resourceVersion },
+        });
+      timers.push(setInterval(bookmark, BOOKMARK_INTERVAL_MS));
+    }
+    const timeoutSeconds = Number(query.get('timeoutSeconds') ?? 0);
+    if (timeoutSeconds > 0) timers.push(setTimeout(() => open.end(), timeoutSeconds * 1000));
+  }
+
+  // --- writes ---------------------------------------------------------------------------------
+
+  private create(target: Target, input: KubeObject, dryRun: boolean): KubeObject {
+    const { type } = target;
+    checkKind(type, input);
+    const object = structuredClone(input);
+    object.metadata ??= { name: '' };
+    if (type.namespaced) {
+      const namespace = object.metadata.namespace ?? target.namespace ?? 'default';
+      if (target.namespace && namespace !== target.namespace) throw namespaceMismatch();
+      object.metadata.namespace = namespace;
+    }
+    // With a status subresource, the main resource never sets status: creates start without one.
+    if (type === NAMESPACE) object.status = { phase: 'Active' };
+    else if (type.subresources.includes('status')) delete object.status;
+    applyDefaults(type, object);
+    validate(type, object);
+    if (!dryRun) return this.store.create(type, object);
+    const existing = object.metadata.name
+      ? this.store.get(type, object.metadata.namespace, object.metadata.name)
+      : undefined;
+    if (existing)
+      throw new StatusError(
+        409,
+        'AlreadyExists',
+        `${qualified(type)} "${object.metadata.name}" already exists`,
+      );
+    return object;
+  }
+
+  private replace(target: Target, input: KubeObject, dryRun: boolean): KubeObject | Record<string, unknown> {
+    const name = requireName(target);
+    if (input.metadata?.name && input.metadata.name !== name) {
+      throw statusFailure(
+        400,
+        'BadRequest',
+        `the name of the object (${input.metadata.name}) does not match the name on the URL (${name})`,
+      );
+    }
+    if (target.subresource === 'scale') return this.writeScale(target, input, dryRun);
+    checkKind(target.type, input);
+    const object: KubeObject = { ...input, metadata: { ...input.metadata, name } };
+    if (target.type.namespaced) {
+      if (object.metadata.namespace && object.metadata.namespace !== target.namespace)
+        throw namespaceMismatch();
+      object.metadata.namespace = target.namespace ?? 'default';
+    }
+    return this.write(target, object, dryRun);
+  }
+
+  /** Stores a full object for the main resource or its status subresource. */
+  private write(target: Target, object: KubeObject, dryRun: boolean): KubeObject {
+    if (target.subresource !== 'status') {
+      applyDefaults(target.type, object);
+      validate(target.type, object);
+    }
+    if (dryRun) {
+      this.store.mustGet(target.type, target.namespace, object.metadata.name);
+      return object;
+    }
+    return this.store.update(
+      target.type,
+      object,
+      target.subresource === 'status' ? { subresource: 'status' } : {},
+    );
+  }
+
+  private patch(
+    target: Target,
+    body: Buffer,
+    contentType: string,
+    dryRun: boolean,
+  ): KubeObject | Record<string, unknown> {
+    const name = requireName(target);
+    const current = this.store.mustGet(target.type, target.namespace, name);
+    const base = target.subresource === 'scale' ? scaleOf(current) : current;
+    const patched = applyPatch(target.type, base, parseJson(body), contentType.split(';')[0]!.trim());
+    if (target.subresource === 'scale') return this.writeScale(target, patched, dryRun);
+    // A patch cannot move an object.
+    patched.metadata = { ...patched.metadata, name };
+    if (target.type.namespaced) patched.metadata.namespace = current.metadata.namespace!;
+    return this.write(target, patched, dryRun);
+  }
+
+  /** PUT/PATCH of `.../scale`: the Scale's spec.replicas becomes the workload's. */
+  private writeScale(target: Target, scale: any, dryRun: boolean): Record<string, unknown> {
+    const replicas = scale?.spec?.replicas;
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw new StatusError(
+        422,
+        'Invalid',
+        `Scale.autoscaling "${target.name}" is invalid: spec.replicas: Invalid value: must be a non-negative integer`,
+      );
+    }
+    const current = this.store.mustGet(target.type, target.namespace, requireName(target));
+    const expected = scale?.metadata?.resourceVersion;
+    const next: KubeObject = {
+      ...current,
+      spec: { ...current.spec, replicas },
+      metadata: { ...current.metadata, resourceVersion: typeof expected === 'string' ? expected : '' },
+    };
+    if (dryRun) return scaleOf(next);
+    return scaleOf(this.store.update(target.type, next));
+  }
+
+  private deleteOne(target: Target, body: Buffer, dryRun: boolean): KubeObject {
+    const name = requireName(target);
+    const current = this.store.mustGet(target.type, target.namespace, name);
+    const preconditions = body.length > 0 ? (parseJson(body) as any)?.preconditions : undefined;
+    const mismatch =
+      (preconditions?.uid && preconditions.uid !== current.metadata.uid) ||
+      (preconditions?.resourceVersion && preconditions.resourceVersion !== current.metadata.resourceVersion);
+    if (mismatch) {
+      throw new StatusError(
+        409,
+        'Conflict',
+        `Precondition failed for ${qualified(target.type)} "${name}": the object has changed`,
+      );
+    }
+    // propagationPolicy is accepted; the store always collects dependents in the background.
+    return dryRun ? current : this.store.delete(target.type, target.namespace, name);
+  }
+
+  private deleteCollection(target: Target, query: URLSearchParams, dryRun: boolean): Record<string, unknown> {
+    const items = this.store.list(target.type, listOptions(target, query));
+    const deleted = dryRun
+      ? items
+      : items.map((item) => this.store.delete(target.type, item.metadata.namespace, item.metadata.name));
+    return {
+      kind: `${target.type.kind}List`,
+      apiVersion: apiVersionOf(target.type),
+      metadata: { resourceVersion: this.store.resourceVersion },
+      items: deleted,
+    };
+  }
+}
+
+// --- routing helpers ----------------------------------------------------------------------------
+
+/**
+ * Maps the path after the group-version onto a kind: `[namespaces/<ns>/]<plural>[/<name>[/<sub>]]`.
+ * `namespaces/<name>[/status]` is the Namespace object itself.
+ */
+function resolveTarget(group: string, version: string, path: string[]): Target {
+  let namespace: string | undefined;
+  let rest = path;
+  const namespacedPlural =
+    path[0] === 'namespaces' && path.length >= 3 ? resourceByPlural(group, version, path[2]!) : undefined;
+  if (namespacedPlural?.namespaced) {
+    namespace = path[1];
+    rest = path.slice(2);
+  }
+  const [plural, name, subresource, ...extra] = rest;
+  const type = plural === undefined ? undefined : resourceByPlural(group, version, plural);
+  if (!type || extra.length > 0) throw notFoundPath();
+  if (subresource !== undefined && !(type.subresources as readonly string[]).includes(subresource))
+    throw notFoundPath();
+  return { type, namespace, name, subresource: subresource as Target['subresource'] };
+}
+
+function listOptions(target: Target, query: URLSearchParams): ListOptions {
+  let fieldSelector = query.get('fieldSelector') ?? undefined;
+  // A watch on a named path (legacy /watch/.../<name>) watches that one object.
+  if (target.name !== undefined) {
+    const byName = `metadata.name=${target.name}`;
+    fieldSelector = fieldSelector ? `${fieldSelector},${byName}` : byName;
+  }
+  return {
+    namespace: target.type.namespaced ? target.namespace : undefined,
+    labelSelector: query.get('labelSelector') ?? undefined,
+    fieldSelector,
+  };
+}
+
+function renderingOf(req: http.IncomingMessage, query: URLSearchParams): Rendering {
+  // kubectl get: `application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;...`
+  const accept = req.headers.accept ?? '';
+  const table = accept.split(',').some((part) => /;\s*as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
+  const include = query.get('includeObject');
+  return { table, include: include === 'None' || include === 'Object' ? include : 'Metadata' };
+}
+
+function isTrue(value: string | null): boolean {
+  return value === 'true' || value === '1';
+}
+
+function requireName(target: Target): string {
+  if (target.name === undefined) throw methodNotAllowed('this method on a collection');
+  return target.name;
+}
+
+function qualified(type: ResourceType): string {
+  return type.group ? `${type.plural}.${type.group}` : type.plural;
+}
+
+function methodNotAllowed(method: string): StatusError {
+  return statusFailure(405, 'MethodNotAllowed', `${method} is not supported on this resource`);
+}
+
+function namespaceMismatch(): StatusError {
+  return statusFailure(
+    400,
+    'BadRequest',
+    'the namespace of the provided object does not match the namespace sent on the request',
+  );
+}
+
+function checkKind(type: ResourceType, object: KubeObject): void {
+  const apiVersion = apiVersionOf(type);
+  if ((object.kind && object.kind !== type.kind) || (object.apiVersion && object.apiVersion !== apiVersion)) {
+    throw statusFailure(
+      400,
+      'BadRequest',
+      `the API version in the data (${object.apiVersion}) and kind (${object.kind}) do not match ${apiVersion} ${type.kind}`,
+    );
+  }
+}
+
+// --- discovery ----------------------------------------------------------------------------------
+
+function apiGroupList(): Record<string, unknown> {
+  const groups = [...new Set(RESOURCES.map((type) => type.group).filter((group) => group !== ''))];
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map(groupDocument) };
+}
+
+function groupDocument(group: string): Record<string, unknown> {
+  const versions = [...new Set(RESOURCES.filter((type) => type.group === group).map((type) => type.version))];
+  const entries = versions.map((version) => ({ groupVersion: `${group}/${version}`, version }));
+  return { name: group, versions: entries, preferredVersion: entries[0] };
+}
+
+function apiGroup(group: string): Record<string, unknown> {
+  if (!RESOURCES.some((type) => type.group === group && group !== '')) throw notFoundPath();
+  return { kind: 'APIGroup', apiVersion: 'v1', ...groupDocument(group) };
+}
+
+function apiResourceList(group: string, version: string): Record<string, unknown> {
+  const types = RESOURCES.filter((type) => type.group === group && type.version === version);
+  if (types.length === 0) throw notFoundPath();
+  const resources = types.flatMap((type) => [
+    {
+      name: type.plural,
+      singularName: type.singular,
+      namespaced: type.namespaced,
+      kind: type.kind,
+      verbs: type.verbs,
+      ...(type.shortNames.length ? { shortNames: type.shortNames } : {}),
+      ...(type.categories.length ? { categories: type.categories } : {}),
+    },
+    ...type.subresources.map((sub) => ({
+      name: `${type.plural}/${sub}`,
+      singularName: '',
+      namespaced: type.namespaced,
+      ...(sub === 'scale' ? { group: 'autoscaling', version: 'v1', kind: 'Scale' } : { kind: type.kind }),
+      verbs: ['get', 'patch', 'update'],
+    })),
+  ]);
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: group ? `${group}/${version}` : version,
+    resources,
+  };
+}
+
+// --- object rules -------------------------------------------------------------------------------
+
+/** Renders a label selector as Scale.status.selector does: `a=b,c in (d,e)`. */
+function selectorString(selector: any): string {
+  const labels = Object.entries((selector?.matchLabels ?? {}) as Record<string, string>).map(
+    ([k, v]) => `${k}=${v}`,
+  );
+  const expressions = ((selector?.matchExpressions ?? []) as any[]).map((e) => {
+    const op = String(e.operator);
+    if (op === 'Exists') return String(e.key);
+    if (op === 'DoesNotExist') return `!${e.key}`;
+    return `${e.key} ${op.toLowerCase()} (${(e.values ?? []).join(',')})`;
+  });
+  return [...labels, ...expressions].join(',');
+}
+
+function scaleOf(object: KubeObject): Record<string, unknown> {
+  const { name, namespace, uid, resourceVersion, creationTimestamp } = object.metadata;
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: { name, namespace, uid, resourceVersion, creationTimestamp },
+    spec: { replicas: object.spec?.replicas ?? 0 },
+    status: { replicas: object.status?.replicas ?? 0, selector: selectorString(object.spec?.selector) },
+  };
+}
+
+/** The defaults kube-apiserver fills in that clients and controllers read back. */
+function applyDefaults(type: ResourceType, object: KubeObject): void {
+  if (type === DEPLOYMENT && object.spec) {
+    const spec = object.spec;
+    spec.replicas ??= 1;
+    spec.revisionHistoryLimit ??= 10;
+    spec.progressDeadlineSeconds ??= 600;
+    spec.strategy ??= { type: 'RollingUpdate' };
+    if (spec.strategy.type === 'RollingUpdate')
+      spec.strategy.rollingUpdate ??= { maxSurge: '25%', maxUnavailable: '25%' };
+    for (const container of (spec.template?.spec?.containers ?? []) as any[]) {
+      for (const port of (container?.ports ?? []) as any[]) port.protocol ??= 'TCP';
+    }
+  }
+  if (type.kind === 'Service' && type.group === '') {
+    const spec = (object.spec ??= {});
+    spec.type ??= 'ClusterIP';
+    if (spec.type !== 'ExternalName' && spec.clusterIP === undefined) {
+      spec.clusterIP = `10.96.${Math.floor(Math.random() * 254) + 1}.${Math.floor(Math.random() * 254) + 1}`;
+      spec.clusterIPs = [spec.clusterIP];
+    }
+    for (const port of (spec.ports ?? []) as any[]) {
+      port.protocol ??= 'TCP';
+      port.targetPort ??= port.port;
+    }
+  }
+}
+
+/** The few validations whose 422s clients rely on; everything else is accepted. */
+function validate(type: ResourceType, object: KubeObject): void {
+  if (type !== DEPLOYMENT) return;
+  const causes: string[] = [];
+  const spec = object.spec ?? {};
+  if (!spec.selector) causes.push('spec.selector: Required value');
+  const labels = spec.template?.metadata?.labels ?? {};
+  for (const [k, v] of Object.entries((spec.selector?.matchLabels ?? {}) as Record<string, string>)) {
+    if (labels[k] !== v)
+      causes.push(
+        'spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`',
+      );
+  }
+  const containers = spec.template?.spec?.containers;
+  if (!Array.isArray(containers) || containers.length === 0)
+    causes.push('spec.template.spec.containers: Required value');
+  if (causes.length > 0) {
+    throw new StatusError(
+      422,
+      'Invalid',
+      `Deployment.apps "${object.metadata.name}" is invalid: ${[...new Set(causes)].join(', ')}`,
+      {
+        name: object.metadata.name,
+        kind: 'Deployment',
+        group: 'apps',
+      },
+    );
+  }
+}
+
+function applyPatch(type: ResourceType, current: unknown, patch: unknown, contentType: string): any {
+  switch (contentType) {
+    case 'application/merge-patch+json':
+      return applyMergePatch(current, patch);
+    case 'application/json-patch+json':
+      return applyJsonPatch(current, patch);
+    case 'application/strategic-merge-patch+json':
+      // As on a real cluster: custom resources have no patch metadata, so no strategic merge.
+      if (!BUILT_IN_GROUPS.has(type.group)) {
+        throw statusFailure(
+          415,
+          'UnsupportedMediaType',
+          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`,
+        );
+      }
+      return applyStrategicMergePatch(current, patch);
+    default:
+      throw statusFailure(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
+      );
+  }
+}
+
+// --- HTTP plumbing ------------------------------------------------------------------------------
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function tooLarge(): StatusError {
+  return statusFailure(
+    413,
+    'RequestEntityTooLarge',
+    `the request body is larger than ${MAX_BODY_BYTES} bytes`,
+  );
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw statusFailure(400, 'BadRequest', `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+async function readObject(req: http.IncomingMessage): Promise<KubeObject> {
+  const body = await readBody(req);
+  const yaml = (req.headers['content-type'] ?? '').includes('yaml');
+  let value: unknown;
+  try {
+    value = yaml ? parseYaml(body.toString('utf8')) : parseJson(body);
+  } catch (error) {
+    if (error instanceof StatusError) throw error;
+    throw statusFailure(400, 'BadRequest', `the request body is not valid YAML: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw statusFailure(400, 'BadRequest', 'the request body must be a Kubernetes object');
+  }
+  return value as KubeObject;
+}
+
+function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendText(res: http.ServerResponse, code: number, text: string): void {
+  res.writeHead(code, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, error: unknown): void {
+  const status =
+    error instanceof StatusError
+      ? error
+      : statusFailure(
+          500,
+          'InternalError',
+          `Internal error occurred: ${(error as Error)?.message ?? String(error)}`,
+        );
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  // An unread request body (413) would otherwise be parsed as the next request.
+  if (status.code === 413) res.setHeader('Connection', 'close');
+  sendJson(res, status.code, status.toStatus());
 }
