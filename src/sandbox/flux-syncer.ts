@@ -52,7 +52,10 @@ class SerialQueue {
       this.queued.add(key);
       return;
     }
-    const task = this.run(key)
+    // Start on a later turn: requests arrive from store listeners, and writing to the store from
+    // inside a listener would deliver newer events before older ones to the other watchers.
+    const task = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => (this.closed ? undefined : this.run(key)))
       .catch(() => undefined)
       .finally(() => {
         this.active.delete(key);
@@ -244,7 +247,10 @@ export class FluxSyncer {
     if (event.type === 'DELETED') {
       this.cancelTimer(`Kustomization/${key}`);
       this.seen.delete(`Kustomization/${key}`);
-      if (event.object.spec?.prune === true) this.garbageCollect(event.object);
+      if (event.object.spec?.prune === true) {
+        const deleted = event.object;
+        setImmediate(() => this.garbageCollect(deleted));
+      }
       return;
     }
     if (this.noticeChange('Kustomization', event.object)) this.requestKustomization(key);
@@ -811,6 +817,7 @@ export class FluxSyncer {
 
   /** A deleted Kustomization with `prune: true` takes its inventory with it (Flux's finalizer). */
   private garbageCollect(ks: KubeObject): void {
+    if (this.stopped) return;
     const entries: InventoryEntry[] = ks.status?.inventory?.entries ?? [];
     try {
       this.prune(ks, entries, []);

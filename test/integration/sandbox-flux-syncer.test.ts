@@ -478,6 +478,26 @@ describe('sandbox Flux syncer', () => {
     expect(store.get(CONFIG_MAP, 'default', 'keep')).toBeDefined();
   });
 
+  it('garbage-collects the inventory when a pruning Kustomization is deleted', async () => {
+    const sha = await remote.commit({ 'apps/config.yaml': configMapYaml('settings', 'one') }, 'one');
+    createSource();
+    createKustomization();
+    await waitFor(appliedRevision(sha), 'the first revision');
+    store.delete(KUSTOMIZATION, 'flux-system', 'apps');
+    await waitFor(() => !store.get(CONFIG_MAP, 'default', 'settings'), 'the ConfigMap to be deleted');
+  });
+
+  it('stop() aborts a running health check at once', async () => {
+    await remote.commit({ 'apps/deployment.yaml': deploymentYaml('web', 'nginx:bad') }, 'bad');
+    createSource();
+    createKustomization({ timeout: '30s' });
+    await waitFor(() => condition(kustomization(), 'Healthy')?.reason === 'Progressing', 'the health check');
+    const started = Date.now();
+    await syncer.stop();
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(condition(kustomization(), 'Ready')?.status).toBe('Unknown');
+  });
+
   it('reports fetch and build failures with Flux reasons', async () => {
     await remote.commit(
       {
