@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { objectStatus } from '../../src/sandbox/flux-health.ts';
 import { FluxSyncer } from '../../src/sandbox/flux-syncer.ts';
 import {
   DEPLOYMENT,
@@ -478,6 +479,51 @@ describe('sandbox Flux syncer', () => {
     expect(store.get(CONFIG_MAP, 'default', 'keep')).toBeDefined();
   });
 
+  it('updates changed objects in place, keeping status, server fields and labels others set', async () => {
+    const first = await remote.commit({ 'apps/deployment.yaml': deploymentYaml('web', 'nginx:1.0') }, 'v1');
+    createSource();
+    createKustomization();
+    await waitFor(appliedRevision(first), 'the first revision');
+    const created = store.mutate(DEPLOYMENT, 'default', 'web', (d) => {
+      d.metadata.annotations = { 'deployment.kubernetes.io/revision': '1' };
+      d.metadata.labels = { ...d.metadata.labels, 'team.example.com/owner': 'blue' };
+    })!;
+
+    const second = await remote.commit({ 'apps/deployment.yaml': deploymentYaml('web', 'nginx:2.0') }, 'v2');
+    store.mutate(GIT_REPOSITORY, 'flux-system', 'apps', (o) => {
+      o.metadata.annotations = { 'reconcile.fluxcd.io/requestedAt': 'v2' };
+    });
+    await waitFor(appliedRevision(second), 'the second revision');
+    const updated = store.get(DEPLOYMENT, 'default', 'web')!;
+    expect(updated.metadata.uid).toBe(created.metadata.uid);
+    expect(updated.metadata.generation).toBe((created.metadata.generation ?? 0) + 1);
+    expect(updated.spec.template.spec.containers[0].image).toBe('nginx:2.0');
+    expect(updated.metadata.annotations).toMatchObject({ 'deployment.kubernetes.io/revision': '1' });
+    expect(updated.metadata.labels).toMatchObject({
+      'team.example.com/owner': 'blue',
+      'kustomize.toolkit.fluxcd.io/name': 'apps',
+    });
+    expect(updated.status.observedGeneration).toBe(updated.metadata.generation);
+
+    // A hand edit (drift) is undone by the next reconcile; an unchanged object is not rewritten.
+    store.mutate(DEPLOYMENT, 'default', 'web', (d) => {
+      d.spec.template.spec.containers[0].image = 'nginx:hotfix';
+    });
+    const configured = store.get(DEPLOYMENT, 'default', 'web')!;
+    store.mutate(KUSTOMIZATION, 'flux-system', 'apps', (o) => {
+      o.metadata.annotations = { 'reconcile.fluxcd.io/requestedAt': 'drift' };
+    });
+    await waitFor(() => kustomization()?.status.lastHandledReconcileAt === 'drift', 'the drift reconcile');
+    const corrected = store.get(DEPLOYMENT, 'default', 'web')!;
+    expect(corrected.spec.template.spec.containers[0].image).toBe('nginx:2.0');
+    expect(Number(corrected.metadata.generation)).toBe(Number(configured.metadata.generation) + 1);
+    store.mutate(KUSTOMIZATION, 'flux-system', 'apps', (o) => {
+      o.metadata.annotations = { 'reconcile.fluxcd.io/requestedAt': 'again' };
+    });
+    await waitFor(() => kustomization()?.status.lastHandledReconcileAt === 'again', 'the no-op reconcile');
+    expect(store.get(DEPLOYMENT, 'default', 'web')!.metadata.generation).toBe(corrected.metadata.generation);
+  });
+
   it('garbage-collects the inventory when a pruning Kustomization is deleted', async () => {
     const sha = await remote.commit({ 'apps/config.yaml': configMapYaml('settings', 'one') }, 'one');
     createSource();
@@ -535,5 +581,43 @@ describe('sandbox Flux syncer', () => {
     );
     expect(broken.status.lastAppliedRevision).toBeUndefined();
     expect(store.get(SERVICE, 'default', 'x')).toBeUndefined();
+  });
+});
+
+describe('Deployment health (kstatus rules)', () => {
+  const deployment = (status: Record<string, unknown>, generation = 2): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'default', generation },
+    spec: { replicas: 2 },
+    status,
+  });
+  const complete = {
+    observedGeneration: 2,
+    replicas: 2,
+    updatedReplicas: 2,
+    readyReplicas: 2,
+    availableReplicas: 2,
+  };
+
+  it('is Current when the rollout is complete for the latest generation', () => {
+    expect(objectStatus(deployment(complete))).toBe('Current');
+  });
+  it('is InProgress while the controller has not observed the latest generation', () => {
+    expect(objectStatus(deployment({ ...complete, observedGeneration: 1 }))).toBe('InProgress');
+  });
+  it('is InProgress while old replicas remain or new ones are unavailable', () => {
+    expect(objectStatus(deployment({ ...complete, replicas: 3 }))).toBe('InProgress');
+    expect(objectStatus(deployment({ ...complete, availableReplicas: 1 }))).toBe('InProgress');
+  });
+  it('is Failed once the progress deadline is exceeded, read from the fixture', async () => {
+    const fixture = parse(
+      await readFile(path.join(FIXTURES, 'k8s-deployment-progress-deadline-exceeded.yaml'), 'utf8'),
+    );
+    expect(objectStatus(fixture)).toBe('Failed');
+  });
+  it('treats other kinds as Current once they exist', () => {
+    expect(objectStatus({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } })).toBe('Current');
+    expect(objectStatus(undefined)).toBe('NotFound');
   });
 });
