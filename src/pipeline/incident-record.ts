@@ -1,6 +1,7 @@
 // What Rewind remembers about an incident beyond the domain's conditions: the evidence a person
 // reads in `rewind status`, in the Kubernetes Event and (with a forge) on the pull request.
 import type { Incident } from '../domain/incident.ts';
+import type { WorkloadTemplates } from './verify.ts';
 
 export interface DeploymentVerdictSummary {
   readonly name: string;
@@ -26,6 +27,9 @@ export interface IncidentDetails {
   readonly reconcileToken?: string;
   readonly suspendedByRewind?: boolean;
   readonly verification?: readonly DeploymentVerdictSummary[];
+  readonly warnings?: readonly string[];
+  /** Last-good and bad pod templates per Deployment, recorded while the bad revision was live. */
+  readonly templates?: WorkloadTemplates;
 }
 
 export interface IncidentRecord extends Incident {

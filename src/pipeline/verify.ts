@@ -1,0 +1,132 @@
+// Verification (design.md "Verifying"): the engine applied the revert revision and is Ready, and
+// every Deployment of the app is back on its last-good pod template, on a ReplicaSet that existed
+// before the incident, fully rolled out, with the bad ReplicaSet scaled to 0.
+import type { KubeObjectJson } from '../cluster/informer.ts';
+import { FLUX_KUSTOMIZATION } from '../cluster/kube.ts';
+import { lastGoodTemplateCandidates } from '../cluster/rollout-history.ts';
+import { convergenceVerdict } from '../cluster/rollout-verdict.ts';
+import type { PodTemplate } from '../cluster/template.ts';
+import { tryParseRevision } from '../domain/revision.ts';
+import { assessKustomization } from '../engines/flux-kustomization.ts';
+import type { DeploymentVerdictSummary, IncidentRecord } from './incident-record.ts';
+import type { ClusterPort } from './ports.ts';
+
+export type VerifyOutcome =
+  | { state: 'converged'; deployments: DeploymentVerdictSummary[]; warnings: string[] }
+  | { state: 'pending'; message: string; deployments: DeploymentVerdictSummary[] }
+  | { state: 'failed'; message: string; deployments: DeploymentVerdictSummary[] };
+
+export interface WorkloadTemplates {
+  /** Pod templates per Deployment (`namespace/name`) recorded when the incident was located. */
+  readonly lastGood: Readonly<Record<string, { template: PodTemplate; rsUid?: string }>>;
+  readonly bad: Readonly<Record<string, PodTemplate>>;
+}
+
+export function deploymentKey(deployment: KubeObjectJson): string {
+  return `${deployment.metadata?.namespace ?? ''}/${deployment.metadata?.name ?? ''}`;
+}
+
+/**
+ * The last-good and bad templates of each Deployment of an app, read from the ReplicaSet history
+ * while the bad revision is live: bad = the Deployment's current template, last good = the most
+ * recently rolled-out other template created before the incident.
+ */
+export async function recordTemplates(
+  cluster: ClusterPort,
+  deployments: readonly KubeObjectJson[],
+  incidentStartedAt: string,
+): Promise<WorkloadTemplates> {
+  const lastGood: Record<string, { template: PodTemplate; rsUid?: string }> = {};
+  const bad: Record<string, PodTemplate> = {};
+  for (const deployment of deployments) {
+    const replicaSets = await cluster.replicaSetsOf(deployment);
+    const key = deploymentKey(deployment);
+    bad[key] = deployment.spec?.template as PodTemplate;
+    const [candidate] = lastGoodTemplateCandidates(deployment as never, replicaSets as never, {
+      before: incidentStartedAt,
+    });
+    if (candidate) lastGood[key] = { template: candidate.template as PodTemplate, rsUid: candidate.uid };
+  }
+  return { lastGood, bad };
+}
+
+export async function verifyOnce(
+  cluster: ClusterPort,
+  record: IncidentRecord,
+  revertSha: string,
+  templates: WorkloadTemplates,
+): Promise<VerifyOutcome> {
+  const { app } = record;
+  const kustomization = await cluster.get({
+    ...FLUX_KUSTOMIZATION,
+    namespace: app.namespace,
+    name: app.name,
+  });
+  if (!kustomization)
+    return {
+      state: 'failed',
+      message: `Kustomization ${app.namespace}/${app.name} no longer exists.`,
+      deployments: [],
+    };
+  const verdict = assessKustomization(kustomization);
+  const applied = tryParseRevision(kustomization.status?.lastAppliedRevision ?? '');
+  if (verdict.state !== 'healthy' || applied?.sha !== revertSha) {
+    return {
+      state: 'pending',
+      message: `waiting for Flux to apply ${revertSha.slice(0, 12)} (now: ${verdict.state}, applied ${applied?.sha.slice(0, 12) ?? 'nothing'}: ${verdict.message})`,
+      deployments: [],
+    };
+  }
+  const deployments = await cluster.deploymentsOfKustomization(app.namespace, app.name);
+  const summaries: DeploymentVerdictSummary[] = [];
+  const warnings: string[] = [];
+  let allConverged = true;
+  let failure: string | undefined;
+  const startedAt = record.failingSince ?? record.conditions[0]?.at ?? new Date().toISOString();
+  for (const deployment of deployments) {
+    const key = deploymentKey(deployment);
+    const good = templates.lastGood[key];
+    const replicaSets = await cluster.replicaSetsOf(deployment);
+    if (!good) {
+      // Not part of the incident (no earlier template known): it only has to be rolled out.
+      summaries.push({
+        name: deployment.metadata?.name ?? '',
+        namespace: deployment.metadata?.namespace ?? '',
+        state: 'unchanged',
+        reasons: [],
+      });
+      continue;
+    }
+    const verdictForDeployment = convergenceVerdict({
+      deployment: deployment as never,
+      replicaSets: replicaSets as never,
+      lastGoodTemplate: good.template,
+      ...(good.rsUid ? { lastGoodRsUid: good.rsUid } : {}),
+      incidentStartedAt: startedAt,
+      ...(templates.bad[key] ? { badTemplate: templates.bad[key] } : {}),
+    });
+    summaries.push({
+      name: deployment.metadata?.name ?? '',
+      namespace: deployment.metadata?.namespace ?? '',
+      state: verdictForDeployment.state,
+      reasons: verdictForDeployment.reasons,
+    });
+    warnings.push(...verdictForDeployment.warnings.map((w) => `${key}: ${w}`));
+    if (verdictForDeployment.state === 'failed')
+      failure = `${key}: ${verdictForDeployment.reasons.join('; ')}`;
+    if (verdictForDeployment.state !== 'converged' && verdictForDeployment.state !== 'converged-different')
+      allConverged = false;
+  }
+  if (failure) return { state: 'failed', message: failure, deployments: summaries };
+  if (!allConverged) {
+    const waiting = summaries.filter(
+      (s) => s.state !== 'converged' && s.state !== 'converged-different' && s.state !== 'unchanged',
+    );
+    return {
+      state: 'pending',
+      message: waiting.map((s) => `${s.namespace}/${s.name}: ${s.reasons.join('; ')}`).join(' | '),
+      deployments: summaries,
+    };
+  }
+  return { state: 'converged', deployments: summaries, warnings };
+}
