@@ -42,10 +42,10 @@ export async function recordTemplates(
     const replicaSets = await cluster.replicaSetsOf(deployment);
     const key = deploymentKey(deployment);
     bad[key] = deployment.spec?.template as PodTemplate;
-    const [candidate] = lastGoodTemplateCandidates(deployment as never, replicaSets as never, {
+    const [candidate] = lastGoodTemplateCandidates(deployment, replicaSets, {
       before: incidentStartedAt,
     });
-    if (candidate) lastGood[key] = { template: candidate.template as PodTemplate, rsUid: candidate.uid };
+    if (candidate) lastGood[key] = { template: candidate.template, rsUid: candidate.uid };
   }
   return { lastGood, bad };
 }
@@ -98,8 +98,8 @@ export async function verifyOnce(
       continue;
     }
     const verdictForDeployment = convergenceVerdict({
-      deployment: deployment as never,
-      replicaSets: replicaSets as never,
+      deployment: deployment,
+      replicaSets: replicaSets,
       lastGoodTemplate: good.template,
       ...(good.rsUid ? { lastGoodRsUid: good.rsUid } : {}),
       incidentStartedAt: startedAt,
