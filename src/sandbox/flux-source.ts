@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SHA1 = /^[0-9a-f]{40}$/;
+const MAX_CACHED_TREES = 64;
 
 export class GitError extends Error {
   constructor(
@@ -169,6 +170,8 @@ export class GitMirrors {
       tree = this.loadTree(dir, sha).then((loaded) => loaded.tree);
       tree.catch(() => this.trees.delete(cacheKey));
       this.trees.set(cacheKey, tree);
+      // Keep the most recent commits only; the oldest entry is the first in insertion order.
+      if (this.trees.size > MAX_CACHED_TREES) this.trees.delete(this.trees.keys().next().value!);
     }
     return tree;
   }
