@@ -104,8 +104,21 @@ function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
+/**
+ * Deep equality of JSON values regardless of key order: clients (client-node's serializer, kubectl)
+ * send keys in their own order, and a write that only reorders keys is a no-op in Kubernetes.
+ */
 function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value !== 'object' || value === null) return value;
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort())
+    sorted[key] = canonical((value as Record<string, unknown>)[key]);
+  return sorted;
 }
 
 export class ObjectStore {
