@@ -371,6 +371,25 @@ describe('sandbox Flux syncer', () => {
     expect(warnings[0]!['involvedObject']).toMatchObject({ kind: 'Kustomization', name: 'apps' });
   });
 
+  it('holds a new revision until the running health check of the bad one times out, as Flux does', async () => {
+    await remote.commit({ 'apps/deployment.yaml': deploymentYaml('web', 'nginx:bad') }, 'bad');
+    createSource();
+    createKustomization();
+    await waitFor(() => condition(kustomization(), 'Healthy')?.reason === 'Progressing', 'the health check');
+    const waitingSince = Date.now();
+    const fix = await remote.commit({ 'apps/deployment.yaml': deploymentYaml('web', 'nginx:1.1') }, 'fix');
+    store.mutate(GIT_REPOSITORY, 'flux-system', 'apps', (o) => {
+      o.metadata.annotations = { 'reconcile.fluxcd.io/requestedAt': 'fix' };
+    });
+    store.mutate(KUSTOMIZATION, 'flux-system', 'apps', (o) => {
+      o.metadata.annotations = { 'reconcile.fluxcd.io/requestedAt': 'fix' };
+    });
+    await waitFor(appliedRevision(fix), 'the fix to be applied');
+    expect(Date.now() - waitingSince).toBeGreaterThanOrEqual(1500);
+    const reasons = kustomization()!.status.history.map((h: any) => h.lastReconciledStatus);
+    expect(reasons).toEqual(['ReconciliationSucceeded', 'HealthCheckFailed']);
+  });
+
   it('fails early when a Deployment exceeds its progress deadline', async () => {
     await remote.commit({ 'apps/deployment.yaml': deploymentYaml('web', 'nginx:stalled') }, 'stalled');
     createSource();
