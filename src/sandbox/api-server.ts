@@ -380,9 +380,10 @@ export class ApiServer {
     dryRun: boolean,
   ): KubeObject | Record<string, unknown> {
     const name = requireName(target);
+    const applyPatch = patcherFor(target.type, contentType.split(';')[0]!.trim());
     const current = this.store.mustGet(target.type, target.namespace, name);
     const base = target.subresource === 'scale' ? scaleOf(current) : current;
-    const patched = applyPatch(target.type, base, parseJson(body), contentType.split(';')[0]!.trim());
+    const patched = applyPatch(base, parseJson(body));
     if (target.subresource === 'scale') return this.writeScale(target, patched, dryRun);
     // A patch cannot move an object.
     patched.metadata = { ...patched.metadata, name };
@@ -656,29 +657,30 @@ function validate(type: ResourceType, object: KubeObject): void {
   }
 }
 
-function applyPatch(type: ResourceType, current: unknown, patch: unknown, contentType: string): any {
+type Patcher = (current: unknown, patch: unknown) => any;
+
+/**
+ * Picks the patch format from the Content-Type, before the object is read, so an unsupported one
+ * (server-side apply, strategic merge on a custom kind, as on a real cluster) is a 415 even for an
+ * object that does not exist.
+ */
+function patcherFor(type: ResourceType, contentType: string): Patcher {
+  const builtIn = BUILT_IN_GROUPS.has(type.group);
   switch (contentType) {
     case 'application/merge-patch+json':
-      return applyMergePatch(current, patch);
+      return applyMergePatch;
     case 'application/json-patch+json':
-      return applyJsonPatch(current, patch);
+      return applyJsonPatch;
     case 'application/strategic-merge-patch+json':
-      // As on a real cluster: custom resources have no patch metadata, so no strategic merge.
-      if (!BUILT_IN_GROUPS.has(type.group)) {
-        throw statusFailure(
-          415,
-          'UnsupportedMediaType',
-          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`,
-        );
-      }
-      return applyStrategicMergePatch(current, patch);
-    default:
-      throw statusFailure(
-        415,
-        'UnsupportedMediaType',
-        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
-      );
+      if (builtIn) return applyStrategicMergePatch;
   }
+  const accepted = ['application/json-patch+json', 'application/merge-patch+json'];
+  if (builtIn) accepted.push('application/strategic-merge-patch+json');
+  throw statusFailure(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+  );
 }
 
 // --- HTTP plumbing ------------------------------------------------------------------------------
