@@ -1,0 +1,334 @@
+// Simulated kubelet: Pods in the sandbox have no processes; this gives them the status a real node
+// would report. A Pod starts Pending (ContainerCreating), and `podReadyMs` later its containers are
+// running and Ready, unless their image matches a glob of `unreadyImages` (waiting
+// ImagePullBackOff, forever) or `crashImages` (CrashLoopBackOff, restartCount rising every
+// `podReadyMs`). Deleted Pods vanish at once: there is no graceful termination to simulate.
+import { createHash, randomBytes } from 'node:crypto';
+import { minimatch } from 'minimatch';
+import { POD } from './resources.ts';
+import type { KubeObject, ObjectStore, StoreEvent } from './store.ts';
+
+export const SANDBOX_NODE = 'sandbox-node';
+const HOST_IP = '172.18.0.2';
+/** Crash loops restart no faster than this, whatever podReadyMs says, to bound the write rate. */
+const MIN_RESTART_INTERVAL_MS = 50;
+
+export interface PodBehaviour {
+  podReadyMs: number;
+  unreadyImages: readonly string[];
+  crashImages: readonly string[];
+}
+
+type ContainerFate = 'ready' | 'unready' | 'crash';
+
+/** Something that takes Pod keys (`namespace/name`) for later processing. */
+export interface KeyQueue {
+  add(key: string): void;
+}
+
+// --- Pod readiness, as controllers read it ------------------------------------------------------
+
+function readyCondition(pod: KubeObject): any {
+  const conditions: any[] = Array.isArray(pod.status?.conditions) ? pod.status.conditions : [];
+  return conditions.find((condition) => condition?.type === 'Ready');
+}
+
+export function isPodReady(pod: KubeObject): boolean {
+  return readyCondition(pod)?.status === 'True';
+}
+
+/** When the Pod became Ready (ms since epoch), or undefined when it is not Ready. */
+export function podReadySince(pod: KubeObject): number | undefined {
+  const condition = readyCondition(pod);
+  if (condition?.status !== 'True') return undefined;
+  const since = Date.parse(String(condition.lastTransitionTime ?? ''));
+  return Number.isNaN(since) ? 0 : since;
+}
+
+/** IsPodAvailable: Ready for longer than minReadySeconds. */
+export function isPodAvailable(pod: KubeObject, minReadySeconds: number, now: number): boolean {
+  const since = podReadySince(pod);
+  if (since === undefined) return false;
+  return minReadySeconds <= 0 || since + minReadySeconds * 1000 < now;
+}
+
+/** Pods a ReplicaSet counts: not terminating, not finished. */
+export function isPodActive(pod: KubeObject): boolean {
+  const phase = pod.status?.phase;
+  return phase !== 'Succeeded' && phase !== 'Failed' && !pod.metadata.deletionTimestamp;
+}
+
+function restartCount(pod: KubeObject): number {
+  const statuses: any[] = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
+  return statuses.reduce((sum, status) => sum + (Number(status?.restartCount) || 0), 0);
+}
+
+/**
+ * ActivePodsWithRanks order, most deletable first: unscheduled, Pending, not Ready, Ready for
+ * the shortest time, most restarts, newest.
+ */
+export function comparePodsForDeletion(a: KubeObject, b: KubeObject): number {
+  const scheduled = (pod: KubeObject) => (pod.spec?.nodeName ? 1 : 0);
+  if (scheduled(a) !== scheduled(b)) return scheduled(a) - scheduled(b);
+  const phaseRank = (pod: KubeObject) =>
+    pod.status?.phase === 'Pending' ? 0 : pod.status?.phase === 'Running' ? 2 : 1;
+  if (phaseRank(a) !== phaseRank(b)) return phaseRank(a) - phaseRank(b);
+  const readyA = podReadySince(a);
+  const readyB = podReadySince(b);
+  if ((readyA === undefined) !== (readyB === undefined)) return readyA === undefined ? -1 : 1;
+  if (readyA !== undefined && readyB !== undefined && readyA !== readyB) return readyB - readyA;
+  if (restartCount(a) !== restartCount(b)) return restartCount(b) - restartCount(a);
+  const created = (pod: KubeObject) => Date.parse(pod.metadata.creationTimestamp ?? '') || 0;
+  if (created(a) !== created(b)) return created(b) - created(a);
+  return b.metadata.name.localeCompare(a.metadata.name);
+}
+
+// --- images -------------------------------------------------------------------------------------
+
+/** Glob match where `*` also crosses `/`, so `*:broken` matches `ghcr.io/acme/app:broken`. */
+export function imageMatches(image: string, globs: readonly string[]): boolean {
+  const flat = (text: string) => text.replaceAll('/', '\u2215');
+  return globs.some((glob) => minimatch(image, glob) || minimatch(flat(image), flat(glob)));
+}
+
+function fateOf(image: string, behaviour: PodBehaviour): ContainerFate {
+  if (imageMatches(image, behaviour.crashImages)) return 'crash';
+  if (imageMatches(image, behaviour.unreadyImages)) return 'unready';
+  return 'ready';
+}
+
+function containersOf(pod: KubeObject): { name: string; image: string }[] {
+  const containers: any[] = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
+  return containers.map((c) => ({ name: String(c?.name ?? ''), image: String(c?.image ?? '') }));
+}
+
+function imageId(image: string): string {
+  const digest = createHash('sha256').update(image).digest('hex');
+  const repository = image.includes('@') ? image.slice(0, image.indexOf('@')) : image.replace(/:[^/:]*$/, '');
+  const qualified = repository.includes('/') ? repository : `library/${repository}`;
+  return `${qualified.includes('.') ? '' : 'docker.io/'}${qualified}@sha256:${digest}`;
+}
+
+function containerId(): string {
+  return `containerd://${randomBytes(32).toString('hex')}`;
+}
+
+// --- statuses -----------------------------------------------------------------------------------
+
+function podCondition(type: string, status: 'True' | 'False', at: string, reason?: string, message?: string) {
+  return {
+    type,
+    status,
+    lastProbeTime: null,
+    lastTransitionTime: at,
+    ...(reason ? { reason } : {}),
+    ...(message ? { message } : {}),
+  };
+}
+
+/** Keeps a condition's lastTransitionTime when its status did not change. */
+function carryTransition(previous: KubeObject, condition: ReturnType<typeof podCondition>) {
+  const conditions: any[] = Array.isArray(previous.status?.conditions) ? previous.status.conditions : [];
+  const before = conditions.find((c) => c?.type === condition.type);
+  if (before && before.status === condition.status && before.lastTransitionTime) {
+    return { ...condition, lastTransitionTime: before.lastTransitionTime };
+  }
+  return condition;
+}
+
+export class PodSimulator {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private nextIp = 1;
+  private stopped = false;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly behaviour: PodBehaviour,
+    private readonly queue: KeyQueue,
+  ) {}
+
+  /**
+   * The status a Pod is created with (or given on first sight): scheduled on the sandbox node,
+   * containers being created.
+   */
+  initialStatus(pod: KubeObject, now = Date.now()): any {
+    const at = new Date(now).toISOString();
+    const containers = containersOf(pod);
+    const ip = this.allocateIp();
+    const unready = `containers with unready status: [${containers.map((c) => c.name).join(' ')}]`;
+    return {
+      phase: 'Pending',
+      conditions: [
+        podCondition('PodReadyToStartContainers', 'True', at),
+        podCondition('Initialized', 'True', at),
+        podCondition('Ready', 'False', at, 'ContainersNotReady', unready),
+        podCondition('ContainersReady', 'False', at, 'ContainersNotReady', unready),
+        podCondition('PodScheduled', 'True', at),
+      ],
+      hostIP: HOST_IP,
+      hostIPs: [{ ip: HOST_IP }],
+      podIP: ip,
+      podIPs: [{ ip }],
+      startTime: at.replace(/\.\d+Z$/, 'Z'),
+      containerStatuses: containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        imageID: '',
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: { waiting: { reason: 'ContainerCreating' } },
+        lastState: {},
+      })),
+      qosClass: 'BestEffort',
+    };
+  }
+
+  /** Feed of Pod watch events. Never writes: writes happen from the queue and timers. */
+  observe(event: StoreEvent): void {
+    const pod = event.object;
+    const uid = pod.metadata.uid ?? '';
+    if (event.type === 'DELETED') {
+      this.cancel(uid);
+      return;
+    }
+    if (!pod.status?.startTime) this.queue.add(podKey(pod));
+    else if (event.type === 'ADDED') this.schedule(pod, 1);
+  }
+
+  /** Gives a Pod that arrived without a status (created through the API) its first status. */
+  reconcile(key: string): void {
+    const [namespace, name] = splitKey(key);
+    const pod = this.store.get(POD, namespace, name);
+    if (!pod || pod.status?.startTime) return;
+    if (!pod.spec?.nodeName) {
+      pod.spec = { ...pod.spec, nodeName: SANDBOX_NODE };
+      const bound = this.store.update(POD, pod);
+      pod.metadata.resourceVersion = bound.metadata.resourceVersion!;
+    }
+    pod.status = this.initialStatus(pod);
+    this.store.update(POD, pod, { subresource: 'status' });
+    this.schedule(pod, 1);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private allocateIp(): string {
+    const n = this.nextIp++ % 65000;
+    return `10.244.${(n >> 8) & 255}.${n & 255 || 1}`;
+  }
+
+  private schedule(pod: KubeObject, step: number): void {
+    const uid = pod.metadata.uid ?? '';
+    if (this.stopped || this.timers.has(uid)) return;
+    const delay =
+      step === 1 ? this.behaviour.podReadyMs : Math.max(this.behaviour.podReadyMs, MIN_RESTART_INTERVAL_MS);
+    const namespace = pod.metadata.namespace;
+    const name = pod.metadata.name;
+    const timer = setTimeout(() => {
+      this.timers.delete(uid);
+      this.advance(namespace, name, uid, step);
+    }, delay);
+    timer.unref();
+    this.timers.set(uid, timer);
+  }
+
+  private cancel(uid: string): void {
+    const timer = this.timers.get(uid);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(uid);
+  }
+
+  /** Step 1: containers start (or fail to); later steps: crash-looping containers restart again. */
+  private advance(namespace: string | undefined, name: string, uid: string, step: number): void {
+    if (this.stopped) return;
+    const pod = this.store.get(POD, namespace, name);
+    if (!pod || pod.metadata.uid !== uid || pod.metadata.deletionTimestamp) return;
+    const now = Date.now();
+    const at = new Date(now).toISOString();
+    const previous: any[] = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
+    let crashing = false;
+    let pulling = false;
+    const statuses = containersOf(pod).map((c) => {
+      const before = previous.find((s) => s?.name === c.name) ?? {};
+      const fate = fateOf(c.image, this.behaviour);
+      const base = { name: c.name, image: c.image, imageID: '', restartCount: 0 };
+      if (fate === 'unready') {
+        pulling = true;
+        return {
+          ...base,
+          ready: false,
+          started: false,
+          state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image}"` } },
+          lastState: {},
+        };
+      }
+      const id: string = before.containerID ?? containerId();
+      if (fate === 'crash') {
+        crashing = true;
+        const restarts = (Number(before.restartCount) || 0) + (step === 1 ? 0 : 1);
+        const startedAt = before.lastState?.terminated?.finishedAt ?? pod.status?.startTime ?? at;
+        return {
+          ...base,
+          imageID: imageId(c.image),
+          containerID: id,
+          restartCount: Math.max(restarts, 1),
+          ready: false,
+          started: false,
+          state: {
+            waiting: {
+              reason: 'CrashLoopBackOff',
+              message: `back-off 10s restarting failed container=${c.name} pod=${name}_${namespace ?? 'default'}(${uid})`,
+            },
+          },
+          lastState: {
+            terminated: { exitCode: 1, reason: 'Error', startedAt, finishedAt: at, containerID: id },
+          },
+        };
+      }
+      return {
+        ...base,
+        imageID: imageId(c.image),
+        containerID: id,
+        restartCount: Number(before.restartCount) || 0,
+        ready: true,
+        started: true,
+        state: before.state?.running ? before.state : { running: { startedAt: at.replace(/\.\d+Z$/, 'Z') } },
+        lastState: before.lastState ?? {},
+      };
+    });
+    const notReady = statuses.filter((s) => !s.ready).map((s) => s.name);
+    const ready = notReady.length === 0;
+    const reason = ready ? undefined : 'ContainersNotReady';
+    const message = ready ? undefined : `containers with unready status: [${notReady.join(' ')}]`;
+    const conditions: any[] = Array.isArray(pod.status?.conditions) ? pod.status.conditions : [];
+    const readiness = new Map([
+      ['Ready', podCondition('Ready', ready ? 'True' : 'False', at, reason, message)],
+      ['ContainersReady', podCondition('ContainersReady', ready ? 'True' : 'False', at, reason, message)],
+    ]);
+    pod.status = {
+      ...pod.status,
+      phase: pulling ? 'Pending' : 'Running',
+      conditions: conditions.map((c) => {
+        const replacement = readiness.get(c?.type);
+        return replacement ? carryTransition(pod, replacement) : c;
+      }),
+      containerStatuses: statuses,
+    };
+    this.store.update(POD, pod, { subresource: 'status' });
+    if (crashing) this.schedule(pod, step + 1);
+  }
+}
+
+export function podKey(pod: KubeObject): string {
+  return `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
+}
+
+export function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
