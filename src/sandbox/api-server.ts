@@ -183,7 +183,7 @@ export class ApiServer {
     switch (req.method) {
       case 'GET': {
         if (target.name !== undefined && !legacyWatch) return this.getOne(res, target, rendering);
-        if (legacyWatch || isTrue(query.get('watch'))) return this.watch(req, res, target, query, rendering);
+        if (legacyWatch || isTrue(query.get('watch'))) return this.watch(res, target, query, rendering);
         return this.list(res, target, query, rendering);
       }
       case 'POST':
@@ -239,7 +239,6 @@ export class ApiServer {
    * stream, as kube-apiserver does: client-node's ListWatch then re-lists.
    */
   private watch(
-    req: http.IncomingMessage,
     res: http.ServerResponse,
     target: Target,
     query: URLSearchParams,
@@ -292,7 +291,6 @@ export class ApiServer {
     };
     this.watches.add(open);
     res.on('close', cleanup);
-    req.on('close', cleanup);
     if (isTrue(query.get('allowWatchBookmarks'))) {
       const bookmark = () =>
         send('BOOKMARK', {
