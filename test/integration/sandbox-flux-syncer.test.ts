@@ -10,11 +10,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { objectStatus } from '../../src/sandbox/flux-health.ts';
 import { FluxSyncer } from '../../src/sandbox/flux-syncer.ts';
+import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
 import {
   DEPLOYMENT,
   EVENT,
   GIT_REPOSITORY,
   KUSTOMIZATION,
+  REPLICA_SET,
   mustResource,
 } from '../../src/sandbox/resources.ts';
 import { type KubeObject, ObjectStore } from '../../src/sandbox/store.ts';
@@ -638,5 +640,84 @@ describe('Deployment health (kstatus rules)', () => {
   it('treats other kinds as Current once they exist', () => {
     expect(objectStatus({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } })).toBe('Current');
     expect(objectStatus(undefined)).toBe('NotFound');
+  });
+});
+
+describe('sandbox Flux syncer with the Deployment controller (end to end)', () => {
+  let root: string;
+  let sandbox: Sandbox;
+
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'rewind-flux-e2e-'));
+    sandbox = await startSandbox({
+      kubeconfig: path.join(root, 'kubeconfig'),
+      podReadyMs: 30,
+      unreadyImages: ['*:bad'],
+    });
+  });
+
+  afterEach(async () => {
+    await sandbox.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('applies a good commit, fails a never-ready one after the timeout, and recovers on its revert', async () => {
+    const { store } = sandbox;
+    const remote = await gitRemote(root);
+    const good = await remote.commit({ 'apps/deployment.yaml': deploymentYaml('web', 'nginx:1.0') }, 'good');
+    store.create(GIT_REPOSITORY, {
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'GitRepository',
+      metadata: { name: 'apps', namespace: 'flux-system' },
+      spec: { url: remote.url, ref: { branch: 'main' }, interval: '10m' },
+    });
+    store.create(KUSTOMIZATION, {
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      metadata: { name: 'apps', namespace: 'flux-system' },
+      spec: {
+        interval: '10m',
+        path: './apps',
+        prune: true,
+        wait: true,
+        timeout: '2s',
+        sourceRef: { kind: 'GitRepository', name: 'apps' },
+      },
+    });
+    const ks = (): KubeObject | undefined => store.get(KUSTOMIZATION, 'flux-system', 'apps');
+    const requestReconcile = (token: string): void => {
+      store.mutate(GIT_REPOSITORY, 'flux-system', 'apps', (o) => {
+        o.metadata.annotations = { 'reconcile.fluxcd.io/requestedAt': token };
+      });
+    };
+    const applied = (sha: string) => () =>
+      ks()?.status?.lastAppliedRevision === `main@sha1:${sha}` && condition(ks(), 'Ready')?.status === 'True';
+
+    await waitFor(applied(good), 'the good revision to roll out');
+    expect(store.list(REPLICA_SET, { namespace: 'default' })).toHaveLength(1);
+
+    const bad = await remote.commit({ 'apps/deployment.yaml': deploymentYaml('web', 'nginx:bad') }, 'bad');
+    requestReconcile('bad');
+    const failed = await waitFor(
+      () => condition(ks(), 'Ready')?.reason === 'HealthCheckFailed' && ks(),
+      'the health check to fail',
+    );
+    expect(failed.status.lastAttemptedRevision).toBe(`main@sha1:${bad}`);
+    expect(failed.status.lastAppliedRevision).toBe(`main@sha1:${good}`);
+    expect(condition(failed, 'Ready').message).toContain(
+      "timeout waiting for: [Deployment/default/web status: 'InProgress']",
+    );
+
+    const revert = await remote.commit(
+      { 'apps/deployment.yaml': deploymentYaml('web', 'nginx:1.0') },
+      'Revert "bad"',
+    );
+    requestReconcile('revert');
+    await waitFor(applied(revert), 'the revert to roll out');
+    const deployment = store.get(DEPLOYMENT, 'default', 'web')!;
+    expect(deployment.spec.template.spec.containers[0].image).toBe('nginx:1.0');
+    expect(objectStatus(deployment)).toBe('Current');
+    // The revert brought the good pod template back: its ReplicaSet is reused, not a third one.
+    expect(store.list(REPLICA_SET, { namespace: 'default' })).toHaveLength(2);
   });
 });
