@@ -1,10 +1,11 @@
 // The ports the pipeline sees. Adapters (src/cluster, src/git, src/queue, src/forge) implement
 // them; only composition roots (workers/, src/cli.ts, src/server) wire adapters in.
 import type { KubeObjectJson } from '../cluster/informer.ts';
-import type { ObjectRef } from '../cluster/kube.ts';
+import type { Kind, ObjectRef } from '../cluster/kube.ts';
 
 export interface ClusterPort {
   get(ref: ObjectRef): Promise<KubeObjectJson | undefined>;
+  list(kind: Kind, namespace?: string, labelSelector?: string): Promise<KubeObjectJson[]>;
   annotate(ref: ObjectRef, annotations: Record<string, string | null>): Promise<KubeObjectJson>;
   requestReconcile(ref: ObjectRef, token?: string): Promise<string>;
   setSuspended(ref: ObjectRef, suspended: boolean): Promise<void>;
@@ -33,3 +34,11 @@ export interface Logger {
   debug(obj: object, msg?: string): void;
   child(bindings: object): Logger;
 }
+
+import type { RollbackGit } from '../git/rollback-git.ts';
+
+/** The git side of a rollback (implemented by src/git/rollback-git.ts over real repositories). */
+export type GitPort = Pick<
+  RollbackGit,
+  'locate' | 'pushedRevert' | 'revertAndPush' | 'closureOf' | 'isAncestor'
+>;

@@ -50,6 +50,24 @@ export async function recordTemplates(
   return { lastGood, bad };
 }
 
+/** Rebuilds the last-good templates from the ReplicaSets recorded in the durable incident. */
+export async function templatesFromReplicaSets(
+  cluster: ClusterPort,
+  deployments: readonly KubeObjectJson[],
+  lastGoodUids: Readonly<Record<string, string>>,
+): Promise<WorkloadTemplates | undefined> {
+  const lastGood: Record<string, { template: PodTemplate; rsUid?: string }> = {};
+  for (const deployment of deployments) {
+    const key = deploymentKey(deployment);
+    const uid = lastGoodUids[key];
+    if (!uid) continue;
+    const rs = (await cluster.replicaSetsOf(deployment)).find((r) => r.metadata?.uid === uid);
+    if (!rs) return undefined; // garbage-collected: fall back to the history
+    lastGood[key] = { template: rs.spec?.template as PodTemplate, rsUid: uid };
+  }
+  return { lastGood, bad: {} };
+}
+
 export async function verifyOnce(
   cluster: ClusterPort,
   record: IncidentRecord,

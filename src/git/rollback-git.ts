@@ -1,0 +1,90 @@
+// The git side of one rollback, as the pipeline needs it: locate the culprit in a remote's history
+// and build + push (or only build, for a dry run) the revert. Wraps the workspace, culprit finder,
+// revert builder and direct-push forge.
+import type { CommitSha } from '../domain/commit-sha.ts';
+import { findCulprit, type CulpritOutcome } from './culprit.ts';
+import { pathClosure } from './path-closure.ts';
+import { findIncidentCommit, pushRevertDirect, type PushOutcome } from './push.ts';
+import type { GitAuthor } from './repo.ts';
+import { buildRevert, type BuildRevertInput, type RevertOutcome } from './revert.ts';
+import type { GitWorkspace } from './workspace.ts';
+
+export interface LocateInput {
+  readonly url: string;
+  readonly good: CommitSha;
+  readonly bad: CommitSha;
+  /** The failing app's spec.path. */
+  readonly appPath: string;
+  readonly changedValues: readonly string[];
+}
+
+export interface Located {
+  readonly closure: readonly string[];
+  readonly outcome: CulpritOutcome;
+}
+
+export interface RevertPushInput extends Omit<BuildRevertInput, 'commits'> {
+  readonly url: string;
+  readonly branch: string;
+  readonly commits: BuildRevertInput['commits'];
+  readonly dryRun: boolean;
+}
+
+export type RevertPushOutcome = PushOutcome | { readonly kind: 'dry-run'; readonly revert: RevertOutcome };
+
+export class RollbackGit {
+  constructor(
+    private readonly workspace: GitWorkspace,
+    private readonly author: GitAuthor,
+  ) {}
+
+  async closureOf(url: string, commit: CommitSha, appPath: string): Promise<readonly string[]> {
+    const mirror = await this.workspace.syncMirror(url);
+    return (await pathClosure(mirror.repo, commit, appPath)).paths;
+  }
+
+  async locate(input: LocateInput): Promise<Located> {
+    const mirror = await this.workspace.syncMirror(input.url);
+    const closure = (await pathClosure(mirror.repo, input.bad, input.appPath)).paths;
+    const outcome = await findCulprit(mirror.repo, {
+      good: input.good,
+      bad: input.bad,
+      paths: closure,
+      changedValues: input.changedValues,
+      rewindAuthor: this.author,
+    });
+    return { closure, outcome };
+  }
+
+  /** The revert commit already on the branch for this incident, if a previous attempt pushed it. */
+  async pushedRevert(url: string, branch: string, incidentId: string): Promise<CommitSha | undefined> {
+    const mirror = await this.workspace.syncMirror(url);
+    const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
+    return head === undefined ? undefined : findIncidentCommit(mirror.repo, head, incidentId);
+  }
+
+  async revertAndPush(input: RevertPushInput): Promise<RevertPushOutcome> {
+    const { url, branch, dryRun, ...build } = input;
+    if (dryRun) {
+      const mirror = await this.workspace.syncMirror(url);
+      const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
+      if (head === undefined) throw new Error(`branch ${branch} not found on the remote`);
+      const revert = await this.workspace.withWorktree(mirror, head, (worktree) =>
+        buildRevert(worktree, build),
+      );
+      return { kind: 'dry-run', revert };
+    }
+    return pushRevertDirect({
+      workspace: this.workspace,
+      remoteUrl: url,
+      branch,
+      incidentId: input.incidentId,
+      buildRevert: (worktree) => buildRevert(worktree, build),
+    });
+  }
+
+  async isAncestor(url: string, ancestor: CommitSha, descendant: CommitSha): Promise<boolean> {
+    const mirror = await this.workspace.syncMirror(url);
+    return mirror.repo.isAncestor(ancestor, descendant);
+  }
+}

@@ -1,0 +1,63 @@
+// Records an incident's progress: every condition and detail change is saved at once (before the
+// next side effect), logged with the stage timings, and idempotent when re-recorded.
+import { type ConditionType, currentCondition, stageTimings, transition } from '../domain/incident.ts';
+import type { CommitSha } from '../domain/commit-sha.ts';
+import { redact } from '../domain/errors.ts';
+import type { IncidentDetails, IncidentRecord, IncidentStore } from './incident-record.ts';
+import type { Clock, Logger } from './ports.ts';
+
+export type StopCondition = 'Failed' | 'NeedsHuman' | 'Superseded' | 'Ignored';
+
+export interface RecorderDeps {
+  readonly incidents: IncidentStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export class IncidentRecorder {
+  constructor(
+    public record: IncidentRecord,
+    private readonly deps: RecorderDeps,
+  ) {}
+
+  get condition(): ConditionType {
+    return currentCondition(this.record).type;
+  }
+
+  async details(update: Partial<IncidentDetails>): Promise<void> {
+    this.record = {
+      ...this.record,
+      details: { ...this.record.details, ...update },
+      updatedAt: this.deps.clock.now().toISOString(),
+    };
+    await this.deps.incidents.save(this.record);
+  }
+
+  /** Records a condition (idempotent: re-recording the current one is a no-op). */
+  async to(type: ConditionType, reason: string, message: string, culprit?: CommitSha): Promise<void> {
+    const result = transition(this.record, {
+      type,
+      reason,
+      message: redact(message),
+      at: this.deps.clock.now(),
+      ...(culprit ? { culprit } : {}),
+    });
+    if (!result.ok) throw result.error;
+    if (!result.changed) return;
+    this.record = { ...this.record, ...result.incident, updatedAt: this.deps.clock.now().toISOString() };
+    await this.deps.incidents.save(this.record);
+    this.deps.log.info(
+      { incident: this.record.id, condition: type, reason, timings: stageTimings(this.record) },
+      redact(message),
+    );
+  }
+
+  async stop(
+    type: StopCondition,
+    reason: string,
+    message: string,
+  ): Promise<{ kind: 'stopped'; condition: StopCondition; reason: string }> {
+    await this.to(type, reason, message);
+    return { kind: 'stopped', condition: type, reason };
+  }
+}

@@ -1,0 +1,365 @@
+// The rollback job: re-check -> policy -> locate -> revert + push -> reconcile request -> hand over to
+// verification. Every step looks at the world before acting (the incident record, the pushed revert
+// commit found by its Rewind-Incident trailer, the Kustomization's annotations), so a crash and
+// retry anywhere produces no second commit or push. Outcomes are named; only unexpected failures
+// throw (and BullMQ retries them with backoff).
+import { FLUX_GIT_REPOSITORY, FLUX_KUSTOMIZATION, type ObjectRef } from '../cluster/kube.ts';
+import { templateDiff } from '../cluster/template.ts';
+import type { RewindConfig } from '../config/index.ts';
+import { effectivePolicy } from '../config/index.ts';
+import { appLabel, type AppRef } from '../domain/app-ref.ts';
+import { parseCommitSha, shortSha } from '../domain/commit-sha.ts';
+import { isRewindError, redact } from '../domain/errors.ts';
+import { type ConditionType, isTerminal, newIncident } from '../domain/incident.ts';
+import { tryParseRevision } from '../domain/revision.ts';
+import { assessKustomization, sourceOf } from '../engines/flux-kustomization.ts';
+import type { RollbackJob, VerifyJob } from '../queue/jobs.ts';
+import type { IncidentRecord, IncidentStore } from './incident-record.ts';
+import type { Clock, ClusterPort, GitPort, Logger } from './ports.ts';
+import { recordTemplates, templatesFromReplicaSets } from './verify.ts';
+import { type DurableIncident, INCIDENT_ANNOTATION, parseDurableIncident } from './durable-incident.ts';
+import { IncidentRecorder } from './incident-recorder.ts';
+
+export interface RollbackDeps {
+  readonly cluster: ClusterPort;
+  readonly git: GitPort;
+  readonly incidents: IncidentStore;
+  readonly config: RewindConfig;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly enqueueVerify: (job: VerifyJob) => Promise<void>;
+  /** Fault injection for crash-safety tests: called at named points; may kill the process. */
+  readonly crashPoint?: (name: 'after-push' | 'before-reconcile') => void;
+}
+
+export type RollbackResult =
+  | { kind: 'already-finished'; condition: ConditionType }
+  | { kind: 'handed-to-verifier'; revertSha: string }
+  | { kind: 'stopped'; condition: ConditionType; reason: string };
+
+function kustomizationRef(app: AppRef): ObjectRef {
+  return { ...FLUX_KUSTOMIZATION, namespace: app.namespace, name: app.name };
+}
+
+async function loadOrCreate(job: RollbackJob, deps: RollbackDeps): Promise<IncidentRecord> {
+  const existing = await deps.incidents.get(job.incidentId);
+  if (existing) return existing;
+  const incident = newIncident({
+    app: job.app,
+    badRevision: parseCommitSha(job.badRevision),
+    ...(job.goodRevision ? { goodRevision: parseCommitSha(job.goodRevision) } : {}),
+    ...(job.failingSince ? { failingSince: job.failingSince } : {}),
+    reason: job.reason || 'Detected',
+    message: job.message || 'failure detected',
+    at: new Date(job.detectedAt),
+  });
+  const record: IncidentRecord = {
+    ...incident,
+    details: {
+      trigger: job.trigger,
+      dryRun: job.dryRun,
+      ...(job.requestedBy ? { requestedBy: job.requestedBy } : {}),
+      healthReason: job.reason,
+      healthMessage: job.message,
+    },
+    updatedAt: deps.clock.now().toISOString(),
+  };
+  await deps.incidents.save(record);
+  return record;
+}
+
+export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise<RollbackResult> {
+  const rec = new IncidentRecorder(await loadOrCreate(job, deps), deps);
+  const { app } = rec.record;
+  const log = deps.log.child({ incident: rec.record.id, app: appLabel(app) });
+  if (isTerminal(rec.condition)) return { kind: 'already-finished', condition: rec.condition };
+
+  const policy = effectivePolicy(deps.config, app);
+  const dryRun = job.dryRun || policy.dryRun;
+  const bad = rec.record.badRevision;
+
+  const kustomization = await deps.cluster.get(kustomizationRef(app));
+  if (!kustomization) {
+    return rec.stop(
+      'NeedsHuman',
+      'UnknownApp',
+      `Kustomization ${app.namespace}/${app.name} does not exist; nothing to roll back.`,
+    );
+  }
+
+  // 1. Where does the app come from?
+  const source = sourceOf(kustomization);
+  if (!source || source.sourceRef.kind !== 'GitRepository') {
+    return rec.stop(
+      'NeedsHuman',
+      'UnsupportedSource',
+      `${appLabel(app)} does not come from a GitRepository; Rewind can only revert Git sources.`,
+    );
+  }
+  const repoRef: ObjectRef = {
+    ...FLUX_GIT_REPOSITORY,
+    namespace: source.sourceRef.namespace,
+    name: source.sourceRef.name,
+  };
+  const gitRepository = await deps.cluster.get(repoRef);
+  const url = gitRepository?.spec?.url as string | undefined;
+  const branch = (gitRepository?.spec?.ref?.branch as string | undefined) ?? 'master';
+  if (!gitRepository || !url) {
+    return rec.stop(
+      'NeedsHuman',
+      'SourceNotFound',
+      `GitRepository ${repoRef.namespace}/${repoRef.name} not found or has no spec.url.`,
+    );
+  }
+  if (!rec.record.details.source) await rec.details({ source: { url: redact(url), branch } });
+
+  // 2. Is it still failing on the same revision? (the grace period ends here) Skipped when our
+  // revert is already on the branch: then a previous attempt acted and this one finishes the job.
+  const alreadyPushed = await deps.git.pushedRevert(url, branch, rec.record.id);
+  if (!job.manual && !alreadyPushed) {
+    const verdict = assessKustomization(kustomization);
+    const attempted = tryParseRevision(kustomization.status?.lastAttemptedRevision ?? '');
+    const applied = tryParseRevision(kustomization.status?.lastAppliedRevision ?? '');
+    if (verdict.state === 'healthy' && applied?.sha === bad) {
+      return rec.stop(
+        'Ignored',
+        'Recovered',
+        `${appLabel(app)} became healthy on ${shortSha(bad)} during the grace period; no rollback needed.`,
+      );
+    }
+    if (attempted && attempted.sha !== bad) {
+      return rec.stop(
+        'Superseded',
+        'NewRevision',
+        `Flux moved on to ${attempted.raw} before Rewind acted; the incident for ${shortSha(bad)} is superseded.`,
+      );
+    }
+  }
+  if (policy.paused && !alreadyPushed) {
+    return rec.stop(
+      'Ignored',
+      'Paused',
+      'Rewind is paused (policy.paused); set it to false or roll back by hand.',
+    );
+  }
+
+  // 3. Locate the culprit.
+  const good = rec.record.goodRevision;
+  if (!good) {
+    return rec.stop(
+      'NeedsHuman',
+      'NoGoodRevision',
+      `No last-good revision is known for ${appLabel(app)} (Flux has not applied one, and Rewind never saw it healthy). Use "rewind rollback ${app.namespace}/${app.name} --to <sha>".`,
+    );
+  }
+  const deployments = await deps.cluster.deploymentsOfKustomization(app.namespace, app.name);
+  const durable = parseDurableIncident(kustomization.metadata?.annotations?.[INCIDENT_ANNOTATION]);
+  const templates =
+    rec.record.details.templates ??
+    (durable?.id === rec.record.id
+      ? await templatesFromReplicaSets(deps.cluster, deployments, durable.lastGood)
+      : undefined) ??
+    (await recordTemplates(
+      deps.cluster,
+      deployments,
+      rec.record.failingSince ?? rec.record.conditions[0]!.at,
+    ));
+  if (!rec.record.details.templates) await rec.details({ templates });
+  const changes: string[] = [];
+  const changedValues: string[] = [];
+  for (const [key, lastGood] of Object.entries(templates.lastGood)) {
+    const diff = templateDiff(lastGood.template, templates.bad[key]);
+    changes.push(...diff.changes.map((c) => `${key}: ${c}`));
+    changedValues.push(...diff.changedValues);
+  }
+  let located;
+  try {
+    located = await deps.git.locate({ url, good, bad, appPath: source.path, changedValues });
+  } catch (error) {
+    if (isRewindError(error) && !error.retryable) return rec.stop('NeedsHuman', error.code, error.message);
+    throw error;
+  }
+  if (located.outcome.kind === 'no-candidate')
+    return rec.stop('NeedsHuman', 'NoCandidate', located.outcome.explanation);
+  const culprits = located.outcome.commits;
+  const culprit = culprits[0]!;
+  await rec.details({
+    culpritRule: located.outcome.rule,
+    confidence: located.outcome.confidence,
+    culpritSubject: culprit.subject,
+    rangeCommits: located.outcome.candidates.length,
+    templateChanges: changes,
+  });
+  await rec.to(
+    'Located',
+    located.outcome.rule,
+    `${located.outcome.explanation} Confidence: ${located.outcome.confidence}.`,
+    culprit.sha,
+  );
+
+  // 4. Policy gates that need the culprit.
+  if (policy.mode === 'observe') {
+    return rec.stop(
+      'Ignored',
+      'ObserveOnly',
+      `Observe mode: would revert ${shortSha(culprit.sha)} ("${culprit.subject}") for ${appLabel(app)}.`,
+    );
+  }
+  const age = deps.clock.now().getTime() - Date.parse(culprit.committedAt);
+  if (!job.manual && age > policy.maxCulpritAgeMs) {
+    return rec.stop(
+      'NeedsHuman',
+      'CulpritTooOld',
+      `The culprit ${shortSha(culprit.sha)} is older than policy.maxCulpritAge; Rewind does not revert old commits automatically.`,
+    );
+  }
+  if (!job.manual && !dryRun) {
+    const budget = await budgetLeft(deps, app, policy.budgets.perHour, policy.budgets.perDay);
+    if (budget) return rec.stop('NeedsHuman', 'BudgetExhausted', budget);
+  }
+
+  // 5. Revert + push (check-then-act: a revert already pushed for this incident is reused). Before
+  // the push, the incident is written onto the Kustomization: if Redis is lost from here on, the
+  // detector finds it there and re-runs this job, which then completes instead of starting over.
+  if (!dryRun && durable?.id !== rec.record.id) {
+    const record: DurableIncident = {
+      id: rec.record.id,
+      app,
+      bad,
+      good,
+      trigger: rec.record.details.trigger,
+      lastGood: Object.fromEntries(
+        Object.entries(templates.lastGood).flatMap(([key, value]) =>
+          value.rsUid ? [[key, value.rsUid]] : [],
+        ),
+      ),
+    };
+    await deps.cluster.annotate(kustomizationRef(app), { [INCIDENT_ANNOTATION]: JSON.stringify(record) });
+  }
+  const failingApps = await failingAppsOn(deps, repoRef, app);
+  const failingPaths = new Set<string>(located.closure);
+  for (const other of failingApps.failing) {
+    for (const p of await deps.git.closureOf(url, bad, other.path)) failingPaths.add(p);
+  }
+  const otherPaths = new Set<string>();
+  for (const other of failingApps.healthy) {
+    for (const p of await deps.git.closureOf(url, bad, other.path)) otherPaths.add(p);
+  }
+  const pushed = await deps.git.revertAndPush({
+    url,
+    branch,
+    dryRun,
+    incidentId: rec.record.id,
+    commits: culprits,
+    failingApps: [appLabel(app), ...failingApps.failing.map((f) => f.label)],
+    failingPaths: [...failingPaths],
+    otherAppsPaths: [...otherPaths],
+    good,
+    rule: `${located.outcome.rule}, ${located.outcome.confidence} confidence`,
+  });
+  if (pushed.kind === 'dry-run') {
+    const r = pushed.revert;
+    await rec.details({ revert: { kind: r.kind, ...('sha' in r ? { sha: r.sha, paths: r.paths } : {}) } });
+    return rec.stop(
+      'Ignored',
+      'DryRun',
+      `Dry run: prepared a ${r.kind} revert of ${shortSha(culprit.sha)}${'sha' in r ? ` as ${shortSha(r.sha)}` : ''}; nothing was pushed.`,
+    );
+  }
+  if (pushed.kind === 'not-pushed') {
+    const r = pushed.revert;
+    if (r.kind === 'needs-human')
+      return rec.stop(
+        'NeedsHuman',
+        'RevertConflict',
+        `${r.message} Conflicting paths: ${r.conflicts.join(', ')}.`,
+      );
+    return rec.stop('NeedsHuman', 'NothingToRevert', 'message' in r ? r.message : 'nothing to revert');
+  }
+  if (pushed.kind === 'gave-up') throw new Error(pushed.message); // retried by the queue with backoff
+  const revertSha = pushed.sha;
+  await rec.details({
+    revert:
+      pushed.kind === 'pushed'
+        ? {
+            kind: pushed.revert.kind,
+            sha: revertSha,
+            ...('paths' in pushed.revert ? { paths: pushed.revert.paths } : {}),
+          }
+        : { kind: rec.record.details.revert?.kind ?? 'reverted', sha: revertSha },
+  });
+  await rec.to(
+    'RevertPrepared',
+    pushed.kind === 'pushed' ? pushed.revert.kind : 'AlreadyPushed',
+    `Revert ${shortSha(revertSha)} of ${shortSha(culprit.sha)} prepared.`,
+  );
+  await rec.to('Merged', 'DirectPush', `Pushed ${shortSha(revertSha)} to ${branch} (fast-forward).`);
+  deps.crashPoint?.('after-push');
+
+  // 6. Make Flux apply it now: source first, then the Kustomization (what `flux reconcile --with-source` does).
+  deps.crashPoint?.('before-reconcile');
+  const token = `${rec.record.id}-${deps.clock.now().getTime()}`;
+  await deps.cluster.requestReconcile(repoRef, token);
+  await deps.cluster.requestReconcile(kustomizationRef(app), token);
+  if (rec.record.details.suspendedByRewind) {
+    await deps.cluster.setSuspended(kustomizationRef(app), false);
+    await rec.details({ suspendedByRewind: false });
+  }
+  await rec.details({ reconcileToken: token });
+  await rec.to(
+    'ReconcileRequested',
+    'RequestedAt',
+    `Requested reconcile of ${repoRef.name} and ${app.name} (${token}).`,
+  );
+
+  // 7. Verification runs as its own job.
+  const deadline = new Date(deps.clock.now().getTime() + policy.verifyTimeoutMs).toISOString();
+  await deps.enqueueVerify({ incidentId: rec.record.id, revertSha, deadline });
+  log.debug({ revertSha }, 'verification enqueued');
+  return { kind: 'handed-to-verifier', revertSha };
+}
+
+/** Other Kustomizations on the same source: which are failing too (one revert for all) and which are healthy. */
+async function failingAppsOn(
+  deps: RollbackDeps,
+  repoRef: ObjectRef,
+  app: AppRef,
+): Promise<{ failing: { label: string; path: string }[]; healthy: { label: string; path: string }[] }> {
+  const all = await deps.cluster.list(FLUX_KUSTOMIZATION);
+  const failing: { label: string; path: string }[] = [];
+  const healthy: { label: string; path: string }[] = [];
+  for (const ks of all) {
+    if (ks.metadata?.namespace === app.namespace && ks.metadata?.name === app.name) continue;
+    const source = sourceOf(ks);
+    if (!source || source.sourceRef.name !== repoRef.name || source.sourceRef.namespace !== repoRef.namespace)
+      continue;
+    const entry = { label: `${ks.metadata?.namespace}/${ks.metadata?.name}`, path: source.path };
+    (assessKustomization(ks).state === 'failed' ? failing : healthy).push(entry);
+  }
+  return { failing, healthy };
+}
+
+/** A message when the app's automatic-rollback budget is used up, else undefined. */
+async function budgetLeft(
+  deps: RollbackDeps,
+  app: AppRef,
+  perHour: number,
+  perDay: number,
+): Promise<string | undefined> {
+  const now = deps.clock.now().getTime();
+  const recent = (await deps.incidents.list(500)).filter(
+    (r) =>
+      r.app.namespace === app.namespace &&
+      r.app.name === app.name &&
+      r.details.trigger !== 'manual' &&
+      r.conditions.some((c) => c.type === 'Merged'),
+  );
+  const mergedAt = recent.map((r) => Date.parse(r.conditions.find((c) => c.type === 'Merged')!.at));
+  const lastHour = mergedAt.filter((t) => now - t < 3_600_000).length;
+  const lastDay = mergedAt.filter((t) => now - t < 86_400_000).length;
+  if (lastHour >= perHour)
+    return `${appLabel(app)} already had ${lastHour} automatic rollback(s) in the last hour (policy.budgets.perHour = ${perHour}); a person should look.`;
+  if (lastDay >= perDay)
+    return `${appLabel(app)} already had ${lastDay} automatic rollback(s) in the last day (policy.budgets.perDay = ${perDay}); a person should look.`;
+  return undefined;
+}
