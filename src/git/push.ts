@@ -1,0 +1,121 @@
+import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
+import { InvalidInputError } from '../domain/errors.ts';
+import { assertValidBranchName } from '../domain/branch.ts';
+import { INCIDENT_ID_PATTERN } from '../domain/incident.ts';
+import { INCIDENT_TRAILER } from './culprit.ts';
+import type { GitRepo } from './repo.ts';
+import type { RevertOutcome } from './revert.ts';
+import type { GitWorkspace, Mirror } from './workspace.ts';
+
+export type PushOutcome =
+  | {
+      readonly kind: 'pushed';
+      readonly sha: CommitSha;
+      readonly revert: RevertOutcome;
+      readonly attempts: number;
+    }
+  | { readonly kind: 'already-pushed'; readonly sha: CommitSha }
+  /** The revert builder decided not to produce a commit (needs-human, nothing-to-revert). */
+  | { readonly kind: 'not-pushed'; readonly revert: RevertOutcome }
+  /** Someone kept moving the branch; a later retry of the job can try again. */
+  | { readonly kind: 'gave-up'; readonly attempts: number; readonly message: string };
+
+export interface DirectPushInput {
+  readonly workspace: GitWorkspace;
+  readonly remoteUrl: string;
+  /** The branch the GitOps source tracks. */
+  readonly branch: string;
+  readonly incidentId: string;
+  /** Builds the revert commit in a worktree checked out at the current branch head. */
+  readonly buildRevert: (worktree: GitRepo, head: CommitSha) => Promise<RevertOutcome>;
+  readonly maxAttempts?: number;
+}
+
+/**
+ * Direct-push forge: check-then-act. After a fetch, a commit on the branch carrying
+ * `Rewind-Incident: <id>` means the job already ran (crash after push): return it. Otherwise build
+ * the revert on the current head and push fast-forward only; when someone else pushed in between,
+ * refetch and rebuild on the new head (bounded). Never forces.
+ */
+export async function pushRevertDirect(input: DirectPushInput): Promise<PushOutcome> {
+  const branch = assertValidBranchName(input.branch);
+  if (!INCIDENT_ID_PATTERN.test(input.incidentId)) {
+    throw new InvalidInputError(`Invalid incident id "${input.incidentId}".`);
+  }
+  const maxAttempts = input.maxAttempts ?? 3;
+  let lastMessage = '';
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const mirror = await input.workspace.syncMirror(input.remoteUrl);
+    const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
+    if (head === undefined) {
+      throw new InvalidInputError(
+        `Branch "${branch}" does not exist on the remote; check the GitOps source's branch.`,
+      );
+    }
+    const existing = await findIncidentCommit(mirror.repo, head, input.incidentId);
+    if (existing !== undefined) return { kind: 'already-pushed', sha: existing };
+
+    const revert = await input.workspace.withWorktree(mirror, head, async (worktree) => {
+      const outcome = await input.buildRevert(worktree, head);
+      if (!('sha' in outcome)) return { outcome, pushed: false, message: '' };
+      const pushed = await pushFastForward(input.workspace, mirror, outcome.sha, branch);
+      return { outcome, ...pushed };
+    });
+    if (!('sha' in revert.outcome)) return { kind: 'not-pushed', revert: revert.outcome };
+    if (revert.pushed)
+      return { kind: 'pushed', sha: revert.outcome.sha, revert: revert.outcome, attempts: attempt };
+    lastMessage = revert.message;
+  }
+  return {
+    kind: 'gave-up',
+    attempts: maxAttempts,
+    message: `The branch ${branch} moved during each of ${maxAttempts} attempts (${lastMessage}); retry later.`,
+  };
+}
+
+/** The newest commit reachable from `head` whose `Rewind-Incident` trailer equals `incidentId`. */
+export async function findIncidentCommit(
+  repo: GitRepo,
+  head: CommitSha,
+  incidentId: string,
+): Promise<CommitSha | undefined> {
+  const out = await repo.text([
+    'log',
+    '--fixed-strings',
+    `--grep=${INCIDENT_TRAILER}: ${incidentId}`,
+    `--format=%H%x1f%(trailers:key=${INCIDENT_TRAILER},valueonly,separator=%x2C)%x1e`,
+    head,
+    '--',
+  ]);
+  for (const record of out.split('\x1e')) {
+    const [sha = '', trailers = ''] = record.trim().split('\x1f');
+    if (
+      isCommitSha(sha) &&
+      trailers
+        .split(',')
+        .map((t) => t.trim())
+        .includes(incidentId)
+    )
+      return sha;
+  }
+  return undefined;
+}
+
+async function pushFastForward(
+  workspace: GitWorkspace,
+  mirror: Mirror,
+  sha: CommitSha,
+  branch: string,
+): Promise<{ pushed: boolean; message: string }> {
+  return workspace.withMirrorLock(mirror.url, async () => {
+    // No '+' in the refspec: the remote refuses anything but a fast-forward.
+    const result = await mirror.repo.run(
+      ['push', '--quiet', '--porcelain', 'origin', `${sha}:refs/heads/${branch}`],
+      {
+        okExitCodes: [1],
+      },
+    );
+    if (result.exitCode === 0) return { pushed: true, message: '' };
+    return { pushed: false, message: 'rejected as non-fast-forward' };
+  });
+}

@@ -1,0 +1,353 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseCommitSha, type CommitSha } from '../../src/domain/commit-sha.ts';
+import { NotAncestorError, ShaNotInHistoryError } from '../../src/domain/errors.ts';
+import { findCulprit, type CandidateCommit } from '../../src/git/culprit.ts';
+import { pathClosure, unionPaths } from '../../src/git/path-closure.ts';
+import { pushRevertDirect } from '../../src/git/push.ts';
+import type { GitRepo } from '../../src/git/repo.ts';
+import { buildRevert, type BuildRevertInput } from '../../src/git/revert.ts';
+import { GitWorkspace, type Mirror } from '../../src/git/workspace.ts';
+import { deployment, fluxLayout, gitdir, type GitDir } from '../helpers/gitdir.ts';
+
+const REWIND = { name: 'Rewind', email: 'rewind@example.invalid' };
+const INCIDENT = 'inc-ks.flux-system.podinfo-0123456789ab';
+const sha = (s: string): CommitSha => parseCommitSha(s);
+
+let repo: GitDir;
+let ws: GitWorkspace;
+let good: CommitSha;
+
+beforeEach(() => {
+  repo = gitdir();
+  good = sha(
+    repo.commit(
+      'initial layout',
+      fluxLayout({ podinfo: 'ghcr.io/x/podinfo:1.0', frontend: 'ghcr.io/x/fe:1.0' }),
+    ),
+  );
+  ws = new GitWorkspace({ root: `${repo.root}/ws`, author: REWIND, allowedProtocols: ['file'] });
+});
+afterEach(() => repo.cleanup());
+
+async function closureOf(mirror: Mirror, at: CommitSha, appPath: string): Promise<string[]> {
+  return [...(await pathClosure(mirror.repo, at, appPath)).paths];
+}
+
+async function locate(bad: CommitSha, changedValues?: string[]) {
+  const mirror = await ws.syncMirror(repo.remote);
+  const paths = unionPaths(
+    await closureOf(mirror, good, 'apps/podinfo'),
+    await closureOf(mirror, bad, 'apps/podinfo'),
+  );
+  const outcome = await findCulprit(mirror.repo, {
+    good,
+    bad,
+    paths,
+    rewindAuthor: REWIND,
+    ...(changedValues === undefined ? {} : { changedValues }),
+  });
+  return { mirror, paths, outcome };
+}
+
+async function revertIn(
+  mirror: Mirror,
+  at: CommitSha,
+  input: Omit<BuildRevertInput, 'incidentId' | 'failingApps'>,
+) {
+  return ws.withWorktree(mirror, at, async (wt) => {
+    const outcome = await buildRevert(wt, {
+      incidentId: INCIDENT,
+      failingApps: ['flux-system/podinfo'],
+      ...input,
+    });
+    const show = 'sha' in outcome ? await wt.text(['show', '--stat', '--format=%B', outcome.sha]) : '';
+    const file = async (p: string) => (await wt.run(['show', `HEAD:${p}`], { okExitCodes: [128] })).stdout;
+    return {
+      outcome,
+      show,
+      podinfo: await file('apps/base/podinfo/deployment.yaml'),
+      frontend: await file('apps/frontend/deployment.yaml'),
+    };
+  });
+}
+
+function commitsOf(outcome: Awaited<ReturnType<typeof locate>>['outcome']): CandidateCommit[] {
+  if (outcome.kind !== 'found')
+    throw new Error(`expected a culprit, got ${outcome.kind}: ${outcome.explanation}`);
+  return [...outcome.commits];
+}
+
+describe('git rollback loop (real repositories)', () => {
+  it('resolves the path closure from the commit, through bases and patches, ignoring remote URLs', async () => {
+    const mirror = await ws.syncMirror(repo.remote);
+    const closure = await pathClosure(mirror.repo, good, './apps/podinfo/');
+    expect(closure.paths).toEqual(['apps/base/podinfo', 'apps/podinfo']);
+    expect(closure.skipped).toEqual([
+      expect.objectContaining({
+        ref: 'https://github.com/example/remote//base?ref=v1',
+        why: 'remote reference',
+      }),
+    ]);
+    expect((await pathClosure(mirror.repo, good, 'apps/frontend')).paths).toEqual(['apps/frontend']);
+  });
+
+  it('finds a single culprit through the base directory and reverts the whole commit', async () => {
+    repo.commit('docs', { 'README.md': '# cluster\nmore\n' });
+    const culprit = sha(
+      repo.commit('podinfo 2.0', {
+        'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0'),
+      }),
+    );
+    repo.commit('frontend 1.1', {
+      'apps/frontend/deployment.yaml': deployment('frontend', 'ghcr.io/x/fe:1.1'),
+    });
+    const bad = sha(repo.head());
+    const { mirror, paths, outcome } = await locate(bad);
+    expect(outcome).toMatchObject({ kind: 'found', rule: 'single-commit', confidence: 'high' });
+    expect(commitsOf(outcome).map((c) => c.sha)).toEqual([culprit]);
+
+    const result = await revertIn(mirror, bad, {
+      commits: commitsOf(outcome),
+      failingPaths: paths,
+      otherAppsPaths: ['apps/frontend'],
+      good,
+    });
+    expect(result.outcome.kind).toBe('reverted');
+    expect(result.podinfo).toContain('podinfo:1.0');
+    expect(result.frontend).toContain('fe:1.1');
+    expect(result.show).toMatch(/^Revert "podinfo 2.0"/);
+    expect(result.show).toContain(`Reverts: ${culprit}`);
+    expect(result.show).toContain(`Rewind-Incident: ${INCIDENT}`);
+  });
+
+  it("reverts only the failing app's part of a commit that also touches a healthy app", async () => {
+    const both = sha(
+      repo.commit('bump everything', {
+        'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0'),
+        'apps/frontend/deployment.yaml': deployment('frontend', 'ghcr.io/x/fe:2.0'),
+      }),
+    );
+    const { mirror, paths, outcome } = await locate(both);
+    const result = await revertIn(mirror, both, {
+      commits: commitsOf(outcome),
+      failingPaths: paths,
+      otherAppsPaths: ['apps/frontend'],
+      good,
+    });
+    expect(result.outcome).toMatchObject({ kind: 'scoped', paths: ['apps/base/podinfo/deployment.yaml'] });
+    expect(result.podinfo).toContain('podinfo:1.0');
+    expect(result.frontend).toContain('fe:2.0');
+  });
+
+  it('uses the pickaxe to pick the commit that introduced the bad image among several', async () => {
+    repo.commit('podinfo replicas', {
+      'apps/podinfo/patch.yaml': 'kind: Deployment\nspec:\n  replicas: 3\n',
+    });
+    const culprit = sha(
+      repo.commit('podinfo image', {
+        'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0'),
+      }),
+    );
+    repo.commit('podinfo labels', { 'apps/podinfo/extra.yaml': 'kind: ConfigMap\n' });
+    const bad = sha(repo.head());
+    const { outcome } = await locate(bad, ['ghcr.io/x/podinfo:2.0']);
+    expect(outcome).toMatchObject({ kind: 'found', rule: 'pickaxe', confidence: 'high' });
+    expect(commitsOf(outcome).map((c) => c.sha)).toEqual([culprit]);
+
+    const fallback = await locate(bad, ['ghcr.io/x/never-there:9']);
+    expect(fallback.outcome).toMatchObject({ kind: 'found', rule: 'range', confidence: 'low' });
+    expect(commitsOf(fallback.outcome)).toHaveLength(3);
+    expect(commitsOf(fallback.outcome)[0]?.sha).toBe(bad); // newest first
+  });
+
+  it("never treats Rewind's own commits as culprits", async () => {
+    repo.commit('Revert "something"\n\nRewind-Incident: inc-ks.flux-system.podinfo-aaaaaaaaaaaa', {
+      'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:0.9'),
+    });
+    const byAuthor = sha(repo.commit('tidy', { 'apps/podinfo/patch.yaml': 'kind: Deployment\n' }, REWIND));
+    const { outcome } = await locate(byAuthor);
+    expect(outcome.kind).toBe('no-candidate');
+    if (outcome.kind === 'no-candidate') {
+      expect(outcome.skippedOwn).toHaveLength(2);
+      expect(outcome.explanation).toMatch(/never reverts its own commits/);
+    }
+  });
+
+  it('reverts a merge commit against its first parent', async () => {
+    repo.git('checkout', '--quiet', '-b', 'feature');
+    repo.commit('feature: podinfo 2.0', {
+      'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0'),
+    });
+    repo.git('checkout', '--quiet', 'main');
+    repo.git('reset', '--quiet', '--hard', good);
+    const merge = sha(repo.merge('feature', 'Merge pull request #7 from feature'));
+    const { mirror, paths, outcome } = await locate(merge);
+    const [culprit] = commitsOf(outcome);
+    expect(culprit?.sha).toBe(merge);
+    expect(culprit?.mainline).toBe(1);
+    const result = await revertIn(mirror, merge, {
+      commits: commitsOf(outcome),
+      failingPaths: paths,
+      otherAppsPaths: [],
+      good,
+    });
+    expect(result.outcome.kind).toBe('reverted');
+    expect(result.podinfo).toContain('podinfo:1.0');
+  });
+
+  it('falls back to restoring the good revision when the revert conflicts', async () => {
+    const culprit = sha(
+      repo.commit('podinfo 2.0', {
+        'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0'),
+      }),
+    );
+    // A later commit edits the same line and adds a file: reverting the culprit alone conflicts.
+    const bad = sha(
+      repo.commit('podinfo 2.1', {
+        'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.1'),
+      }),
+    );
+    const { mirror, paths } = await locate(bad);
+    const commit: CandidateCommit = {
+      sha: culprit,
+      parents: [good],
+      subject: 'podinfo 2.0',
+      authorName: 'Dev',
+      authorEmail: 'dev@example.com',
+      committedAt: '',
+    };
+    const restored = await revertIn(mirror, bad, {
+      commits: [commit],
+      failingPaths: paths,
+      otherAppsPaths: [],
+      good,
+    });
+    expect(restored.outcome).toMatchObject({
+      kind: 'restored',
+      paths: ['apps/base/podinfo/deployment.yaml'],
+    });
+    expect(restored.podinfo).toContain('podinfo:1.0');
+
+    const human = await revertIn(mirror, bad, { commits: [commit], failingPaths: paths, otherAppsPaths: [] });
+    expect(human.outcome).toMatchObject({
+      kind: 'needs-human',
+      conflicts: ['apps/base/podinfo/deployment.yaml'],
+    });
+  });
+
+  it('restores deletes files that did not exist at the good revision', async () => {
+    const culprit = sha(
+      repo.commit('add hpa', { 'apps/podinfo/hpa.yaml': 'kind: HorizontalPodAutoscaler\nv: 1\n' }),
+    );
+    const bad = sha(
+      repo.commit('tune hpa', { 'apps/podinfo/hpa.yaml': 'kind: HorizontalPodAutoscaler\nv: 2\n' }),
+    );
+    const { mirror, paths } = await locate(bad);
+    const commit: CandidateCommit = {
+      sha: culprit,
+      parents: [good],
+      subject: 'add hpa',
+      authorName: 'Dev',
+      authorEmail: 'd',
+      committedAt: '',
+    };
+    const result = await ws.withWorktree(mirror, bad, async (wt: GitRepo) => {
+      const outcome = await buildRevert(wt, {
+        commits: [commit],
+        incidentId: INCIDENT,
+        failingApps: ['p'],
+        failingPaths: paths,
+        otherAppsPaths: [],
+        good,
+      });
+      return { outcome, type: await wt.objectType(await wt.head(), 'apps/podinfo/hpa.yaml') };
+    });
+    expect(result.outcome.kind).toBe('restored');
+    expect(result.type).toBeUndefined();
+  });
+
+  it('says clearly when a SHA is not in history or good is not an ancestor of bad', async () => {
+    const mirror = await ws.syncMirror(repo.remote);
+    const missing = sha('0123456789abcdef0123456789abcdef01234567');
+    await expect(
+      findCulprit(mirror.repo, { good, bad: missing, paths: ['apps/podinfo'], rewindAuthor: REWIND }),
+    ).rejects.toThrow(ShaNotInHistoryError);
+    await expect(
+      findCulprit(mirror.repo, { good: missing, bad: good, paths: ['apps/podinfo'], rewindAuthor: REWIND }),
+    ).rejects.toThrow(/SHA not in history/);
+    const later = sha(repo.commit('later', { 'apps/podinfo/x.yaml': 'x\n' }));
+    await ws.syncMirror(repo.remote);
+    await expect(
+      findCulprit(mirror.repo, { good: later, bad: good, paths: ['apps/podinfo'], rewindAuthor: REWIND }),
+    ).rejects.toThrow(NotAncestorError);
+  });
+
+  it('pushes the revert once: a retry finds it by its incident trailer', async () => {
+    const culprit = sha(
+      repo.commit('podinfo 2.0', {
+        'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0'),
+      }),
+    );
+    const { paths, outcome } = await locate(culprit);
+    const push = () =>
+      pushRevertDirect({
+        workspace: ws,
+        remoteUrl: repo.remote,
+        branch: 'main',
+        incidentId: INCIDENT,
+        buildRevert: (wt) =>
+          buildRevert(wt, {
+            commits: commitsOf(outcome),
+            incidentId: INCIDENT,
+            failingApps: ['p'],
+            failingPaths: paths,
+            otherAppsPaths: [],
+            good,
+          }),
+      });
+    const first = await push();
+    expect(first).toMatchObject({ kind: 'pushed', attempts: 1 });
+    const second = await push();
+    expect(second).toEqual({ kind: 'already-pushed', sha: 'sha' in first ? first.sha : '' });
+    const log = repo.git('--git-dir', repo.remote, 'log', '--format=%s', 'main');
+    expect(log.split('\n').filter((s) => s.startsWith('Revert'))).toEqual(['Revert "podinfo 2.0"']);
+  });
+
+  it('rebuilds on the new head when someone pushes first (never forces)', async () => {
+    const culprit = sha(
+      repo.commit('podinfo 2.0', {
+        'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0'),
+      }),
+    );
+    const { paths, outcome } = await locate(culprit);
+    let builds = 0;
+    const heads: string[] = [];
+    const result = await pushRevertDirect({
+      workspace: ws,
+      remoteUrl: repo.remote,
+      branch: 'main',
+      incidentId: INCIDENT,
+      buildRevert: async (wt, head) => {
+        builds++;
+        heads.push(head);
+        // A human pushes between our fetch and our push, on the first attempt only.
+        if (builds === 1)
+          repo.commit('frontend 1.2', {
+            'apps/frontend/deployment.yaml': deployment('frontend', 'ghcr.io/x/fe:1.2'),
+          });
+        return buildRevert(wt, {
+          commits: commitsOf(outcome),
+          incidentId: INCIDENT,
+          failingApps: ['p'],
+          failingPaths: paths,
+          otherAppsPaths: [],
+          good,
+        });
+      },
+    });
+    expect(result).toMatchObject({ kind: 'pushed', attempts: 2 });
+    expect(heads[1]).not.toBe(heads[0]);
+    const log = repo.git('--git-dir', repo.remote, 'log', '--format=%s', 'main').split('\n');
+    expect(log.slice(0, 2)).toEqual(['Revert "podinfo 2.0"', 'frontend 1.2']);
+  });
+});
