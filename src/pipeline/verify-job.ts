@@ -1,0 +1,96 @@
+// The verify job: checks convergence once; the worker re-runs it later ("check again later" as a
+// delayed job) until it converges, fails, or passes its deadline. Ends the incident, records a
+// Kubernetes Event on the Kustomization and clears the durable incident annotation.
+import { FLUX_KUSTOMIZATION } from '../cluster/kube.ts';
+import { appLabel } from '../domain/app-ref.ts';
+import { shortSha } from '../domain/commit-sha.ts';
+import { isTerminal, stageTimings } from '../domain/incident.ts';
+import type { VerifyJob } from '../queue/jobs.ts';
+import { INCIDENT_ANNOTATION } from './durable-incident.ts';
+import type { IncidentRecord, IncidentStore } from './incident-record.ts';
+import { IncidentRecorder } from './incident-recorder.ts';
+import type { Clock, ClusterPort, Logger } from './ports.ts';
+import { verifyOnce } from './verify.ts';
+
+export interface VerifyDeps {
+  readonly cluster: ClusterPort;
+  readonly incidents: IncidentStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export type VerifyJobResult =
+  | { kind: 'converged' | 'failed' | 'already-finished' | 'missing' }
+  | { kind: 'check-again'; message: string };
+
+export function formatTimings(record: IncidentRecord): string {
+  const t = stageTimings(record);
+  const parts = Object.entries(t).map(([stage, ms]) => `${stage} ${(ms / 1000).toFixed(2)}s`);
+  return parts.join(', ');
+}
+
+export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<VerifyJobResult> {
+  const record = await deps.incidents.get(job.incidentId);
+  // Without a record (Redis lost) the detector re-runs the rollback job from the durable annotation,
+  // which enqueues a new verification; nothing to do here.
+  if (!record) return { kind: 'missing' };
+  const rec = new IncidentRecorder(record, deps);
+  if (isTerminal(rec.condition)) return { kind: 'already-finished' };
+  const ref = { ...FLUX_KUSTOMIZATION, namespace: record.app.namespace, name: record.app.name };
+  const outcome = await verifyOnce(
+    deps.cluster,
+    record,
+    job.revertSha,
+    record.details.templates ?? { lastGood: {}, bad: {} },
+  );
+  const finish = async (type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => {
+    const kustomization = await deps.cluster.get(ref);
+    if (kustomization) {
+      await deps.cluster.recordEvent(kustomization, type, reason, message);
+      if (kustomization.metadata?.annotations?.[INCIDENT_ANNOTATION]) {
+        await deps.cluster.annotate(ref, { [INCIDENT_ANNOTATION]: null });
+      }
+    }
+  };
+  if (outcome.state === 'pending') {
+    if (deps.clock.now().getTime() < Date.parse(job.deadline))
+      return { kind: 'check-again', message: outcome.message };
+    await rec.details({ verification: outcome.deployments });
+    await rec.to(
+      'Failed',
+      'VerifyTimeout',
+      `Not converged by the deadline (policy.verifyTimeout): ${outcome.message}`,
+    );
+    await finish(
+      'Warning',
+      'RollbackNotConverged',
+      `Rewind reverted ${shortSha(rec.record.culprit ?? rec.record.badRevision)} but ${appLabel(record.app)} did not converge: ${outcome.message}`,
+    );
+    return { kind: 'failed' };
+  }
+  await rec.details({
+    verification: outcome.deployments,
+    ...(outcome.state === 'converged' ? { warnings: outcome.warnings } : {}),
+  });
+  if (outcome.state === 'failed') {
+    await rec.to('Failed', 'RolloutFailed', outcome.message);
+    await finish(
+      'Warning',
+      'RollbackFailed',
+      `Rollback of ${appLabel(record.app)} failed: ${outcome.message}`,
+    );
+    return { kind: 'failed' };
+  }
+  const reused = outcome.deployments.map((d) => `${d.namespace}/${d.name} ${d.state}`).join(', ');
+  await rec.to(
+    'Converged',
+    'LastGoodReplicaSet',
+    `${appLabel(record.app)} runs its last-good ReplicaSet again (${reused || 'no Deployments'}).`,
+  );
+  await finish(
+    'Normal',
+    'RollbackConverged',
+    `Rewind reverted ${shortSha(rec.record.culprit ?? rec.record.badRevision)} with ${job.revertSha.slice(0, 7)}; converged (${formatTimings(rec.record)}).`,
+  );
+  return { kind: 'converged' };
+}
