@@ -5,10 +5,10 @@
 // controller and the Deployment sync, in that order every tick.
 import {
   POD_TEMPLATE_HASH_LABEL,
+  TemplateIdentities,
   applyPodTemplateDefaults,
   canonicalJson,
   computePodTemplateHash,
-  templatesEqualIgnoringHash,
 } from './pod-template.ts';
 import { PodSimulator, isPodActive } from './pod-simulator.ts';
 import {
@@ -191,6 +191,9 @@ interface ReplicaSetPartition {
  * annotations are kept in step with what this sync writes, as in the Go controller.
  */
 class DeploymentSync {
+  /** ReplicaSet templates in the cache never change in place, so their identities can be kept. */
+  private readonly identities = new TemplateIdentities();
+
   constructor(private readonly deps: DeploymentSyncDeps) {}
 
   reconcile(key: string): void {
@@ -214,7 +217,8 @@ class DeploymentSync {
   /** The Deployment's ReplicaSets from the cache: the oldest one matching its template is "new". */
   private partition(d: KubeObject): ReplicaSetPartition {
     const owned = this.deps.replicaSets.ownedBy(d.metadata.uid ?? '');
-    const newRS = owned.find((rs) => templatesEqualIgnoringHash(rs.spec?.template, d.spec.template));
+    const wanted = this.identities.of(d.spec.template);
+    const newRS = owned.find((rs) => this.identities.of(rs.spec?.template) === wanted);
     return { newRS, oldRSs: owned.filter((rs) => rs !== newRS) };
   }
 
@@ -241,12 +245,17 @@ class DeploymentSync {
     const newRevision = maxRevision(oldRSs) + 1;
     const now = Date.now();
     if (existing) {
-      const copy = structuredClone(existing);
+      // Shallow copies: only annotations and spec.minReadySeconds change, and the store clones.
+      const copy: KubeObject = {
+        ...existing,
+        metadata: { ...existing.metadata, annotations: { ...existing.metadata.annotations } },
+      };
       const annotationsChanged = setNewReplicaSetAnnotations(d, copy, newRevision, true);
       const minReadySeconds = d.spec.minReadySeconds ?? 0;
-      const minReadyChanged = (copy.spec?.minReadySeconds ?? 0) !== minReadySeconds;
+      const minReadyChanged = (existing.spec?.minReadySeconds ?? 0) !== minReadySeconds;
       let rs = existing;
       if (annotationsChanged || minReadyChanged) {
+        copy.spec = { ...existing.spec };
         if (minReadySeconds > 0) copy.spec.minReadySeconds = minReadySeconds;
         else delete copy.spec.minReadySeconds;
         rs = this.deps.store.update(REPLICA_SET, copy);
@@ -525,9 +534,13 @@ class DeploymentSync {
     const max = desired + maxSurge(d);
     const sizeChanged = specReplicas(rs) !== size;
     if (!sizeChanged && !replicasAnnotationsNeedUpdate(rs, desired, max)) return { scaled: false, rs };
-    const copy = structuredClone(this.deps.replicaSets.get(objectKey(rs)) ?? rs);
-    const before = specReplicas(copy);
-    copy.spec.replicas = size;
+    const current = this.deps.replicaSets.get(objectKey(rs)) ?? rs;
+    const copy: KubeObject = {
+      ...current,
+      metadata: { ...current.metadata, annotations: { ...current.metadata.annotations } },
+      spec: { ...current.spec, replicas: size },
+    };
+    const before = specReplicas(current);
     setReplicasAnnotations(copy, desired, max);
     const updated = this.deps.store.update(REPLICA_SET, copy);
     if (sizeChanged) {
@@ -716,9 +729,13 @@ class DeploymentSync {
     if (!revision || d.metadata.annotations?.[REVISION_ANNOTATION] === revision) return;
     const current = this.deps.deployments.get(objectKey(d));
     if (!current) return;
-    const next = structuredClone(current);
-    next.metadata.annotations = { ...next.metadata.annotations, [REVISION_ANNOTATION]: revision };
-    const stored = this.deps.store.update(DEPLOYMENT, next);
+    const stored = this.deps.store.update(DEPLOYMENT, {
+      ...current,
+      metadata: {
+        ...current.metadata,
+        annotations: { ...current.metadata.annotations, [REVISION_ANNOTATION]: revision },
+      },
+    });
     d.metadata.annotations = { ...d.metadata.annotations, [REVISION_ANNOTATION]: revision };
     d.metadata.resourceVersion = stored.metadata.resourceVersion!;
   }

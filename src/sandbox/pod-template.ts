@@ -102,9 +102,29 @@ function normalizedTemplate(template: unknown): unknown {
   return copy;
 }
 
+/** What two templates must share to be equal: canonical JSON of the normalized template. */
+export function templateIdentity(template: unknown): string {
+  return canonicalJson(normalizedTemplate(template));
+}
+
 /** Kubernetes' EqualIgnoreHash: the same pod template, whatever `pod-template-hash` says. */
 export function templatesEqualIgnoringHash(a: unknown, b: unknown): boolean {
-  return canonicalJson(normalizedTemplate(a)) === canonicalJson(normalizedTemplate(b));
+  return templateIdentity(a) === templateIdentity(b);
+}
+
+/**
+ * templateIdentity remembered per template object. Only for objects nobody mutates, such as
+ * the controller caches' entries: a changed object keeps its old identity here.
+ */
+export class TemplateIdentities {
+  private readonly known = new WeakMap<object, string>();
+
+  of(template: unknown): string {
+    if (template === null || typeof template !== 'object') return templateIdentity(template);
+    let identity = this.known.get(template);
+    if (identity === undefined) this.known.set(template, (identity = templateIdentity(template)));
+    return identity;
+  }
 }
 
 /**

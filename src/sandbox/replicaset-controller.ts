@@ -252,7 +252,7 @@ export class WorkQueue {
 }
 
 /** Caps the Events one recorder keeps, deleting its oldest: enough for `kubectl describe`. */
-const MAX_RECORDED_EVENTS = 1000;
+const MAX_RECORDED_EVENTS = 3000;
 
 /** v1 Events as kube-controller-manager's recorders write them; repeats bump `count`. */
 export class EventRecorder {
