@@ -21,8 +21,10 @@ import {
   healthyRevision,
   rollbackJobFor,
 } from '../src/pipeline/detect.ts';
+import { INCIDENT_ANNOTATION, parseDurableIncident } from '../src/pipeline/durable-incident.ts';
+import type { IncidentStore } from '../src/pipeline/incident-record.ts';
 import type { Clock, Logger } from '../src/pipeline/ports.ts';
-import { QUEUE_NAMES, type RollbackJob, rollbackJobId } from '../src/queue/jobs.ts';
+import { QUEUE_NAMES, type RollbackJob, jobOptions, rollbackJobId } from '../src/queue/jobs.ts';
 
 export interface DetectorOptions {
   config: RewindConfig;
@@ -39,6 +41,8 @@ export interface DetectorOptions {
   resyncMs?: number;
   /** How long to trust that an enqueued job still exists before offering it to the queue again. */
   reofferMs?: number;
+  /** With it, an in-flight incident found on a Kustomization but missing here is resumed. */
+  incidents?: IncidentStore;
 }
 
 interface Watched {
@@ -205,6 +209,7 @@ export class Detector {
     if (!snapshot) return;
     const now = this.options.clock.now();
     await this.recordHealthy(snapshot);
+    await this.resumeDurable(snapshot, now);
     const signal = failureSignal(snapshot, { restartThreshold: this.options.restartThreshold ?? 3, now });
     if (!signal) return;
     const last = this.enqueued.get(signal.incidentId);
@@ -214,19 +219,46 @@ export class Detector {
     const failingFor = now.getTime() - Date.parse(signal.since);
     const delay = Math.max(0, policy.gracePeriodMs - (Number.isNaN(failingFor) ? 0 : failingFor));
     const job = rollbackJobFor(signal, now);
-    await this.options.rollbackQueue.add(QUEUE_NAMES.rollback, job, {
-      jobId: rollbackJobId(signal.incidentId),
-      delay,
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: 7 * 24 * 3600 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    });
+    await this.options.rollbackQueue.add(
+      QUEUE_NAMES.rollback,
+      job,
+      jobOptions(rollbackJobId(signal.incidentId), delay),
+    );
     this.enqueued.set(signal.incidentId, now.getTime());
     this.stats.enqueued++;
     this.options.log.info(
       { incident: signal.incidentId, trigger: signal.trigger, reason: signal.reason, delayMs: delay },
       'failure detected; rollback job enqueued',
+    );
+  }
+
+  /**
+   * After Redis was lost, an incident that had already acted (its record is on the Kustomization)
+   * is resumed: the rollback job is idempotent, finds its pushed revert and carries on to verification.
+   */
+  private async resumeDurable(snapshot: AppSnapshot, now: Date): Promise<void> {
+    const durable = parseDurableIncident(snapshot.kustomization.metadata?.annotations?.[INCIDENT_ANNOTATION]);
+    if (!durable || !this.options.incidents) return;
+    const last = this.enqueued.get(durable.id);
+    if (last !== undefined && now.getTime() - last < (this.options.reofferMs ?? 15_000)) return;
+    if (await this.options.incidents.get(durable.id)) return;
+    const job: RollbackJob = {
+      incidentId: durable.id,
+      app: durable.app,
+      badRevision: durable.bad,
+      goodRevision: durable.good,
+      trigger: durable.trigger,
+      reason: 'Resumed',
+      message: 'Incident found on the Kustomization without a record in Redis; resuming it.',
+      detectedAt: now.toISOString(),
+      manual: durable.trigger === 'manual',
+      dryRun: false,
+    };
+    await this.options.rollbackQueue.add(QUEUE_NAMES.rollback, job, jobOptions(rollbackJobId(durable.id)));
+    this.enqueued.set(durable.id, now.getTime());
+    this.options.log.warn(
+      { incident: durable.id },
+      'resumed an in-flight incident from its Kustomization annotation',
     );
   }
 

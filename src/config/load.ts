@@ -43,7 +43,9 @@ export interface RewindConfig {
     readonly workdir: string;
     readonly author: { readonly name: string; readonly email: string };
     readonly credentials?: { readonly username?: string; readonly tokenEnv?: string };
+    readonly allowFileRemotes: boolean;
   };
+  readonly detection: { readonly restartThreshold: number };
   readonly forge: ForgeConfig;
   readonly policy: Policy;
   readonly apps: readonly AppConfig[];
@@ -526,10 +528,12 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
     git: {
       workdir: git.workdir,
       author: git.author,
+      allowFileRemotes: git.allowFileRemotes,
       ...(git.credentials === undefined ? {} : { credentials: withoutUndefined(git.credentials) }),
     },
     forge: raw.forge,
     policy,
+    detection: raw.detection,
     apps,
   };
 }

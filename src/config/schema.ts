@@ -101,6 +101,9 @@ export const configSchema = z.strictObject({
           email: z.string().min(3).default('rewind@example.invalid'),
         })
         .prefault({}),
+      /** Allow file:// and local-path remotes (the sandbox, tests). Off by default: a GitRepository
+       * in the cluster must not make Rewind read local paths. */
+      allowFileRemotes: z.boolean().default(false),
       credentials: z
         .strictObject({
           username: z.string().optional(),
@@ -111,6 +114,12 @@ export const configSchema = z.strictObject({
     .prefault({}),
   forge: forgeSchema.default({ type: 'direct-push' }),
   policy: policySchema.prefault({}),
+  detection: z
+    .strictObject({
+      /** Container restarts after which a Pod of a new revision counts as failing. */
+      restartThreshold: z.number().int().min(1).default(3),
+    })
+    .prefault({}),
   apps: z.array(appSchema).default([]),
 });
 

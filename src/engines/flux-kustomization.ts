@@ -96,7 +96,9 @@ export function assessKustomization(input: unknown): Verdict {
   const failed =
     (ready.status === 'False' && KUSTOMIZATION_FAILURE_REASONS.has(reason)) ||
     stalled?.status === 'True' ||
-    (ready.status !== 'True' && healthy?.status === 'False');
+    // Healthy=False alone is not enough: it lingers from the previous attempt while a new
+    // reconcile runs (Ready=Unknown, Progressing), and that new attempt may be the fix.
+    (ready.status === 'False' && healthy?.status === 'False');
   if (failed) {
     const failReason =
       ready.status === 'False'

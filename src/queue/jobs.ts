@@ -50,3 +50,17 @@ export function rollbackJobId(incidentId: string): string {
 export function verifyJobId(incidentId: string): string {
   return `verify-${incidentId}`;
 }
+
+const WEEK_SECONDS = 7 * 24 * 3600;
+
+/** Options for every job Rewind enqueues: the id makes the add idempotent; failures back off. */
+export function jobOptions(jobId: string, delayMs = 0) {
+  return {
+    jobId,
+    delay: delayMs,
+    attempts: 8,
+    backoff: { type: 'exponential' as const, delay: 1000 },
+    removeOnComplete: { age: WEEK_SECONDS },
+    removeOnFail: { age: WEEK_SECONDS },
+  };
+}

@@ -2,6 +2,7 @@
 // enough to kube-apiserver that kubectl (1.27..1.33) and @kubernetes/client-node work unchanged.
 // Discovery, OpenAPI stubs and Table printing live next door (openapi.ts, tables.ts, patch.ts);
 // this file routes requests, maps verbs onto the store and streams watches.
+import { applyObjectDefaults } from './defaults.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
@@ -319,7 +320,7 @@ export class ApiServer {
     // With a status subresource, the main resource never sets status: creates start without one.
     if (type === NAMESPACE) object.status = { phase: 'Active' };
     else if (type.subresources.includes('status')) delete object.status;
-    applyDefaults(type, object);
+    applyObjectDefaults(type, object);
     validate(type, object);
     if (!dryRun) return this.store.create(type, object);
     const existing = object.metadata.name
@@ -357,7 +358,7 @@ export class ApiServer {
   /** Stores a full object for the main resource or its status subresource. */
   private write(target: Target, object: KubeObject, dryRun: boolean): KubeObject {
     if (target.subresource !== 'status') {
-      applyDefaults(target.type, object);
+      applyObjectDefaults(target.type, object);
       validate(target.type, object);
     }
     if (dryRun) {
@@ -595,34 +596,6 @@ function scaleOf(object: KubeObject): Record<string, unknown> {
     spec: { replicas: object.spec?.replicas ?? 0 },
     status: { replicas: object.status?.replicas ?? 0, selector: selectorString(object.spec?.selector) },
   };
-}
-
-/** The defaults kube-apiserver fills in that clients and controllers read back. */
-function applyDefaults(type: ResourceType, object: KubeObject): void {
-  if (type === DEPLOYMENT && object.spec) {
-    const spec = object.spec;
-    spec.replicas ??= 1;
-    spec.revisionHistoryLimit ??= 10;
-    spec.progressDeadlineSeconds ??= 600;
-    spec.strategy ??= { type: 'RollingUpdate' };
-    if (spec.strategy.type === 'RollingUpdate')
-      spec.strategy.rollingUpdate ??= { maxSurge: '25%', maxUnavailable: '25%' };
-    for (const container of (spec.template?.spec?.containers ?? []) as any[]) {
-      for (const port of (container?.ports ?? []) as any[]) port.protocol ??= 'TCP';
-    }
-  }
-  if (type.kind === 'Service' && type.group === '') {
-    const spec = (object.spec ??= {});
-    spec.type ??= 'ClusterIP';
-    if (spec.type !== 'ExternalName' && spec.clusterIP === undefined) {
-      spec.clusterIP = `10.96.${Math.floor(Math.random() * 254) + 1}.${Math.floor(Math.random() * 254) + 1}`;
-      spec.clusterIPs = [spec.clusterIP];
-    }
-    for (const port of (spec.ports ?? []) as any[]) {
-      port.protocol ??= 'TCP';
-      port.targetPort ??= port.port;
-    }
-  }
 }
 
 /** The few validations whose 422s clients rely on; everything else is accepted. */

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApiServer } from './api-server.ts';
+import { applyObjectDefaults } from './defaults.ts';
 import { DeploymentController } from './deployment-controller.ts';
 import { FluxSyncer } from './flux-syncer.ts';
 import { ObjectStore } from './store.ts';
@@ -55,9 +56,10 @@ export function kubeconfigYaml(url: string): string {
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const store = new ObjectStore(
-    options.eventHistory === undefined ? {} : { eventHistory: options.eventHistory },
-  );
+  const store = new ObjectStore({
+    admit: applyObjectDefaults,
+    ...(options.eventHistory === undefined ? {} : { eventHistory: options.eventHistory }),
+  });
   const api = new ApiServer(store, { host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   const workloads = new DeploymentController(store, {
     podReadyMs: options.podReadyMs ?? 200,

@@ -92,6 +92,11 @@ export interface ListOptions {
 export interface StoreOptions {
   /** How many events the store keeps for resuming watches; older resumes get 410 Gone. */
   eventHistory?: number;
+  /**
+   * Mutating admission run on every create and spec update, whoever writes (the HTTP API server,
+   * the Flux syncer, controllers): the API server's defaulting, so every writer stores the same shape.
+   */
+  admit?: (type: ResourceType, object: KubeObject) => void;
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -125,6 +130,7 @@ export class ObjectStore {
   private readonly objects = new Map<string, { resource: ResourceType; object: KubeObject }>();
   private readonly log: StoreEvent[] = [];
   private readonly historyLimit: number;
+  private readonly admit: ((type: ResourceType, object: KubeObject) => void) | undefined;
   private readonly emitter = new EventEmitter();
   private revision = 1;
   /** The oldest resourceVersion a watch may still resume from. */
@@ -132,6 +138,7 @@ export class ObjectStore {
 
   constructor(options: StoreOptions = {}) {
     this.historyLimit = options.eventHistory ?? 5000;
+    this.admit = options.admit;
     this.emitter.setMaxListeners(0);
     for (const name of ['default', 'kube-system', 'kube-public', 'flux-system', 'argocd']) {
       this.create(NAMESPACE, {
@@ -183,6 +190,7 @@ export class ObjectStore {
     object.apiVersion = apiVersionOf(type);
     object.kind = type.kind;
     const meta = (object.metadata ??= { name: '' });
+    this.admit?.(type, object);
     if (!meta.name && meta.generateName) meta.name = meta.generateName + randomUUID().slice(0, 5);
     if (!meta.name)
       throw new StatusError(422, 'Invalid', `${type.kind} is invalid: metadata.name: Required value`);
@@ -252,6 +260,7 @@ export class ObjectStore {
       next.status = clone(input.status);
     } else {
       next = clone(input);
+      this.admit?.(type, next);
       next.apiVersion = current.apiVersion;
       next.kind = current.kind;
       // Identity fields are the server's.

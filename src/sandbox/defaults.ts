@@ -1,0 +1,28 @@
+// The defaults kube-apiserver fills in that clients and controllers read back, applied by the
+// store's admission on every write (HTTP, Flux syncer, controllers), so a Deployment's pod template
+// and its ReplicaSets' templates have the same shape whoever wrote them.
+import { applyDeploymentDefaults } from './deployment-controller.ts';
+import { applyPodTemplateDefaults } from './pod-template.ts';
+import { DEPLOYMENT, REPLICA_SET, type ResourceType } from './resources.ts';
+import type { KubeObject } from './store.ts';
+
+export function applyObjectDefaults(type: ResourceType, object: KubeObject): void {
+  if (type === DEPLOYMENT && object.spec) {
+    applyDeploymentDefaults(object);
+  }
+  if (type === REPLICA_SET && object.spec?.template) {
+    object.spec.template = applyPodTemplateDefaults(object.spec.template);
+  }
+  if (type.kind === 'Service' && type.group === '') {
+    const spec = (object.spec ??= {});
+    spec.type ??= 'ClusterIP';
+    if (spec.type !== 'ExternalName' && spec.clusterIP === undefined) {
+      spec.clusterIP = `10.96.${Math.floor(Math.random() * 254) + 1}.${Math.floor(Math.random() * 254) + 1}`;
+      spec.clusterIPs = [spec.clusterIP];
+    }
+    for (const port of (spec.ports ?? []) as any[]) {
+      port.protocol ??= 'TCP';
+      port.targetPort ??= port.port;
+    }
+  }
+}

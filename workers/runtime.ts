@@ -1,0 +1,196 @@
+// Composition root: builds every adapter from the validated config, checks that Redis and the
+// cluster answer (clear errors at start, nothing half-started), and runs the roles asked for:
+// detector, rollback worker, verifier. `rewind start` runs all three in one process.
+import { DelayedError, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import path from 'node:path';
+import { KubeCluster, loadKubeConfig } from '../src/cluster/kube.ts';
+import type { RewindConfig } from '../src/config/index.ts';
+import { redact } from '../src/domain/errors.ts';
+import { GitWorkspace } from '../src/git/workspace.ts';
+import { RollbackGit } from '../src/git/rollback-git.ts';
+import { runRollback, type RollbackResult } from '../src/pipeline/rollback.ts';
+import { runVerify, type VerifyJobResult } from '../src/pipeline/verify-job.ts';
+import { type Clock, type Logger, systemClock } from '../src/pipeline/ports.ts';
+import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
+import { RedisIncidentStore } from '../src/queue/incident-store.ts';
+import {
+  QUEUE_NAMES,
+  type RollbackJob,
+  type VerifyJob,
+  jobOptions,
+  rollbackJobSchema,
+  verifyJobId,
+  verifyJobSchema,
+} from '../src/queue/jobs.ts';
+import { Detector } from './detector.ts';
+
+export type Role = 'detector' | 'rollback' | 'verifier';
+export const ROLES: readonly Role[] = ['detector', 'rollback', 'verifier'];
+
+export interface RuntimeOptions {
+  config: RewindConfig;
+  roles: readonly Role[];
+  log: Logger;
+  env: Readonly<Record<string, string | undefined>>;
+  clock?: Clock;
+  /** BullMQ lock duration; a crashed worker's job is taken over after about this long. */
+  lockDurationMs?: number;
+  /** How often the verifier checks an incident again. */
+  verifyIntervalMs?: number;
+  concurrency?: number;
+  detector?: { debounceMs?: number; resyncMs?: number; inactivityMs?: number; reofferMs?: number };
+}
+
+export interface Runtime {
+  readonly detector?: Detector;
+  readonly incidents: RedisIncidentStore;
+  readonly rollbackQueue: Queue<RollbackJob>;
+  readonly verifyQueue: Queue<VerifyJob>;
+  /** Drains: stops taking jobs, lets running ones finish, closes connections. */
+  close(): Promise<void>;
+}
+
+/** Fault injection for the crash-safety tests: REWIND_CRASH_AT=after-push|before-reconcile. */
+function crashPointFrom(env: RuntimeOptions['env']): ((name: string) => void) | undefined {
+  const at = env['REWIND_CRASH_AT'];
+  if (!at) return undefined;
+  return (name) => {
+    if (name === at) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config, log } = options;
+  const clock = options.clock ?? systemClock;
+  await assertRedisReachable(config.redis);
+  const kubeConfig = loadKubeConfig(config.kubernetes.kubeconfig);
+  const cluster = new KubeCluster(kubeConfig);
+  await cluster.ping();
+
+  const connections: Redis[] = [];
+  const connection = (): Redis => {
+    const c = redisConnection(config.redis);
+    c.on('error', (error) => log.warn({ err: redact(String(error)) }, 'redis connection error'));
+    connections.push(c);
+    return c;
+  };
+  const prefix = config.redis.prefix;
+  const incidents = new RedisIncidentStore(connection(), prefix);
+  const rollbackQueue = new Queue<RollbackJob>(QUEUE_NAMES.rollback, { connection: connection(), prefix });
+  const verifyQueue = new Queue<VerifyJob>(QUEUE_NAMES.verify, { connection: connection(), prefix });
+
+  const tokenEnv = config.git.credentials?.tokenEnv;
+  const token = tokenEnv ? options.env[tokenEnv] : undefined;
+  const workspace = new GitWorkspace({
+    root: path.resolve(config.git.workdir),
+    author: config.git.author,
+    allowedProtocols: config.git.allowFileRemotes ? ['https', 'ssh', 'file'] : ['https', 'ssh'],
+    ...(token
+      ? {
+          credentials: {
+            token,
+            ...(config.git.credentials?.username ? { username: config.git.credentials.username } : {}),
+          },
+        }
+      : {}),
+  });
+  const git = new RollbackGit(workspace, config.git.author);
+  const workers: Worker[] = [];
+  const lockDuration = options.lockDurationMs ?? 30_000;
+  const workerOptions = {
+    prefix,
+    lockDuration,
+    stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
+    maxStalledCount: 3,
+    concurrency: options.concurrency ?? 4,
+  };
+
+  if (options.roles.includes('rollback')) {
+    const crashPoint = crashPointFrom(options.env);
+    workers.push(
+      new Worker<RollbackJob, RollbackResult>(
+        QUEUE_NAMES.rollback,
+        async (job) => {
+          const data = rollbackJobSchema.parse(job.data);
+          return runRollback(data, {
+            cluster,
+            git,
+            incidents,
+            config,
+            clock,
+            log: log.child({ job: job.id }),
+            ...(crashPoint ? { crashPoint } : {}),
+            enqueueVerify: async (verify) => {
+              await verifyQueue.add(QUEUE_NAMES.verify, verify, jobOptions(verifyJobId(verify.incidentId)));
+            },
+          });
+        },
+        { ...workerOptions, connection: connection() },
+      ),
+    );
+  }
+  if (options.roles.includes('verifier')) {
+    const interval = options.verifyIntervalMs ?? 1000;
+    workers.push(
+      new Worker<VerifyJob, VerifyJobResult>(
+        QUEUE_NAMES.verify,
+        async (job, token) => {
+          const result = await runVerify(verifyJobSchema.parse(job.data), {
+            cluster,
+            incidents,
+            clock,
+            log: log.child({ job: job.id }),
+          });
+          if (result.kind === 'check-again') {
+            // "Check again later" as a delayed job, not a busy worker (BullMQ's DelayedError pattern).
+            await job.moveToDelayed(Date.now() + interval, token);
+            throw new DelayedError();
+          }
+          return result;
+        },
+        { ...workerOptions, connection: connection() },
+      ),
+    );
+  }
+  for (const worker of workers) {
+    worker.on('failed', (job, error) =>
+      log.warn(
+        { job: job?.id, attempts: job?.attemptsMade, err: redact(error.message) },
+        'job failed; will retry if attempts remain',
+      ),
+    );
+    worker.on('error', (error) => log.error({ err: redact(String(error)) }, 'worker error'));
+  }
+
+  let detector: Detector | undefined;
+  if (options.roles.includes('detector')) {
+    detector = new Detector({
+      config,
+      kubeConfig,
+      cluster,
+      rollbackQueue,
+      log: log.child({ role: 'detector' }),
+      clock,
+      restartThreshold: config.detection.restartThreshold,
+      incidents,
+      ...(options.detector ?? {}),
+    });
+    await detector.start();
+  }
+  log.info({ roles: options.roles, cluster: cluster.server, prefix }, 'rewind started');
+
+  return {
+    ...(detector ? { detector } : {}),
+    incidents,
+    rollbackQueue,
+    verifyQueue,
+    async close() {
+      detector?.stop();
+      await Promise.all(workers.map((w) => w.close()));
+      await rollbackQueue.close();
+      await verifyQueue.close();
+      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    },
+  };
+}
