@@ -1,6 +1,8 @@
 // The `rewind` command line. Composition root: the only place (with workers/ and src/server) that
 // builds adapters.
 import { Command, InvalidArgumentError } from 'commander';
+import type { RewindConfig } from './config/index.ts';
+import type { Role } from '../workers/runtime.ts';
 
 function integer(value: string): number {
   const n = Number(value);
@@ -71,6 +73,111 @@ program
     },
   );
 
+async function config(file: string | undefined): Promise<RewindConfig> {
+  const { loadConfig } = await import('./config/index.ts');
+  return loadConfig({
+    ...(file ? { file } : {}),
+    env: process.env,
+    onWarning: (message) => console.error(`warning: ${message}`),
+  });
+}
+
+async function serve(
+  file: string | undefined,
+  roles: readonly Role[],
+  listen: number | undefined,
+): Promise<void> {
+  const { startRuntime } = await import('../workers/runtime.ts');
+  const { createLogger } = await import('./logging.ts');
+  const runtime = await startRuntime({
+    config: await config(file),
+    roles,
+    log: createLogger(),
+    env: process.env,
+  });
+  const health =
+    listen === undefined
+      ? undefined
+      : await (await import('./server/health.ts')).startHealthServer(runtime, listen);
+  await new Promise<void>((resolve) => {
+    const drain = (): void => {
+      console.error('draining: finishing running jobs, then exiting');
+      void (async () => {
+        await health?.close();
+        await runtime.close();
+        resolve();
+      })();
+    };
+    process.once('SIGINT', drain);
+    process.once('SIGTERM', drain);
+  });
+}
+
+program
+  .command('start')
+  .description('run every role (detector, rollback worker, verifier) in one process')
+  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
+  .option('--listen <port>', 'serve /healthz, /readyz and /metrics on this port', integer, 8080)
+  .action(async (options: { config?: string; listen: number }) => {
+    await serve(options.config, ['detector', 'rollback', 'verifier'], options.listen);
+  });
+
+program
+  .command('worker')
+  .description('run one role: detector | rollback | verifier')
+  .argument('<role>', 'detector, rollback or verifier')
+  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
+  .option('--listen <port>', 'serve /healthz, /readyz and /metrics on this port', integer)
+  .action(async (role: string, options: { config?: string; listen?: number }) => {
+    if (!['detector', 'rollback', 'verifier'].includes(role)) {
+      throw new InvalidArgumentError(`unknown role "${role}": use detector, rollback or verifier`);
+    }
+    await serve(options.config, [role as Role], options.listen);
+  });
+
+program
+  .command('rollback')
+  .description(
+    'roll an app back now: revert in Git, reconcile, verify (the same pipeline as automatic rollbacks)',
+  )
+  .argument('<app>', 'the Flux Kustomization, as <namespace>/<name> (namespace defaults to flux-system)')
+  .option(
+    '--to <sha>',
+    'the good commit to go back to (default: the last good revision Flux or Rewind knows)',
+  )
+  .option('--dry-run', 'prepare and report the revert, push nothing', false)
+  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
+  .action(async (app: string, options: { to?: string; dryRun: boolean; config?: string }) => {
+    const { manualRollback } = await import('../workers/manual-rollback.ts');
+    const { createLogger } = await import('./logging.ts');
+    process.exitCode = await manualRollback({
+      config: await config(options.config),
+      app,
+      ...(options.to ? { to: options.to } : {}),
+      dryRun: options.dryRun,
+      requestedBy: process.env['USER'] ?? 'cli',
+      log: createLogger({ level: process.env['REWIND_LOG_LEVEL'] ?? 'warn', destination: process.stderr }),
+      print: (line) => console.log(line),
+      env: process.env,
+    });
+  });
+
+program
+  .command('status')
+  .description('list incidents with their state and stage timings')
+  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
+  .option('--json', 'print JSON', false)
+  .option('--limit <n>', 'how many incidents', integer, 20)
+  .action(async (options: { config?: string; json: boolean; limit: number }) => {
+    const { printStatus } = await import('../workers/status.ts');
+    process.exitCode = await printStatus({
+      config: await config(options.config),
+      json: options.json,
+      limit: options.limit,
+      print: (l) => console.log(l),
+    });
+  });
+
 program
   .command('demo')
   .description('run the demo on a fresh sandbox cluster')
@@ -79,4 +186,12 @@ program
     process.exitCode = await runDemo({ out: process.stdout });
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Known failures carry an actionable message; print it without a stack trace.
+  const { isRewindError, redact } = await import('./domain/errors.ts');
+  console.error(`rewind: ${redact(error instanceof Error ? error.message : String(error))}`);
+  if (!isRewindError(error) && process.env['REWIND_DEBUG']) console.error(error);
+  process.exitCode = isRewindError(error) && error.code === 'CONFIG_INVALID' ? 78 : 1;
+}

@@ -36,7 +36,7 @@ export async function runDemo({ out, timeoutMs = 60_000 }: DemoOptions): Promise
   const cleanups: (() => Promise<void>)[] = [];
   try {
     const redis = await ensureRedis(process.env['REDIS_URL']);
-    cleanups.push(redis.stop);
+    cleanups.push(() => redis.stop());
     const sandbox = await startSandbox({ podReadyMs: 150, unreadyImages: [BROKEN_IMAGE_GLOB] });
     cleanups.push(() => sandbox.stop());
     log(

@@ -2,7 +2,7 @@
 // and build + push (or only build, for a dry run) the revert. Wraps the workspace, culprit finder,
 // revert builder and direct-push forge.
 import type { CommitSha } from '../domain/commit-sha.ts';
-import { findCulprit, type CulpritOutcome } from './culprit.ts';
+import { findCulprit, validateRange, type CulpritOutcome } from './culprit.ts';
 import { pathClosure } from './path-closure.ts';
 import { findIncidentCommit, pushRevertDirect, type PushOutcome } from './push.ts';
 import type { GitAuthor } from './repo.ts';
@@ -81,6 +81,12 @@ export class RollbackGit {
       incidentId: input.incidentId,
       buildRevert: (worktree) => buildRevert(worktree, build),
     });
+  }
+
+  /** Throws ShaNotInHistoryError / NotAncestorError with an actionable message. */
+  async validateRange(url: string, good: CommitSha, bad: CommitSha): Promise<void> {
+    const mirror = await this.workspace.syncMirror(url);
+    await validateRange(mirror.repo, good, bad);
   }
 
   async isAncestor(url: string, ancestor: CommitSha, descendant: CommitSha): Promise<boolean> {

@@ -1,0 +1,147 @@
+// `rewind rollback <app> [--to SHA] [--dry-run]`: the same pipeline as an automatic rollback, run in
+// this process and followed to the end (no worker needed), with a human as the trigger. Input is
+// validated before anything is recorded: unknown app, malformed SHA, SHA not in the history.
+import path from 'node:path';
+import { FLUX_GIT_REPOSITORY, FLUX_KUSTOMIZATION, KubeCluster, loadKubeConfig } from '../src/cluster/kube.ts';
+import type { RewindConfig } from '../src/config/index.ts';
+import { appKey, appLabel, parseAppRef } from '../src/domain/app-ref.ts';
+import { parseCommitSha } from '../src/domain/commit-sha.ts';
+import { UnknownAppError, InvalidInputError } from '../src/domain/errors.ts';
+import { isTerminal, stageTimings } from '../src/domain/incident.ts';
+import { tryParseRevision } from '../src/domain/revision.ts';
+import { assessKustomization, sourceOf } from '../src/engines/flux-kustomization.ts';
+import { RollbackGit } from '../src/git/rollback-git.ts';
+import { GitWorkspace } from '../src/git/workspace.ts';
+import { LAST_HEALTHY_ANNOTATION } from '../src/pipeline/detect.ts';
+import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
+import { type Logger, systemClock } from '../src/pipeline/ports.ts';
+import { runRollback } from '../src/pipeline/rollback.ts';
+import { runVerify } from '../src/pipeline/verify-job.ts';
+import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
+import { RedisIncidentStore } from '../src/queue/incident-store.ts';
+import type { VerifyJob } from '../src/queue/jobs.ts';
+
+export interface ManualRollbackOptions {
+  config: RewindConfig;
+  app: string;
+  to?: string;
+  dryRun: boolean;
+  requestedBy: string;
+  log: Logger;
+  print: (line: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export function describeIncident(record: IncidentRecord): string[] {
+  const lines = record.conditions.map((c) => `  ${c.at}  ${c.type.padEnd(18)} ${c.reason}: ${c.message}`);
+  const t = stageTimings(record);
+  lines.push(
+    `  timings: ${
+      Object.entries(t)
+        .map(([k, ms]) => `${k} ${(ms / 1000).toFixed(2)}s`)
+        .join(', ') || '-'
+    }`,
+  );
+  return lines;
+}
+
+export async function manualRollback(options: ManualRollbackOptions): Promise<number> {
+  const { config, print } = options;
+  const app = parseAppRef(options.app, { engine: 'flux-kustomization', namespace: 'flux-system' });
+  const to = options.to === undefined ? undefined : parseCommitSha(options.to, '--to');
+  await assertRedisReachable(config.redis);
+  const cluster = new KubeCluster(loadKubeConfig(config.kubernetes.kubeconfig));
+  await cluster.ping();
+
+  const kustomization = await cluster.get({
+    ...FLUX_KUSTOMIZATION,
+    namespace: app.namespace,
+    name: app.name,
+  });
+  if (!kustomization) {
+    throw new UnknownAppError(
+      `No Kustomization ${app.namespace}/${app.name} in ${cluster.server}. List the apps with "kubectl get kustomizations -A" and pass <namespace>/<name>.`,
+    );
+  }
+  const bad = tryParseRevision(kustomization.status?.lastAttemptedRevision ?? '')?.sha;
+  if (!bad)
+    throw new InvalidInputError(`${appLabel(app)} has not reconciled a revision yet; nothing to roll back.`);
+  const verdict = assessKustomization(kustomization);
+  const good =
+    to ??
+    (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
+    tryParseRevision(kustomization.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
+  if (!good || good === bad) {
+    throw new InvalidInputError(`No earlier good revision is known for ${appLabel(app)}; pass --to <sha>.`);
+  }
+
+  const tokenEnv = config.git.credentials?.tokenEnv;
+  const token = tokenEnv ? options.env[tokenEnv] : undefined;
+  const workspace = new GitWorkspace({
+    root: path.resolve(config.git.workdir),
+    author: config.git.author,
+    allowedProtocols: config.git.allowFileRemotes ? ['https', 'ssh', 'file'] : ['https', 'ssh'],
+    ...(token ? { credentials: { token } } : {}),
+  });
+  const git = new RollbackGit(workspace, config.git.author);
+  const source = sourceOf(kustomization);
+  const repo =
+    source &&
+    (await cluster.get({
+      ...FLUX_GIT_REPOSITORY,
+      namespace: source.sourceRef.namespace,
+      name: source.sourceRef.name,
+    }));
+  const url = repo?.spec?.url as string | undefined;
+  if (!url) throw new InvalidInputError(`${appLabel(app)} has no GitRepository source with a URL.`);
+  await git.validateRange(url, parseCommitSha(good), parseCommitSha(bad));
+
+  const redis = redisConnection(config.redis);
+  try {
+    const incidents = new RedisIncidentStore(redis, config.redis.prefix);
+    const incidentId = `inc-${appKey(app)}.manual-${bad.slice(0, 12)}`
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]/g, '-');
+    let verifyJob: VerifyJob | undefined;
+    const deps = { cluster, git, incidents, config, clock: systemClock, log: options.log };
+    print(
+      `rolling back ${appLabel(app)} from ${bad.slice(0, 12)} to ${good.slice(0, 12)}${options.dryRun ? ' (dry run)' : ''}`,
+    );
+    const result = await runRollback(
+      {
+        incidentId,
+        app,
+        badRevision: bad,
+        goodRevision: good,
+        trigger: 'manual',
+        reason: 'ManualRollback',
+        message: `Rollback requested by ${options.requestedBy}.`,
+        detectedAt: new Date().toISOString(),
+        manual: true,
+        dryRun: options.dryRun,
+        requestedBy: options.requestedBy.slice(0, 100),
+      },
+      {
+        ...deps,
+        enqueueVerify: async (job) => {
+          verifyJob = job;
+        },
+      },
+    );
+    if (result.kind === 'handed-to-verifier' && verifyJob) {
+      for (;;) {
+        const outcome = await runVerify(verifyJob, deps);
+        if (outcome.kind !== 'check-again') break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    const record = await incidents.get(incidentId);
+    if (record) for (const line of describeIncident(record)) print(line);
+    const last = record?.conditions.at(-1);
+    const ok = last?.type === 'Converged' || (options.dryRun && last?.reason === 'DryRun');
+    if (last && !isTerminal(last.type)) print('  (not finished)');
+    return ok ? 0 : 1;
+  } finally {
+    redis.disconnect();
+  }
+}
