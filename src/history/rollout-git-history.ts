@@ -1,0 +1,482 @@
+// `rewind history <app>`: a Deployment's ReplicaSet history (what `kubectl rollout history` lists)
+// joined with the Git commits that produced each pod template. The join is pure
+// (`joinRolloutWithCommits`); reading the cluster and the repository goes through ports
+// (`loadHistory`), and `runHistory` returns the text the CLI prints.
+import type { KubeObjectJson } from '../cluster/informer.ts';
+import { DEPLOYMENT, FLUX_GIT_REPOSITORY, FLUX_KUSTOMIZATION } from '../cluster/kube.ts';
+import {
+  activeReplicaSet,
+  type DeploymentLike,
+  type ReplicaSetLike,
+  rolloutHistory,
+  type RolloutHistoryEntry,
+} from '../cluster/rollout-history.ts';
+import { imageTag } from '../cluster/template.ts';
+import { appLabel, parseAppRef } from '../domain/app-ref.ts';
+import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
+import { InvalidInputError, NotFoundError, redact } from '../domain/errors.ts';
+import { tryParseRevision } from '../domain/revision.ts';
+import { sourceOf } from '../engines/flux-kustomization.ts';
+import { INCIDENT_TRAILER } from '../git/culprit.ts';
+import { pathClosure } from '../git/path-closure.ts';
+import { type GitRepo, pathspecs } from '../git/repo.ts';
+import type { ClusterPort } from '../pipeline/ports.ts';
+import { formatHistoryJson, formatHistoryTable } from './format.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Pure join
+
+/** A first-parent commit of the app's source that touched its path closure. */
+export interface SourceCommit {
+  readonly sha: CommitSha;
+  readonly subject: string;
+  readonly authorName: string;
+  readonly authorEmail: string;
+  readonly committedAt: Date;
+  /** The `Rewind-Incident:` trailer's value: a revert Rewind pushed. */
+  readonly rewindIncident?: string;
+}
+
+/** A `git log -S` hit: the number of occurrences of the needle in the app's paths changed here. */
+export interface PresenceChange {
+  readonly sha: CommitSha;
+  /** Whether the needle occurs in the app's paths in this commit's tree. */
+  readonly present: boolean;
+}
+
+export interface ImageTrail {
+  /** `image` when the full reference occurs in Git; `tag` when only its tag does (kustomize `images:`). */
+  readonly searchedBy: 'image' | 'tag';
+  /** Oldest first. */
+  readonly changes: readonly PresenceChange[];
+}
+
+export interface AppSourceHistory {
+  /** First-parent commits touching the closure, newest first, starting at the revision Flux applied. */
+  readonly commits: readonly SourceCommit[];
+  /** Per container image (as the ReplicaSet names it). Images never found in Git have no trail. */
+  readonly trails: ReadonlyMap<string, ImageTrail>;
+}
+
+export interface JoinedRevision {
+  readonly entry: RolloutHistoryEntry;
+  /** The ReplicaSet serving the Deployment's current template. */
+  readonly active: boolean;
+  readonly commit?: SourceCommit;
+  readonly joinedBy?: 'image' | 'tag';
+}
+
+/**
+ * Joins each ReplicaSet (oldest revision first, as `rolloutHistory` returns them) with the commit
+ * that produced its template, judged by its container images.
+ *
+ * The rule: a template's candidate commits are those where one of its images appeared in the
+ * app's paths (absent before, present after, along the first-parent history) while all its other
+ * images were present too. Walking the revisions newest first, each takes the newest candidate
+ *  - no newer than the commit chosen for the next revision (strictly older, unless both templates
+ *    have the same images: a change outside the images cannot be told apart by this join), and
+ *  - for a ReplicaSet created by this revision, committed no later than the ReplicaSet's creation
+ *    (seconds; Git and the API server both round to them). This skips a commit that was pushed but
+ *    superseded before Flux applied it, and a later commit that brought the same image back.
+ * A reused ReplicaSet (a revert restored its template) has no usable creation time for its current
+ * revision, so only the ordering applies: that is what joins it to the revert commit rather than
+ * to the commit that first introduced the image.
+ * When nothing fits, the conditions are relaxed in turn: first the creation time (a committer
+ * clock ahead of the cluster's), then the ordering (a rollout changed outside Git, such as
+ * `kubectl rollout undo`). A template whose images never occur in Git gets no commit.
+ */
+export function joinRolloutWithCommits(
+  entries: readonly RolloutHistoryEntry[],
+  source: AppSourceHistory,
+  activeUid?: string,
+): JoinedRevision[] {
+  const chronological = [...source.commits].reverse();
+  const positionOf = new Map(chronological.map((commit, index) => [commit.sha, index]));
+  const joined = new Map<RolloutHistoryEntry, JoinedRevision>();
+
+  let ceiling = chronological.length - 1;
+  let ceilingImages: string | undefined;
+  for (const entry of [...entries].sort((a, b) => b.revision - a.revision)) {
+    const images = [...new Set(entry.images)].sort();
+    const candidates = templateCandidates(images, source.trails, positionOf);
+    const key = images.join('\n');
+    const limit = ceilingImages === undefined || ceilingImages === key ? ceiling : ceiling - 1;
+    const createdBy =
+      entry.revisionHistory.length === 0 && entry.createdAt !== undefined
+        ? Math.floor(entry.createdAt.getTime() / 1000)
+        : undefined;
+    const inTime = (position: number): boolean => {
+      const commit = chronological[position];
+      return (
+        createdBy === undefined ||
+        (commit !== undefined && Math.floor(commit.committedAt.getTime() / 1000) <= createdBy)
+      );
+    };
+    const newest = (fits: (position: number) => boolean): number | undefined =>
+      candidates.filter(fits).at(-1);
+    const chosen =
+      newest((p) => p <= limit && inTime(p)) ?? newest((p) => p <= limit) ?? newest((p) => inTime(p));
+
+    const commit = chosen === undefined ? undefined : chronological[chosen];
+    const active = activeUid !== undefined && activeUid !== '' && entry.uid === activeUid;
+    if (chosen === undefined || commit === undefined) {
+      joined.set(entry, { entry, active });
+      continue;
+    }
+    const joinedBy = images.some((image) => source.trails.get(image)?.searchedBy === 'tag') ? 'tag' : 'image';
+    joined.set(entry, { entry, active, commit, joinedBy });
+    if (chosen <= ceiling) {
+      ceiling = chosen;
+      ceilingImages = key;
+    }
+  }
+  return entries.map((entry) => joined.get(entry) ?? { entry, active: false });
+}
+
+/** Positions (oldest first) where the template's image set came to be complete in Git. */
+function templateCandidates(
+  images: readonly string[],
+  trails: ReadonlyMap<string, ImageTrail>,
+  positionOf: ReadonlyMap<CommitSha, number>,
+): number[] {
+  if (images.length === 0) return [];
+  const timelines: { position: number; present: boolean }[][] = [];
+  for (const image of images) {
+    const trail = trails.get(image);
+    if (trail === undefined) return [];
+    timelines.push(
+      trail.changes.flatMap((change) => {
+        const position = positionOf.get(change.sha);
+        return position === undefined ? [] : [{ position, present: change.present }];
+      }),
+    );
+  }
+  const presentAt = (timeline: { position: number; present: boolean }[], position: number): boolean =>
+    timeline.filter((change) => change.position <= position).at(-1)?.present ?? false;
+
+  const arrivals = new Set<number>();
+  for (const timeline of timelines)
+    timeline.forEach((change, i) => {
+      const before = i === 0 ? false : (timeline[i - 1]?.present ?? false);
+      if (change.present && !before) arrivals.add(change.position);
+    });
+  return [...arrivals]
+    .filter((position) => timelines.every((timeline) => presentAt(timeline, position)))
+    .sort((a, b) => a - b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading Git
+
+const FIELD = '\x1f';
+const RECORD = '\x1e';
+const LOG_FORMAT = [
+  '%H',
+  '%an',
+  '%ae',
+  '%ct',
+  '%s',
+  `%(trailers:key=${INCIDENT_TRAILER},valueonly,separator=%x2C)`,
+].join('%x1f');
+
+/** Reads what the join needs from a repository: commits touching `paths` and each image's trail. */
+export async function readSourceHistory(
+  repo: GitRepo,
+  input: { readonly tip: CommitSha; readonly paths: readonly string[]; readonly images: readonly string[] },
+): Promise<AppSourceHistory> {
+  if (input.paths.length === 0) return { commits: [], trails: new Map() };
+  const specs = pathspecs(input.paths);
+  const out = await repo.text([
+    'log',
+    '--first-parent',
+    `--format=${LOG_FORMAT}%x1e`,
+    input.tip,
+    '--',
+    ...specs,
+  ]);
+  const commits = out
+    .split(RECORD)
+    .map((record) => record.replace(/^\n+/, ''))
+    .filter((record) => record.trim() !== '')
+    .map(parseLogRecord);
+
+  const trails = new Map<string, ImageTrail>();
+  for (const image of new Set(input.images)) {
+    let changes = await presenceChanges(repo, input.tip, specs, image);
+    let searchedBy: ImageTrail['searchedBy'] = 'image';
+    const tag = imageTag(image);
+    // kustomize's `images:` transformer (or a Helm value) keeps only the tag in Git.
+    if (changes.length === 0 && tag !== undefined && tag !== image) {
+      changes = await presenceChanges(repo, input.tip, specs, tag);
+      searchedBy = 'tag';
+    }
+    if (changes.length > 0) trails.set(image, { searchedBy, changes });
+  }
+  return { commits, trails };
+}
+
+function parseLogRecord(record: string): SourceCommit {
+  const [sha = '', authorName = '', authorEmail = '', committed = '', subject = '', incident = ''] =
+    record.split(FIELD);
+  if (!isCommitSha(sha))
+    throw new InvalidInputError(`git log returned an unexpected record: ${record.slice(0, 80)}`);
+  const rewindIncident = incident.trim();
+  return {
+    sha,
+    subject,
+    authorName,
+    authorEmail,
+    committedAt: new Date(Number(committed) * 1000),
+    ...(rewindIncident === '' ? {} : { rewindIncident }),
+  };
+}
+
+/** `git log -S` hits for `needle` (oldest first), each with whether the needle is present afterwards. */
+async function presenceChanges(
+  repo: GitRepo,
+  tip: CommitSha,
+  specs: readonly string[],
+  needle: string,
+): Promise<PresenceChange[]> {
+  if (needle.trim() === '' || /[\n\0]/.test(needle)) return [];
+  // -S<needle> and -e <needle> are single argv elements: the value can never be read as an option.
+  const shas = await repo.lines(['log', '--first-parent', '--format=%H', `-S${needle}`, tip, '--', ...specs]);
+  const changes: PresenceChange[] = [];
+  for (const sha of shas.reverse()) {
+    if (!isCommitSha(sha)) continue;
+    const grep = await repo.run(['grep', '-q', '-F', '-e', needle, sha, '--', ...specs], {
+      okExitCodes: [1],
+    });
+    changes.push({ sha, present: grep.exitCode === 0 });
+  }
+  return changes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the cluster
+
+export type HistoryClusterPort = Pick<ClusterPort, 'get' | 'deploymentsOfKustomization' | 'replicaSetsOf'>;
+
+/** The part of GitWorkspace the history needs: a fetched mirror of a remote. */
+export interface HistoryGitPort {
+  syncMirror(url: string): Promise<{ readonly repo: GitRepo }>;
+}
+
+export interface HistoryRequest {
+  readonly cluster: HistoryClusterPort;
+  /** Absent: the cluster side only (COMMIT columns stay empty). */
+  readonly git?: HistoryGitPort;
+  /** A Flux Kustomization: `podinfo`, `flux-system/podinfo`, `ks/flux-system/podinfo`. */
+  readonly app?: string;
+  /** `namespace/name` (or `name` in `default`): one Deployment of the app, or a bare one without Git. */
+  readonly deployment?: string;
+}
+
+export interface HistorySource {
+  /** Credentials redacted. */
+  readonly url: string;
+  readonly branch: string;
+  /** The commit the history was read from (Flux's last attempted revision, else the branch head). */
+  readonly tip: CommitSha;
+  readonly paths: readonly string[];
+}
+
+export interface DeploymentHistory {
+  readonly deployment: { readonly namespace: string; readonly name: string };
+  /** `flux-system/podinfo`, absent for a bare Deployment. */
+  readonly app?: string;
+  readonly source?: HistorySource;
+  /** Oldest revision first. */
+  readonly revisions: readonly JoinedRevision[];
+  /** Why commits could not be joined, when they could not. */
+  readonly notes: readonly string[];
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export function parseDeploymentRef(input: string): { namespace: string; name: string } {
+  const parts = input.trim().split('/');
+  const [namespace, name] = parts.length === 1 ? ['default', parts[0] ?? ''] : parts;
+  if (
+    parts.length > 2 ||
+    namespace === undefined ||
+    name === undefined ||
+    !DNS_LABEL.test(namespace) ||
+    !DNS_SUBDOMAIN.test(name)
+  ) {
+    throw new InvalidInputError(
+      `Cannot read a Deployment from "${input.slice(0, 120)}": expected <namespace>/<name> (lowercase DNS names).`,
+    );
+  }
+  return { namespace, name };
+}
+
+/** Reads the cluster (and Git, for an app) and joins them; one history per Deployment. */
+export async function loadHistory(request: HistoryRequest): Promise<DeploymentHistory[]> {
+  const wanted = request.deployment === undefined ? undefined : parseDeploymentRef(request.deployment);
+  if (request.app === undefined) {
+    if (wanted === undefined)
+      throw new InvalidInputError(
+        'Name an app (a Flux Kustomization) or a Deployment with --deployment ns/name.',
+      );
+    const deployment = await request.cluster.get({ ...DEPLOYMENT, ...wanted });
+    if (deployment === undefined) {
+      throw new NotFoundError(
+        `No Deployment ${wanted.namespace}/${wanted.name} in the cluster. List them with \`kubectl get deployments -A\`.`,
+      );
+    }
+    return [
+      { ...historyOf(deployment, await request.cluster.replicaSetsOf(deployment), undefined), notes: [] },
+    ];
+  }
+
+  const app = parseAppRef(request.app);
+  const label = appLabel(app);
+  if (app.engine !== 'flux-kustomization') {
+    throw new InvalidInputError(
+      `rewind history reads Flux Kustomizations; "${request.app}" is a ${app.engine}. ` +
+        'Use --deployment <namespace>/<name> to see a Deployment without Git.',
+    );
+  }
+  const kustomization = await request.cluster.get({ ...FLUX_KUSTOMIZATION, ...app });
+  if (kustomization === undefined) {
+    throw new NotFoundError(
+      `Unknown app "${request.app}": there is no Flux Kustomization "${app.name}" in namespace "${app.namespace}". ` +
+        'List the apps with `kubectl get kustomizations -A` and pass <namespace>/<name>, ' +
+        'or use --deployment <namespace>/<name> for a Deployment without Git.',
+    );
+  }
+  let deployments = await request.cluster.deploymentsOfKustomization(app.namespace, app.name);
+  if (wanted !== undefined) {
+    const applied = deployments.map((d) => `${d.metadata?.namespace}/${d.metadata?.name}`);
+    deployments = deployments.filter(
+      (d) => d.metadata?.namespace === wanted.namespace && d.metadata.name === wanted.name,
+    );
+    if (deployments.length === 0) {
+      throw new NotFoundError(
+        `App ${label} did not apply a Deployment ${wanted.namespace}/${wanted.name}` +
+          (applied.length === 0 ? ' (it applied no Deployments).' : ` (it applied ${applied.join(', ')}).`) +
+          ' Drop the app to see that Deployment without Git.',
+      );
+    }
+  }
+  if (deployments.length === 0) return [];
+
+  const located = await locateSource(request, kustomization);
+  const withReplicaSets = await Promise.all(
+    deployments.map(async (d) => ({ deployment: d, replicaSets: await request.cluster.replicaSetsOf(d) })),
+  );
+  let sourceHistory: AppSourceHistory | undefined;
+  const notes = [...located.notes];
+  if (located.repo !== undefined && located.source !== undefined) {
+    const images = withReplicaSets.flatMap(({ deployment, replicaSets }) =>
+      rolloutHistory(deployment as DeploymentLike, replicaSets as ReplicaSetLike[]).flatMap((e) => e.images),
+    );
+    sourceHistory = await readSourceHistory(located.repo, {
+      tip: located.source.tip,
+      paths: located.source.paths,
+      images,
+    });
+  }
+  return withReplicaSets.map(({ deployment, replicaSets }) => {
+    const history = historyOf(deployment, replicaSets, sourceHistory);
+    return {
+      ...history,
+      app: label,
+      ...(located.source === undefined ? {} : { source: located.source }),
+      notes,
+    };
+  });
+}
+
+function historyOf(
+  deployment: KubeObjectJson,
+  replicaSets: KubeObjectJson[],
+  source: AppSourceHistory | undefined,
+): Omit<DeploymentHistory, 'notes'> {
+  const d = deployment as DeploymentLike;
+  const rss = replicaSets as ReplicaSetLike[];
+  const entries = rolloutHistory(d, rss);
+  const activeUid = activeReplicaSet(d, rss)?.metadata?.uid;
+  const revisions =
+    source === undefined
+      ? entries.map((entry) => ({ entry, active: activeUid !== undefined && entry.uid === activeUid }))
+      : joinRolloutWithCommits(entries, source, activeUid);
+  return {
+    deployment: { namespace: deployment.metadata?.namespace ?? '', name: deployment.metadata?.name ?? '' },
+    revisions,
+  };
+}
+
+interface LocatedSource {
+  readonly repo?: GitRepo;
+  readonly source?: HistorySource;
+  readonly notes: string[];
+}
+
+/** Where the app comes from: mirror, commit Flux last attempted (or the branch head), path closure. */
+async function locateSource(request: HistoryRequest, kustomization: KubeObjectJson): Promise<LocatedSource> {
+  const source = sourceOf(kustomization);
+  if (source === undefined)
+    return { notes: ['The Kustomization has no spec.sourceRef; commits not joined.'] };
+  if (source.sourceRef.kind !== 'GitRepository') {
+    return {
+      notes: [`The app's source is a ${source.sourceRef.kind}, not a Git repository; commits not joined.`],
+    };
+  }
+  const repoName = `${source.sourceRef.namespace}/${source.sourceRef.name}`;
+  const gitRepository = await request.cluster.get({
+    ...FLUX_GIT_REPOSITORY,
+    namespace: source.sourceRef.namespace,
+    name: source.sourceRef.name,
+  });
+  const url = gitRepository?.spec?.url as string | undefined;
+  if (gitRepository === undefined || typeof url !== 'string' || url === '') {
+    return { notes: [`GitRepository ${repoName} not found or has no spec.url; commits not joined.`] };
+  }
+  if (request.git === undefined) return { notes: ['No Git workspace configured; commits not joined.'] };
+  // Flux's default when spec.ref names no branch.
+  const branch = (gitRepository.spec?.ref?.branch as string | undefined) ?? 'master';
+  const { repo } = await request.git.syncMirror(url);
+
+  const attempted = tryParseRevision(
+    (kustomization.status?.lastAttemptedRevision as string | undefined) ??
+      (kustomization.status?.lastAppliedRevision as string | undefined) ??
+      '',
+  );
+  const tip =
+    (attempted === undefined ? undefined : await repo.resolveCommit(attempted.sha)) ??
+    (await repo.resolveCommit(`refs/heads/${branch}`));
+  if (tip === undefined) {
+    return {
+      notes: [
+        `Neither the revision Flux attempted (${attempted?.raw ?? 'none'}) nor branch ${branch} is in ${redact(url)}; commits not joined.`,
+      ],
+    };
+  }
+  const closure = await pathClosure(repo, tip, source.path);
+  const notes = closure.skipped.map((s) => `${s.from}: ${s.ref} not followed (${s.why}).`);
+  if (closure.paths.length === 0)
+    notes.push(`Path ${source.path || '.'} not found at ${tip.slice(0, 7)}; commits not joined.`);
+  return { repo, source: { url: redact(url), branch, tip, paths: closure.paths }, notes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command
+
+export interface RunHistoryOptions extends HistoryRequest {
+  readonly json: boolean;
+}
+
+/** `rewind history`: the text to print (a table per Deployment, or a JSON array of rows). */
+export async function runHistory(options: RunHistoryOptions): Promise<string> {
+  const histories = await loadHistory(options);
+  if (histories.length === 0 && !options.json && options.app !== undefined) {
+    return (
+      `App ${options.app} applied no Deployments (none carries its kustomize.toolkit.fluxcd.io/name ` +
+      'and /namespace labels). Check `kubectl get deployments -A --show-labels`.\n'
+    );
+  }
+  return options.json ? formatHistoryJson(histories) : formatHistoryTable(histories);
+}
