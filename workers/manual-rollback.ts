@@ -99,7 +99,7 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
   const redis = redisConnection(config.redis);
   try {
     const incidents = new RedisIncidentStore(redis, config.redis.prefix);
-    const incidentId = `inc-${appKey(app)}.manual-${bad.slice(0, 12)}`
+    const incidentId = `inc-${appKey(app)}.${options.dryRun ? 'dryrun' : 'manual'}-${bad.slice(0, 12)}`
       .toLowerCase()
       .replace(/[^a-z0-9.-]/g, '-');
     let verifyJob: VerifyJob | undefined;

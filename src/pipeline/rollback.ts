@@ -55,6 +55,8 @@ async function loadOrCreate(job: RollbackJob, deps: RollbackDeps): Promise<Incid
   });
   const record: IncidentRecord = {
     ...incident,
+    // The job names the incident (manual rollbacks have their own ids); the domain derives the default.
+    id: job.incidentId,
     details: {
       trigger: job.trigger,
       dryRun: job.dryRun,

@@ -1,0 +1,119 @@
+// The whole bot on the sandbox for e2e tests: sandbox cluster, sample fleet, Redis under a unique
+// prefix (keys deleted afterwards), and a runtime with the roles asked for.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { parseConfig, type RewindConfig } from '../../src/config/index.ts';
+import { isTerminal } from '../../src/domain/incident.ts';
+import { silentLogger } from '../../src/logging.ts';
+import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
+import {
+  BROKEN_IMAGE_GLOB,
+  type Fleet,
+  createFleet,
+  readyFor,
+  waitForKustomization,
+} from '../../src/sandbox/scenario.ts';
+import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
+import { type Role, type Runtime, startRuntime } from '../../workers/runtime.ts';
+import { redisUrl } from '../global-setup.ts';
+
+export interface Loop {
+  sandbox: Sandbox;
+  fleet: Fleet;
+  config: RewindConfig;
+  configInput: Record<string, unknown>;
+  runtime: Runtime;
+  workdir: string;
+  /** Waits until the incident for `badSha` is final; returns it. */
+  finalIncident(badSha: string, timeoutMs?: number): Promise<IncidentRecord>;
+  /** Deletes every key under this loop's Redis prefix (what losing Redis looks like to it). */
+  flushPrefix(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface LoopOptions {
+  policy?: Record<string, unknown>;
+  roles?: Role[];
+  timeout?: string;
+}
+
+let counter = 0;
+
+export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
+  const sandbox = await startSandbox({ podReadyMs: 100, unreadyImages: [BROKEN_IMAGE_GLOB] });
+  const fleet = await createFleet({ sandbox, timeout: options.timeout ?? '4s', replicas: 2 });
+  const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-e2e-'));
+  const prefix = `rewind-test-${process.pid}-${Date.now()}-${counter++}`;
+  const configInput = {
+    redis: { url: redisUrl(), prefix },
+    kubernetes: { kubeconfig: sandbox.kubeconfigPath },
+    git: { workdir: path.join(workdir, 'git'), allowFileRemotes: true },
+    policy: { gracePeriod: '500ms', verifyTimeout: '40s', ...options.policy },
+  };
+  const config = parseConfig(configInput, { env: {} });
+  const runtime = await startRuntime({
+    config,
+    roles: options.roles ?? ['detector', 'rollback', 'verifier'],
+    log: silentLogger(),
+    env: {},
+    verifyIntervalMs: 100,
+    lockDurationMs: 3000,
+    detector: { debounceMs: 10 },
+  });
+  const redis = new Redis(redisUrl());
+  await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(await fleet.head()));
+  const flushPrefix = async (): Promise<number> => {
+    let deleted = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  };
+  return {
+    sandbox,
+    fleet,
+    config,
+    configInput,
+    runtime,
+    workdir,
+    async finalIncident(badSha, timeoutMs = 45_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const record = (await runtime.incidents.list(50)).find((r) => r.badRevision === badSha);
+        if (record && isTerminal(record.conditions.at(-1)!.type)) return record;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `incident for ${badSha} not final: ${JSON.stringify(record?.conditions ?? 'none')}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    flushPrefix,
+    async stop() {
+      await runtime.close();
+      await flushPrefix();
+      redis.disconnect();
+      await sandbox.stop();
+      await fleet.cleanup();
+      await rm(workdir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Commits on the remote branch carrying `Rewind-Incident: <id>`. */
+export async function revertCommitsFor(fleet: Fleet, incidentId: string): Promise<string[]> {
+  await fleet.work.fetch('origin');
+  const out = await fleet.work.raw([
+    'log',
+    '--format=%H',
+    `--grep=Rewind-Incident: ${incidentId}`,
+    'origin/main',
+  ]);
+  return out.split('\n').filter(Boolean);
+}
