@@ -179,6 +179,37 @@ program
   });
 
 program
+  .command('history')
+  .description(
+    "print a Deployment's ReplicaSet history joined with the Git commits that produced each template",
+  )
+  .argument('[app]', 'the Flux Kustomization, as <namespace>/<name>')
+  .option('--deployment <ns/name>', 'one Deployment (alone: without Git)')
+  .option('--json', 'print JSON', false)
+  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
+  .action(
+    async (app: string | undefined, options: { deployment?: string; json: boolean; config?: string }) => {
+      if (!app && !options.deployment)
+        throw new InvalidArgumentError('name an app (<namespace>/<name>) or --deployment <ns/name>');
+      const cfg = await config(options.config);
+      const { KubeCluster, loadKubeConfig } = await import('./cluster/kube.ts');
+      const { gitWorkspaceFor } = await import('../workers/runtime.ts');
+      const { runHistory } = await import('./history/rollout-git-history.ts');
+      const cluster = new KubeCluster(loadKubeConfig(cfg.kubernetes.kubeconfig));
+      await cluster.ping();
+      const git = gitWorkspaceFor(cfg, process.env);
+      process.stdout.write(
+        await runHistory({
+          cluster,
+          ...(app ? { git, app } : {}),
+          ...(options.deployment ? { deployment: options.deployment } : {}),
+          json: options.json,
+        }),
+      );
+    },
+  );
+
+program
   .command('demo')
   .description('run the demo on a fresh sandbox cluster')
   .action(async () => {

@@ -1,7 +1,6 @@
 // `rewind rollback <app> [--to SHA] [--dry-run]`: the same pipeline as an automatic rollback, run in
 // this process and followed to the end (no worker needed), with a human as the trigger. Input is
 // validated before anything is recorded: unknown app, malformed SHA, SHA not in the history.
-import path from 'node:path';
 import { FLUX_GIT_REPOSITORY, FLUX_KUSTOMIZATION, KubeCluster, loadKubeConfig } from '../src/cluster/kube.ts';
 import type { RewindConfig } from '../src/config/index.ts';
 import { appKey, appLabel, parseAppRef } from '../src/domain/app-ref.ts';
@@ -11,7 +10,6 @@ import { isTerminal, stageTimings } from '../src/domain/incident.ts';
 import { tryParseRevision } from '../src/domain/revision.ts';
 import { assessKustomization, sourceOf } from '../src/engines/flux-kustomization.ts';
 import { RollbackGit } from '../src/git/rollback-git.ts';
-import { GitWorkspace } from '../src/git/workspace.ts';
 import { LAST_HEALTHY_ANNOTATION } from '../src/pipeline/detect.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
 import { type Logger, systemClock } from '../src/pipeline/ports.ts';
@@ -20,6 +18,7 @@ import { runVerify } from '../src/pipeline/verify-job.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
 import { RedisIncidentStore } from '../src/queue/incident-store.ts';
 import type { VerifyJob } from '../src/queue/jobs.ts';
+import { gitWorkspaceFor } from './runtime.ts';
 
 export interface ManualRollbackOptions {
   config: RewindConfig;
@@ -75,14 +74,7 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
     throw new InvalidInputError(`No earlier good revision is known for ${appLabel(app)}; pass --to <sha>.`);
   }
 
-  const tokenEnv = config.git.credentials?.tokenEnv;
-  const token = tokenEnv ? options.env[tokenEnv] : undefined;
-  const workspace = new GitWorkspace({
-    root: path.resolve(config.git.workdir),
-    author: config.git.author,
-    allowedProtocols: config.git.allowFileRemotes ? ['https', 'ssh', 'file'] : ['https', 'ssh'],
-    ...(token ? { credentials: { token } } : {}),
-  });
+  const workspace = gitWorkspaceFor(config, options.env);
   const git = new RollbackGit(workspace, config.git.author);
   const source = sourceOf(kustomization);
   const repo =

@@ -60,6 +60,19 @@ function crashPointFrom(env: RuntimeOptions['env']): ((name: string) => void) | 
   };
 }
 
+/** The git workspace as configured: mirrors under git.workdir, token from the named env var. */
+export function gitWorkspaceFor(config: RewindConfig, env: RuntimeOptions['env']): GitWorkspace {
+  const tokenEnv = config.git.credentials?.tokenEnv;
+  const token = tokenEnv ? env[tokenEnv] : undefined;
+  const username = config.git.credentials?.username;
+  return new GitWorkspace({
+    root: path.resolve(config.git.workdir),
+    author: config.git.author,
+    allowedProtocols: config.git.allowFileRemotes ? ['https', 'ssh', 'file'] : ['https', 'ssh'],
+    ...(token ? { credentials: { token, ...(username ? { username } : {}) } } : {}),
+  });
+}
+
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
@@ -80,21 +93,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const rollbackQueue = new Queue<RollbackJob>(QUEUE_NAMES.rollback, { connection: connection(), prefix });
   const verifyQueue = new Queue<VerifyJob>(QUEUE_NAMES.verify, { connection: connection(), prefix });
 
-  const tokenEnv = config.git.credentials?.tokenEnv;
-  const token = tokenEnv ? options.env[tokenEnv] : undefined;
-  const workspace = new GitWorkspace({
-    root: path.resolve(config.git.workdir),
-    author: config.git.author,
-    allowedProtocols: config.git.allowFileRemotes ? ['https', 'ssh', 'file'] : ['https', 'ssh'],
-    ...(token
-      ? {
-          credentials: {
-            token,
-            ...(config.git.credentials?.username ? { username: config.git.credentials.username } : {}),
-          },
-        }
-      : {}),
-  });
+  const workspace = gitWorkspaceFor(config, options.env);
   const git = new RollbackGit(workspace, config.git.author);
   const workers: Worker[] = [];
   const lockDuration = options.lockDurationMs ?? 30_000;
