@@ -1,7 +1,13 @@
 // The Kubernetes adapter: everything Rewind reads from or writes to a cluster, through the real
 // @kubernetes/client-node. An instance per process with explicit dependencies (no module singletons).
 import { randomUUID } from 'node:crypto';
-import { KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { TransientError } from '../domain/errors.ts';
 import type { KubeObjectJson } from './informer.ts';
 
@@ -53,9 +59,11 @@ function plain<T>(value: unknown): T {
 
 export class KubeCluster {
   private readonly objects: KubernetesObjectApi;
+  private readonly apps: AppsV1Api;
 
   constructor(readonly kubeConfig: KubeConfig) {
     this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
   }
 
   get server(): string {
@@ -153,6 +161,20 @@ export class KubeCluster {
   /** `flux suspend|resume`: a merge patch of spec.suspend, nothing else. */
   async setSuspended(ref: ObjectRef, suspended: boolean): Promise<void> {
     await this.mergePatch(ref, { spec: { suspend: suspended } });
+  }
+
+  /**
+   * Replaces a Deployment's pod template with a JSON patch, as `kubectl rollout undo` does
+   * (kubectl pkg/polymorphichelpers/rollback.go); the pod-template-hash label is dropped so the
+   * controller finds and reuses the ReplicaSet that carries this template.
+   */
+  async setPodTemplate(namespace: string, name: string, template: unknown): Promise<void> {
+    const value = structuredClone(template) as { metadata?: { labels?: Record<string, string> } };
+    delete value.metadata?.labels?.['pod-template-hash'];
+    await this.apps.patchNamespacedDeployment(
+      { namespace, name, body: [{ op: 'replace', path: '/spec/template', value }] },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
   }
 
   /** Deployments a Flux Kustomization applied (it labels them with its name and namespace). */

@@ -24,6 +24,8 @@ export interface Policy {
   readonly budgets: Budgets;
   readonly maxCulpritAgeMs: number;
   readonly suspendWhilePending: boolean;
+  /** Roll Deployments back natively (Kustomization suspended) while Git catches up. */
+  readonly fastPath: boolean;
   readonly verifyTimeoutMs: number;
 }
 
@@ -515,6 +517,7 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
     },
     maxCulpritAgeMs: ms(p.maxCulpritAge, 'policy.maxCulpritAge'),
     suspendWhilePending: p.suspendWhilePending,
+    fastPath: p.fastPath,
     verifyTimeoutMs: ms(p.verifyTimeout, 'policy.verifyTimeout'),
   };
   const apps = raw.apps.map((a, i) => normaliseApp(a, `apps[${i}]`, ms));
@@ -553,6 +556,7 @@ function normaliseApp(a: RawAppConfig, path: string, ms: (text: string, path: st
     paused: a.paused,
     maxCulpritAgeMs: opt(a.maxCulpritAge, 'maxCulpritAge'),
     suspendWhilePending: a.suspendWhilePending,
+    fastPath: a.fastPath,
     verifyTimeoutMs: opt(a.verifyTimeout, 'verifyTimeout'),
   }) as PolicyOverride;
   return {

@@ -26,6 +26,7 @@ export const policySchema = z.strictObject({
   budgets: budgets.prefault({}),
   maxCulpritAge: duration.default('7d'),
   suspendWhilePending: z.boolean().default(false),
+  fastPath: z.boolean().default(false),
   verifyTimeout: duration.default('5m'),
 });
 
@@ -44,6 +45,7 @@ const appPolicyOverride = z.strictObject({
     .optional(),
   maxCulpritAge: duration.optional(),
   suspendWhilePending: z.boolean().optional(),
+  fastPath: z.boolean().optional(),
   verifyTimeout: duration.optional(),
 });
 

@@ -14,6 +14,8 @@ export const durableIncidentSchema = z.object({
   bad: sha,
   good: sha,
   trigger: z.enum(['engine', 'pods', 'manual']),
+  /** Rewind suspended the Kustomization (fast path) and must resume it. */
+  suspendedByRewind: z.boolean().default(false),
   /** Last-good ReplicaSet uid per Deployment (`namespace/name`). */
   lastGood: z.record(z.string(), z.string()),
 });

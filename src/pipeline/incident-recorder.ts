@@ -1,6 +1,12 @@
 // Records an incident's progress: every condition and detail change is saved at once (before the
 // next side effect), logged with the stage timings, and idempotent when re-recorded.
-import { type ConditionType, currentCondition, stageTimings, transition } from '../domain/incident.ts';
+import {
+  type ConditionType,
+  PROGRESS_CONDITIONS,
+  currentCondition,
+  stageTimings,
+  transition,
+} from '../domain/incident.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { redact } from '../domain/errors.ts';
 import type { IncidentDetails, IncidentRecord, IncidentStore } from './incident-record.ts';
@@ -33,8 +39,16 @@ export class IncidentRecorder {
     await this.deps.incidents.save(this.record);
   }
 
-  /** Records a condition (idempotent: re-recording the current one is a no-op). */
+  /**
+   * Records a condition (idempotent: re-recording the current one, or a progress condition the
+   * incident already passed, is a no-op, so a job retried after a crash can replay its steps).
+   */
   async to(type: ConditionType, reason: string, message: string, culprit?: CommitSha): Promise<void> {
+    if (
+      (PROGRESS_CONDITIONS as readonly string[]).includes(type) &&
+      this.record.conditions.some((c) => c.type === type)
+    )
+      return;
     const result = transition(this.record, {
       type,
       reason,

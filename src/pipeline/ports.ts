@@ -9,6 +9,8 @@ export interface ClusterPort {
   annotate(ref: ObjectRef, annotations: Record<string, string | null>): Promise<KubeObjectJson>;
   requestReconcile(ref: ObjectRef, token?: string): Promise<string>;
   setSuspended(ref: ObjectRef, suspended: boolean): Promise<void>;
+  /** Replaces a Deployment's pod template (what `kubectl rollout undo` patches). */
+  setPodTemplate(namespace: string, name: string, template: unknown): Promise<void>;
   deploymentsOfKustomization(namespace: string, name: string): Promise<KubeObjectJson[]>;
   replicaSetsOf(deployment: KubeObjectJson): Promise<KubeObjectJson[]>;
   podsOf(replicaSet: KubeObjectJson): Promise<KubeObjectJson[]>;

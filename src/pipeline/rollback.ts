@@ -216,7 +216,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     );
   }
   if (!job.manual && !dryRun) {
-    const budget = await budgetLeft(deps, app, policy.budgets.perHour, policy.budgets.perDay);
+    const budget = await budgetLeft(deps, rec.record.id, app, policy.budgets.perHour, policy.budgets.perDay);
     if (budget) return rec.stop('NeedsHuman', 'BudgetExhausted', budget);
   }
 
@@ -230,6 +230,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       bad,
       good,
       trigger: rec.record.details.trigger,
+      suspendedByRewind: policy.fastPath,
       lastGood: Object.fromEntries(
         Object.entries(templates.lastGood).flatMap(([key, value]) =>
           value.rsUid ? [[key, value.rsUid]] : [],
@@ -237,6 +238,22 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       ),
     };
     await deps.cluster.annotate(kustomizationRef(app), { [INCIDENT_ANNOTATION]: JSON.stringify(record) });
+  }
+  // Fast path: recover the cluster at native speed while Git catches up. Flux is suspended so it
+  // does not re-apply the bad revision meanwhile; each Deployment gets its last-good template back
+  // the way `kubectl rollout undo` does (the controller reuses the old ReplicaSet). The revert that
+  // follows carries the same template, so applying it changes nothing.
+  if (policy.fastPath && !dryRun && !alreadyPushed) {
+    await rec.details({ suspendedByRewind: true });
+    await deps.cluster.setSuspended(kustomizationRef(app), true);
+    for (const [key, lastGood] of Object.entries(templates.lastGood)) {
+      const [namespace = '', name = ''] = key.split('/');
+      await deps.cluster.setPodTemplate(namespace, name, lastGood.template);
+    }
+    log.info(
+      { deployments: Object.keys(templates.lastGood) },
+      'fast path: rolled back natively, Kustomization suspended',
+    );
   }
   const failingApps = await failingAppsOn(deps, repoRef, app);
   const failingPaths = new Set<string>(located.closure);
@@ -302,11 +319,16 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   deps.crashPoint?.('before-reconcile');
   const token = `${rec.record.id}-${deps.clock.now().getTime()}`;
   await deps.cluster.requestReconcile(repoRef, token);
-  await deps.cluster.requestReconcile(kustomizationRef(app), token);
-  if (rec.record.details.suspendedByRewind) {
+  if (rec.record.details.suspendedByRewind || (durable?.id === rec.record.id && durable.suspendedByRewind)) {
+    // Resume only once the source has the revert: resuming triggers a reconcile at once, and with
+    // the old artifact Flux would re-apply the bad revision (and then block on its health check).
+    const fetched = await waitForArtifact(deps, repoRef, revertSha, 30_000);
+    if (!fetched)
+      log.warn({ revertSha }, 'the GitRepository did not fetch the revert in time; resuming anyway');
     await deps.cluster.setSuspended(kustomizationRef(app), false);
     await rec.details({ suspendedByRewind: false });
   }
+  await deps.cluster.requestReconcile(kustomizationRef(app), token);
   await rec.details({ reconcileToken: token });
   await rec.to(
     'ReconcileRequested',
@@ -319,6 +341,23 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   await deps.enqueueVerify({ incidentId: rec.record.id, revertSha, deadline });
   log.debug({ revertSha }, 'verification enqueued');
   return { kind: 'handed-to-verifier', revertSha };
+}
+
+/** Waits until the GitRepository's artifact is the given commit (or a later one containing it is not checked). */
+async function waitForArtifact(
+  deps: RollbackDeps,
+  repoRef: ObjectRef,
+  sha: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const repo = await deps.cluster.get(repoRef);
+    const revision = tryParseRevision((repo?.status?.artifact?.revision as string | undefined) ?? '');
+    if (revision?.sha === sha) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
 }
 
 /** Other Kustomizations on the same source: which are failing too (one revert for all) and which are healthy. */
@@ -341,9 +380,13 @@ async function failingAppsOn(
   return { failing, healthy };
 }
 
-/** A message when the app's automatic-rollback budget is used up, else undefined. */
+/**
+ * A message when the app's automatic-rollback budget is used up, else undefined. Only other
+ * incidents count: a retry of this incident (after a crash past the push) must not stop itself.
+ */
 async function budgetLeft(
   deps: RollbackDeps,
+  incidentId: string,
   app: AppRef,
   perHour: number,
   perDay: number,
@@ -351,6 +394,7 @@ async function budgetLeft(
   const now = deps.clock.now().getTime();
   const recent = (await deps.incidents.list(500)).filter(
     (r) =>
+      r.id !== incidentId &&
       r.app.namespace === app.namespace &&
       r.app.name === app.name &&
       r.details.trigger !== 'manual' &&

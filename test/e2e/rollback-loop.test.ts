@@ -82,6 +82,24 @@ describe('the Git-first rollback loop on Flux (direct push), end to end', () => 
     expect(events.map((e) => e['reason'])).toContain('RollbackConverged');
   });
 
+  it('fast path: rolls the Deployment back natively while Flux is suspended, then Git catches up', async () => {
+    // A long Flux timeout: without the fast path the revert would wait for it.
+    loop = await startLoop({ policy: { fastPath: true }, timeout: '30s' });
+    const { sandbox, fleet } = loop;
+    const started = Date.now();
+    const bad = await fleet.setPodinfoImage(BROKEN);
+    fleet.notifyPush();
+    const incident = await loop.finalIncident(bad);
+    expect(incident.conditions.at(-1)?.type).toBe('Converged');
+    // Far below the 30 s Flux timeout the plain path would wait for.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const ks = sandbox.store.get(KUSTOMIZATION, fleet.namespace, 'podinfo')!;
+    expect(ks.spec.suspend).toBe(false);
+    const reverts = await revertCommitsFor(fleet, incident.id);
+    expect(reverts).toHaveLength(1);
+    expect(ks.status.lastAppliedRevision).toBe(`main@sha1:${reverts[0]}`);
+  });
+
   it('observes only in observe mode: locates the culprit, pushes nothing', async () => {
     loop = await startLoop({ policy: { mode: 'observe' } });
     const { fleet } = loop;
