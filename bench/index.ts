@@ -1,6 +1,7 @@
 // `npm run bench -- <name> [options]`: benchmarks print one JSON document on stdout.
 const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<unknown> }>> = {
   sandbox: () => import('./sandbox.ts'),
+  mttr: () => import('./mttr.ts'),
 };
 
 const [name = 'sandbox', ...args] = process.argv.slice(2);
