@@ -174,15 +174,65 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     changes.push(...diff.changes.map((c) => `${key}: ${c}`));
     changedValues.push(...diff.changedValues);
   }
+  if (!job.manual && !dryRun && policy.mode !== 'observe') {
+    const budget = await budgetLeft(deps, rec.record.id, app, policy.budgets.perHour, policy.budgets.perDay);
+    if (budget) return rec.stop('NeedsHuman', 'BudgetExhausted', budget);
+  } // Before acting, the incident is written onto the Kustomization: if Redis is lost from here on,
+  // the detector finds it there and re-runs this job, which then completes instead of starting over.
+  const acting = !dryRun && policy.mode !== 'observe';
+  if (acting && durable?.id !== rec.record.id) {
+    const record: DurableIncident = {
+      id: rec.record.id,
+      app,
+      bad,
+      good,
+      trigger: rec.record.details.trigger,
+      suspendedByRewind: policy.fastPath,
+      lastGood: Object.fromEntries(
+        Object.entries(templates.lastGood).flatMap(([key, value]) =>
+          value.rsUid ? [[key, value.rsUid]] : [],
+        ),
+      ),
+    };
+    await deps.cluster.annotate(kustomizationRef(app), { [INCIDENT_ANNOTATION]: JSON.stringify(record) });
+  }
+  // Fast path: recover the cluster at native speed while Git catches up. Flux is suspended so it
+  // does not re-apply the bad revision meanwhile; each Deployment gets its last-good template back
+  // the way `kubectl rollout undo` does (the controller reuses the old ReplicaSet). The revert that
+  // follows carries the same template, so applying it changes nothing. It runs before the culprit
+  // search, which it does not need; if no revert can be made, the incident says the cluster was
+  // rolled back and Flux left suspended.
+  if (policy.fastPath && acting && !alreadyPushed) {
+    await rec.details({ suspendedByRewind: true });
+    await deps.cluster.setSuspended(kustomizationRef(app), true);
+    for (const [key, lastGood] of Object.entries(templates.lastGood)) {
+      const [namespace = '', name = ''] = key.split('/');
+      await deps.cluster.setPodTemplate(namespace, name, lastGood.template);
+    }
+    log.info(
+      { deployments: Object.keys(templates.lastGood) },
+      'fast path: rolled back natively, Kustomization suspended',
+    );
+  }
+  // After the fast path, every way of stopping must say that the cluster was rolled back natively
+  // and Flux is still suspended, and how to undo that.
+  const stopForHuman = (reason: string, message: string) =>
+    rec.stop(
+      'NeedsHuman',
+      reason,
+      rec.record.details.suspendedByRewind
+        ? `${message} The fast path already rolled the Deployments back and left Kustomization ${app.namespace}/${app.name} suspended: fix Git, then run "flux resume kustomization ${app.name} -n ${app.namespace}".`
+        : message,
+    );
   let located;
   try {
     located = await deps.git.locate({ url, good, bad, appPath: source.path, changedValues });
   } catch (error) {
-    if (isRewindError(error) && !error.retryable) return rec.stop('NeedsHuman', error.code, error.message);
+    if (isRewindError(error) && !error.retryable) return stopForHuman(error.code, error.message);
     throw error;
   }
   if (located.outcome.kind === 'no-candidate')
-    return rec.stop('NeedsHuman', 'NoCandidate', located.outcome.explanation);
+    return stopForHuman('NoCandidate', located.outcome.explanation);
   const culprits = located.outcome.commits;
   const culprit = culprits[0]!;
   await rec.details({
@@ -209,52 +259,13 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   }
   const age = deps.clock.now().getTime() - Date.parse(culprit.committedAt);
   if (!job.manual && age > policy.maxCulpritAgeMs) {
-    return rec.stop(
-      'NeedsHuman',
+    return stopForHuman(
       'CulpritTooOld',
       `The culprit ${shortSha(culprit.sha)} is older than policy.maxCulpritAge; Rewind does not revert old commits automatically.`,
     );
   }
-  if (!job.manual && !dryRun) {
-    const budget = await budgetLeft(deps, rec.record.id, app, policy.budgets.perHour, policy.budgets.perDay);
-    if (budget) return rec.stop('NeedsHuman', 'BudgetExhausted', budget);
-  }
 
-  // 5. Revert + push (check-then-act: a revert already pushed for this incident is reused). Before
-  // the push, the incident is written onto the Kustomization: if Redis is lost from here on, the
-  // detector finds it there and re-runs this job, which then completes instead of starting over.
-  if (!dryRun && durable?.id !== rec.record.id) {
-    const record: DurableIncident = {
-      id: rec.record.id,
-      app,
-      bad,
-      good,
-      trigger: rec.record.details.trigger,
-      suspendedByRewind: policy.fastPath,
-      lastGood: Object.fromEntries(
-        Object.entries(templates.lastGood).flatMap(([key, value]) =>
-          value.rsUid ? [[key, value.rsUid]] : [],
-        ),
-      ),
-    };
-    await deps.cluster.annotate(kustomizationRef(app), { [INCIDENT_ANNOTATION]: JSON.stringify(record) });
-  }
-  // Fast path: recover the cluster at native speed while Git catches up. Flux is suspended so it
-  // does not re-apply the bad revision meanwhile; each Deployment gets its last-good template back
-  // the way `kubectl rollout undo` does (the controller reuses the old ReplicaSet). The revert that
-  // follows carries the same template, so applying it changes nothing.
-  if (policy.fastPath && !dryRun && !alreadyPushed) {
-    await rec.details({ suspendedByRewind: true });
-    await deps.cluster.setSuspended(kustomizationRef(app), true);
-    for (const [key, lastGood] of Object.entries(templates.lastGood)) {
-      const [namespace = '', name = ''] = key.split('/');
-      await deps.cluster.setPodTemplate(namespace, name, lastGood.template);
-    }
-    log.info(
-      { deployments: Object.keys(templates.lastGood) },
-      'fast path: rolled back natively, Kustomization suspended',
-    );
-  }
+  // 5. Revert + push (check-then-act: a revert already pushed for this incident is reused).
   const failingApps = await failingAppsOn(deps, repoRef, app);
   const failingPaths = new Set<string>(located.closure);
   for (const other of failingApps.failing) {
@@ -288,12 +299,8 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   if (pushed.kind === 'not-pushed') {
     const r = pushed.revert;
     if (r.kind === 'needs-human')
-      return rec.stop(
-        'NeedsHuman',
-        'RevertConflict',
-        `${r.message} Conflicting paths: ${r.conflicts.join(', ')}.`,
-      );
-    return rec.stop('NeedsHuman', 'NothingToRevert', 'message' in r ? r.message : 'nothing to revert');
+      return stopForHuman('RevertConflict', `${r.message} Conflicting paths: ${r.conflicts.join(', ')}.`);
+    return stopForHuman('NothingToRevert', 'message' in r ? r.message : 'nothing to revert');
   }
   if (pushed.kind === 'gave-up') throw new Error(pushed.message); // retried by the queue with backoff
   const revertSha = pushed.sha;
