@@ -187,7 +187,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       bad,
       good,
       trigger: rec.record.details.trigger,
-      suspendedByRewind: policy.fastPath,
+      suspendedByRewind: policy.fastPath || policy.suspendWhilePending,
       lastGood: Object.fromEntries(
         Object.entries(templates.lastGood).flatMap(([key, value]) =>
           value.rsUid ? [[key, value.rsUid]] : [],
@@ -202,10 +202,13 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   // follows carries the same template, so applying it changes nothing. It runs before the culprit
   // search, which it does not need; if no revert can be made, the incident says the cluster was
   // rolled back and Flux left suspended.
-  if (policy.fastPath && acting && !alreadyPushed) {
+  // policy.suspendWhilePending only suspends: Flux stops re-trying the bad revision until the
+  // revert is in Git, without touching the Deployments.
+  if ((policy.fastPath || policy.suspendWhilePending) && acting && !alreadyPushed) {
     await rec.details({ suspendedByRewind: true });
     await deps.cluster.setSuspended(kustomizationRef(app), true);
-    for (const [key, lastGood] of Object.entries(templates.lastGood)) {
+    const templatesToRestore = policy.fastPath ? Object.entries(templates.lastGood) : [];
+    for (const [key, lastGood] of templatesToRestore) {
       const [namespace = '', name = ''] = key.split('/');
       await deps.cluster.setPodTemplate(namespace, name, lastGood.template);
     }
