@@ -32,7 +32,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     options.destination ?? process.stdout,
   );
-  return base as unknown as Logger;
+  return base;
 }
 
 /** A logger that drops everything (tests, the demo's quiet mode). */

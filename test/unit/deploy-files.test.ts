@@ -131,7 +131,15 @@ describe('docker-compose.yml', () => {
 
   it('mounts an example config that documents every top-level section', () => {
     const config = parse(read('rewind.example.yaml'));
-    expect(Object.keys(config)).toEqual(['redis', 'kubernetes', 'git', 'forge', 'policy', 'detection', 'apps']);
+    expect(Object.keys(config)).toEqual([
+      'redis',
+      'kubernetes',
+      'git',
+      'forge',
+      'policy',
+      'detection',
+      'apps',
+    ]);
     expect(config.forge.type).toBe('direct-push');
     expect(config.policy).toMatchObject({
       mode: 'auto-merge',
