@@ -117,19 +117,22 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
 
   // 2. Is it still failing on the same revision? (the grace period ends here) Skipped when our
   // revert is already on the branch: then a previous attempt acted and this one finishes the job.
-  const alreadyPushed = await deps.git.pushedRevert(url, branch, rec.record.id);
-  if (!job.manual && !alreadyPushed) {
+  // Asked only when the answer matters (a git fetch is the slowest part of the way to the fast path).
+  let pushedBefore: Promise<unknown> | undefined;
+  const alreadyPushed = async (): Promise<boolean> =>
+    Boolean(await (pushedBefore ??= deps.git.pushedRevert(url, branch, rec.record.id)));
+  if (!job.manual) {
     const verdict = assessKustomization(kustomization);
     const attempted = tryParseRevision(kustomization.status?.lastAttemptedRevision ?? '');
     const applied = tryParseRevision(kustomization.status?.lastAppliedRevision ?? '');
-    if (verdict.state === 'healthy' && applied?.sha === bad) {
+    if (verdict.state === 'healthy' && applied?.sha === bad && !(await alreadyPushed())) {
       return rec.stop(
         'Ignored',
         'Recovered',
         `${appLabel(app)} became healthy on ${shortSha(bad)} during the grace period; no rollback needed.`,
       );
     }
-    if (attempted && attempted.sha !== bad) {
+    if (attempted && attempted.sha !== bad && !(await alreadyPushed())) {
       return rec.stop(
         'Superseded',
         'NewRevision',
@@ -137,7 +140,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       );
     }
   }
-  if (policy.paused && !alreadyPushed) {
+  if (policy.paused && !(await alreadyPushed())) {
     return rec.stop(
       'Ignored',
       'Paused',
@@ -204,7 +207,12 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   // rolled back and Flux left suspended.
   // policy.suspendWhilePending only suspends: Flux stops re-trying the bad revision until the
   // revert is in Git, without touching the Deployments.
-  if ((policy.fastPath || policy.suspendWhilePending) && acting && !alreadyPushed) {
+  // Idempotent: after a crash it suspends and patches the same templates again.
+  if (
+    (policy.fastPath || policy.suspendWhilePending) &&
+    acting &&
+    rec.record.details.revert?.sha === undefined
+  ) {
     await rec.details({ suspendedByRewind: true });
     await deps.cluster.setSuspended(kustomizationRef(app), true);
     const templatesToRestore = policy.fastPath ? Object.entries(templates.lastGood) : [];
