@@ -52,6 +52,13 @@ function statusCode(error: unknown): number | undefined {
   return undefined;
 }
 
+/** `spec.selector.matchLabels` as a label selector string. */
+function matchLabelsSelector(object: KubeObjectJson): string {
+  return Object.entries((object.spec?.selector?.matchLabels ?? {}) as Record<string, string>)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
 function plain<T>(value: unknown): T {
   // Typed models carry Date objects; Rewind works on the JSON shape the API sends.
   return JSON.parse(JSON.stringify(value)) as T;
@@ -188,10 +195,7 @@ export class KubeCluster {
 
   /** ReplicaSets controlled by a Deployment (label selector + controller owner reference, as kubectl does). */
   async replicaSetsOf(deployment: KubeObjectJson): Promise<KubeObjectJson[]> {
-    const selector = Object.entries((deployment.spec?.selector?.matchLabels ?? {}) as Record<string, string>)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    const all = await this.list(REPLICA_SET, deployment.metadata?.namespace, selector);
+    const all = await this.list(REPLICA_SET, deployment.metadata?.namespace, matchLabelsSelector(deployment));
     return all.filter((rs) =>
       (rs.metadata?.ownerReferences ?? []).some(
         (ref) => ref.controller && ref.uid === deployment.metadata?.uid,
@@ -200,10 +204,7 @@ export class KubeCluster {
   }
 
   async podsOf(replicaSet: KubeObjectJson): Promise<KubeObjectJson[]> {
-    const selector = Object.entries((replicaSet.spec?.selector?.matchLabels ?? {}) as Record<string, string>)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    const all = await this.list(POD, replicaSet.metadata?.namespace, selector);
+    const all = await this.list(POD, replicaSet.metadata?.namespace, matchLabelsSelector(replicaSet));
     return all.filter((pod) =>
       (pod.metadata?.ownerReferences ?? []).some((ref) => ref.uid === replicaSet.metadata?.uid),
     );
