@@ -45,6 +45,10 @@ export interface Forge {
   /** The newest pull request (open or closed) whose head is this branch. */
   findPullRequest(branch: string): Promise<PullRequest | undefined>;
   getPullRequest(number: number): Promise<PullRequest>;
+  /** Open pull requests whose head branch starts with `rewind/` (Rewind's own), newest first. */
+  listOpenRewindPullRequests(): Promise<PullRequest[]>;
+  /** Replaces a pull request's body (e.g. a second failing app joins the PR of the same culprit). */
+  updatePullRequestBody(number: number, body: string): Promise<void>;
   /** Finds the PR for `branch` or creates it; adds missing labels and reviewers; updates a changed body. */
   ensurePullRequest(input: EnsurePullRequestInput): Promise<EnsurePullRequestOutcome>;
   /**

@@ -5,6 +5,7 @@ import type { CommitSha } from '../domain/commit-sha.ts';
 import { findCulprit, validateRange, type CulpritOutcome } from './culprit.ts';
 import { pathClosure } from './path-closure.ts';
 import { findIncidentCommit, pushRevertDirect, type PushOutcome } from './push.ts';
+import { pushRevertBranch, type BranchPushOutcome } from './push-branch.ts';
 import type { GitAuthor } from './repo.ts';
 import { buildRevert, type BuildRevertInput, type RevertOutcome } from './revert.ts';
 import type { GitWorkspace } from './workspace.ts';
@@ -87,6 +88,21 @@ export class RollbackGit {
   async validateRange(url: string, good: CommitSha, bad: CommitSha): Promise<void> {
     const mirror = await this.workspace.syncMirror(url);
     await validateRange(mirror.repo, good, bad);
+  }
+
+  /** Builds the revert on the base head and pushes it to Rewind's own branch (for a pull request). */
+  async revertAndPushBranch(
+    input: Omit<RevertPushInput, 'dryRun'> & { readonly prBranch: string },
+  ): Promise<BranchPushOutcome> {
+    const { url, branch, prBranch, ...build } = input;
+    return pushRevertBranch({
+      workspace: this.workspace,
+      remoteUrl: url,
+      base: branch,
+      branch: prBranch,
+      incidentId: input.incidentId,
+      buildRevert: (worktree) => buildRevert(worktree, build),
+    });
   }
 
   async isAncestor(url: string, ancestor: CommitSha, descendant: CommitSha): Promise<boolean> {
