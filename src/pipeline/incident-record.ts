@@ -25,6 +25,8 @@ export interface IncidentDetails {
   readonly templateChanges?: readonly string[];
   readonly revert?: { readonly kind: string; readonly sha?: string; readonly paths?: readonly string[] };
   readonly reconcileToken?: string;
+  /** The pull request carrying the revert (forge github). */
+  readonly pr?: { readonly number: number; readonly url: string; readonly branch: string };
   readonly suspendedByRewind?: boolean;
   readonly verification?: readonly DeploymentVerdictSummary[];
   readonly warnings?: readonly string[];

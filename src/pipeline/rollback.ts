@@ -19,6 +19,7 @@ import type { Clock, ClusterPort, GitPort, Logger } from './ports.ts';
 import { recordTemplates, templatesFromReplicaSets } from './verify.ts';
 import { type DurableIncident, INCIDENT_ANNOTATION, parseDurableIncident } from './durable-incident.ts';
 import { IncidentRecorder } from './incident-recorder.ts';
+import { type CrashPoint, type ForgeDeps, advancePullRequest, openPullRequest } from './pull-request.ts';
 
 export interface RollbackDeps {
   readonly cluster: ClusterPort;
@@ -29,12 +30,15 @@ export interface RollbackDeps {
   readonly log: Logger;
   readonly enqueueVerify: (job: VerifyJob) => Promise<void>;
   /** Fault injection for crash-safety tests: called at named points; may kill the process. */
-  readonly crashPoint?: (name: 'after-push' | 'before-reconcile') => void;
+  readonly crashPoint?: (name: CrashPoint) => void;
+  /** With a forge, reverts go through pull requests; without one, they are pushed to the branch. */
+  readonly forge?: ForgeDeps;
 }
 
 export type RollbackResult =
   | { kind: 'already-finished'; condition: ConditionType }
   | { kind: 'handed-to-verifier'; revertSha: string }
+  | { kind: 'waiting-for-merge'; pullRequest: number }
   | { kind: 'stopped'; condition: ConditionType; reason: string };
 
 function kustomizationRef(app: AppRef): ObjectRef {
@@ -114,6 +118,22 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     );
   }
   if (!rec.record.details.source) await rec.details({ source: { url: redact(url), branch } });
+  const finish = (revertSha: string) =>
+    requestReconcileAndVerify(deps, rec, {
+      app,
+      repoRef,
+      revertSha,
+      policyVerifyMs: policy.verifyTimeoutMs,
+      log,
+    });
+
+  // A pull request is open: nothing to locate again, only to follow it (merge per policy, or wait).
+  if (deps.forge && rec.record.details.pr && rec.condition === 'PullRequestOpened') {
+    const advanced = await advancePullRequest(deps.forge, rec, {
+      mode: job.manual ? 'auto-merge' : policy.mode,
+    });
+    return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
+  }
 
   // 2. Is it still failing on the same revision? (the grace period ends here) Skipped when our
   // revert is already on the branch: then a previous attempt acted and this one finishes the job.
@@ -286,10 +306,9 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   for (const other of failingApps.healthy) {
     for (const p of await deps.git.closureOf(url, bad, other.path)) otherPaths.add(p);
   }
-  const pushed = await deps.git.revertAndPush({
+  const revertInput = {
     url,
     branch,
-    dryRun,
     incidentId: rec.record.id,
     commits: culprits,
     failingApps: [appLabel(app), ...failingApps.failing.map((f) => f.label)],
@@ -297,7 +316,34 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     otherAppsPaths: [...otherPaths],
     good,
     rule: `${located.outcome.rule}, ${located.outcome.confidence} confidence`,
-  });
+  };
+  if (deps.forge && !dryRun) {
+    const opened = await openPullRequest(deps.forge, deps.git, rec, {
+      ...revertInput,
+      app,
+      culprit,
+      located: located.outcome,
+      failingAppsDetail: [
+        {
+          label: appLabel(app),
+          reason: rec.record.details.healthReason ?? '',
+          message: rec.record.details.healthMessage ?? '',
+        },
+        ...failingApps.failing.map((f) => ({ label: f.label, reason: f.reason, message: f.message })),
+      ],
+      plan: job.manual || policy.mode === 'auto-merge' ? 'auto-merge' : 'propose',
+      manual: job.manual,
+    });
+    if (opened.kind !== 'opened') {
+      return opened.kind === 'needs-human' ? stopForHuman(opened.reason, opened.message) : opened.result;
+    }
+    deps.crashPoint?.('after-pr');
+    const advanced = await advancePullRequest(deps.forge, rec, {
+      mode: job.manual ? 'auto-merge' : policy.mode,
+    });
+    return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
+  }
+  const pushed = await deps.git.revertAndPush({ ...revertInput, dryRun });
   if (pushed.kind === 'dry-run') {
     const r = pushed.revert;
     await rec.details({ revert: { kind: r.kind, ...('sha' in r ? { sha: r.sha, paths: r.paths } : {}) } });
@@ -333,6 +379,25 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   await rec.to('Merged', 'DirectPush', `Pushed ${shortSha(revertSha)} to ${branch} (fast-forward).`);
   deps.crashPoint?.('after-push');
 
+  return finish(revertSha);
+}
+
+interface FinishInput {
+  readonly app: AppRef;
+  readonly repoRef: ObjectRef;
+  readonly revertSha: string;
+  readonly policyVerifyMs: number;
+  readonly log: Logger;
+}
+
+/** Steps 6 and 7, shared by the direct-push and pull-request paths. */
+async function requestReconcileAndVerify(
+  deps: RollbackDeps,
+  rec: IncidentRecorder,
+  { app, repoRef, revertSha, policyVerifyMs, log }: FinishInput,
+): Promise<RollbackResult> {
+  const kustomization = await deps.cluster.get(kustomizationRef(app));
+  const durable = parseDurableIncident(kustomization?.metadata?.annotations?.[INCIDENT_ANNOTATION]);
   // 6. Make Flux apply it now: source first, then the Kustomization (what `flux reconcile --with-source` does).
   deps.crashPoint?.('before-reconcile');
   const token = `${rec.record.id}-${deps.clock.now().getTime()}`;
@@ -355,7 +420,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   );
 
   // 7. Verification runs as its own job.
-  const deadline = new Date(deps.clock.now().getTime() + policy.verifyTimeoutMs).toISOString();
+  const deadline = new Date(deps.clock.now().getTime() + policyVerifyMs).toISOString();
   await deps.enqueueVerify({ incidentId: rec.record.id, revertSha, deadline });
   log.debug({ revertSha }, 'verification enqueued');
   return { kind: 'handed-to-verifier', revertSha };
@@ -378,22 +443,35 @@ async function waitForArtifact(
   return false;
 }
 
+interface FailingApp {
+  readonly label: string;
+  readonly path: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
 /** Other Kustomizations on the same source: which are failing too (one revert for all) and which are healthy. */
 async function failingAppsOn(
   deps: RollbackDeps,
   repoRef: ObjectRef,
   app: AppRef,
-): Promise<{ failing: { label: string; path: string }[]; healthy: { label: string; path: string }[] }> {
+): Promise<{ failing: FailingApp[]; healthy: FailingApp[] }> {
   const all = await deps.cluster.list(FLUX_KUSTOMIZATION);
-  const failing: { label: string; path: string }[] = [];
-  const healthy: { label: string; path: string }[] = [];
+  const failing: FailingApp[] = [];
+  const healthy: FailingApp[] = [];
   for (const ks of all) {
     if (ks.metadata?.namespace === app.namespace && ks.metadata?.name === app.name) continue;
     const source = sourceOf(ks);
     if (!source || source.sourceRef.name !== repoRef.name || source.sourceRef.namespace !== repoRef.namespace)
       continue;
-    const entry = { label: `${ks.metadata?.namespace}/${ks.metadata?.name}`, path: source.path };
-    (assessKustomization(ks).state === 'failed' ? failing : healthy).push(entry);
+    const verdict = assessKustomization(ks);
+    const entry = {
+      label: `${ks.metadata?.namespace}/${ks.metadata?.name}`,
+      path: source.path,
+      reason: verdict.reason,
+      message: verdict.message,
+    };
+    (verdict.state === 'failed' ? failing : healthy).push(entry);
   }
   return { failing, healthy };
 }

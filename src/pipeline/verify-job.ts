@@ -31,11 +31,24 @@ export function formatTimings(record: IncidentRecord): string {
 
 export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<VerifyJobResult> {
   const record = await deps.incidents.get(job.incidentId);
-  // Without a record (Redis lost) the detector re-runs the rollback job from the durable annotation,
-  // which enqueues a new verification; nothing to do here.
-  if (!record) return { kind: 'missing' };
+  const beforeDeadline = deps.clock.now().getTime() < Date.parse(job.deadline);
+  // Without a record (Redis lost while this job survived or was enqueued by a rollback job still in
+  // flight) the detector re-runs the rollback job from the durable annotation. That job re-creates
+  // the record and hands over to this same job id, which the queue deduplicates: finishing here
+  // would leave the incident unverified, so keep checking until the deadline.
+  if (!record) {
+    return beforeDeadline
+      ? { kind: 'check-again', message: 'no incident record yet (Redis lost?); waiting for it to be resumed' }
+      : { kind: 'missing' };
+  }
   const rec = new IncidentRecorder(record, deps);
   if (isTerminal(rec.condition)) return { kind: 'already-finished' };
+  // A resumed rollback job is rebuilding the record; verification starts once it requested the reconcile.
+  if (rec.condition !== 'ReconcileRequested' && beforeDeadline)
+    return {
+      kind: 'check-again',
+      message: `incident is at ${rec.condition}; waiting for the reconcile request`,
+    };
   const ref = { ...FLUX_KUSTOMIZATION, namespace: record.app.namespace, name: record.app.name };
   const outcome = await verifyOnce(
     deps.cluster,

@@ -1,0 +1,234 @@
+// The pull-request path of a rollback: push the revert to Rewind's branch, find-or-create the PR
+// (one PR per culprit: a second failing app joins the open PR of the same culprit), then merge it
+// when policy allows, or wait for a person. Every step looks first (the PR found by its branch or by
+// the hidden marker in its body, comments found by their marker), so a retry after a crash or a
+// lost answer adds nothing twice.
+import { appLabel, type AppRef } from '../domain/app-ref.ts';
+import { buildRollbackMarker, parseRollbackMarkers, revertBranchFor } from '../domain/branch.ts';
+import type { CommitSha } from '../domain/commit-sha.ts';
+import { shortSha } from '../domain/commit-sha.ts';
+import type { Forge, PullRequest } from '../forge/port.ts';
+import type { CandidateCommit, CulpritOutcome } from '../git/culprit.ts';
+import type { RevertPushInput } from '../git/rollback-git.ts';
+import type { IncidentRecorder } from './incident-recorder.ts';
+import type { GitPort } from './ports.ts';
+
+export type CrashPoint = 'after-push' | 'before-reconcile' | 'after-branch-push' | 'after-pr' | 'after-merge';
+
+export interface FailingAppText {
+  readonly label: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface PullRequestContent {
+  readonly incidentId: string;
+  readonly apps: readonly FailingAppText[];
+  readonly culprit: { readonly sha: string; readonly subject: string; readonly author?: string };
+  readonly rule: string;
+  readonly confidence: string;
+  readonly range: { readonly good: string; readonly bad: string; readonly candidates: number };
+  readonly templateChanges: readonly string[];
+  readonly plan: 'auto-merge' | 'propose';
+  readonly revertSha: string;
+}
+
+/** Everything Rewind writes on a pull request; rendered by src/forge/pr-body.ts. */
+export interface PullRequestTexts {
+  pullRequest(content: PullRequestContent): { title: string; body: string };
+  /** Appended to the body when another app fails on the same culprit; carries that incident's marker. */
+  alsoFailing(input: { incidentId: string; culprit: string; app: FailingAppText }): string;
+  refused(input: { incidentId: string; status: number; message: string }): { marker: string; body: string };
+}
+
+export interface ForgeDeps {
+  readonly forge: Forge;
+  readonly texts: PullRequestTexts;
+  readonly mergeMethod: 'merge' | 'squash' | 'rebase';
+  readonly labels: readonly string[];
+  readonly teamReviewers: readonly string[];
+  /** Fault injection for crash-safety tests. */
+  readonly crashPoint?: (name: CrashPoint) => void;
+}
+
+export interface OpenInput extends Omit<RevertPushInput, 'dryRun'> {
+  readonly app: AppRef;
+  readonly culprit: CandidateCommit;
+  readonly located: Extract<CulpritOutcome, { kind: 'found' }>;
+  readonly failingAppsDetail: readonly FailingAppText[];
+  readonly plan: 'auto-merge' | 'propose';
+  readonly manual: boolean;
+}
+
+export type OpenOutcome =
+  | { kind: 'opened'; pr: PullRequest }
+  | { kind: 'needs-human'; reason: string; message: string }
+  | { kind: 'stopped'; result: { kind: 'stopped'; condition: 'Ignored'; reason: string } };
+
+async function recordPullRequest(rec: IncidentRecorder, pr: PullRequest, reason: string): Promise<void> {
+  await rec.details({ pr: { number: pr.number, url: pr.url, branch: pr.headBranch } });
+  await rec.to('PullRequestOpened', reason, `Pull request #${pr.number} (${pr.url}) proposes the revert.`);
+}
+
+export async function openPullRequest(
+  deps: ForgeDeps,
+  git: GitPort,
+  rec: IncidentRecorder,
+  input: OpenInput,
+): Promise<OpenOutcome> {
+  const { forge } = deps;
+  const culprit = input.culprit.sha;
+
+  // One PR per culprit: an open Rewind PR for the same commit takes this app in.
+  for (const pr of await forge.listOpenRewindPullRequests()) {
+    const markers = parseRollbackMarkers(pr.body);
+    if (!markers.some((m) => m.culprit === culprit)) continue;
+    if (!markers.some((m) => m.incident === rec.record.id)) {
+      const self = input.failingAppsDetail[0]!;
+      await forge.updatePullRequestBody(
+        pr.number,
+        pr.body + deps.texts.alsoFailing({ incidentId: rec.record.id, culprit, app: self }),
+      );
+      await forge.ensureComment(
+        pr.number,
+        `<!-- rewind:joined=${rec.record.id} -->`,
+        `<!-- rewind:joined=${rec.record.id} -->\n${appLabel(input.app)} fails on the same commit ${shortSha(input.culprit.sha)} (${self.reason}); this pull request reverts it for both.`,
+      );
+    }
+    await rec.details({ revert: { kind: 'joined', sha: pr.headSha } });
+    await rec.to(
+      'RevertPrepared',
+      'JoinedPullRequest',
+      `The revert of ${shortSha(culprit)} is already proposed in #${pr.number}.`,
+    );
+    await recordPullRequest(rec, pr, 'JoinedPullRequest');
+    return { kind: 'opened', pr };
+  }
+
+  const prBranch = revertBranchFor(input.app, culprit);
+  const previous = await forge.findPullRequest(prBranch);
+  if (previous?.state === 'closed' && !previous.merged && !input.manual) {
+    const result = await rec.stop(
+      'Ignored',
+      'PullRequestClosed',
+      `A person closed Rewind's pull request #${previous.number} for ${shortSha(culprit)} without merging it; Rewind does not retry that culprit automatically (use "rewind rollback" to force it).`,
+    );
+    return { kind: 'stopped', result: { kind: 'stopped', condition: 'Ignored', reason: result.reason } };
+  }
+
+  const pushed = await git.revertAndPushBranch({ ...input, prBranch });
+  if (pushed.kind === 'not-pushed') {
+    const r = pushed.revert;
+    if (r.kind === 'needs-human') {
+      return {
+        kind: 'needs-human',
+        reason: 'RevertConflict',
+        message: `${r.message} Conflicting paths: ${r.conflicts.join(', ')}.`,
+      };
+    }
+    return {
+      kind: 'needs-human',
+      reason: 'NothingToRevert',
+      message: 'message' in r ? r.message : 'nothing to revert',
+    };
+  }
+  if (pushed.kind === 'gave-up') throw new Error(pushed.message);
+  await rec.details({
+    revert:
+      pushed.kind === 'pushed'
+        ? {
+            kind: pushed.revert.kind,
+            sha: pushed.sha,
+            ...('paths' in pushed.revert ? { paths: pushed.revert.paths } : {}),
+          }
+        : { kind: rec.record.details.revert?.kind ?? 'reverted', sha: pushed.sha },
+  });
+  await rec.to(
+    'RevertPrepared',
+    pushed.kind === 'pushed' ? pushed.revert.kind : 'AlreadyPushed',
+    `Revert ${shortSha(pushed.sha)} of ${shortSha(culprit)} pushed to ${prBranch}.`,
+  );
+  deps.crashPoint?.('after-branch-push');
+
+  const author = await forge.loginForEmail(input.culprit.authorEmail).catch(() => undefined);
+  const { title, body } = deps.texts.pullRequest({
+    incidentId: rec.record.id,
+    apps: input.failingAppsDetail,
+    culprit: {
+      sha: culprit,
+      subject: input.culprit.subject,
+      ...(author ? { author } : { author: input.culprit.authorName }),
+    },
+    rule: input.located.rule,
+    confidence: input.located.confidence,
+    range: {
+      good: input.good ?? '',
+      bad: rec.record.badRevision,
+      candidates: input.located.candidates.length,
+    },
+    templateChanges: rec.record.details.templateChanges ?? [],
+    plan: input.plan,
+    revertSha: pushed.sha,
+  });
+  const ensured = await forge.ensurePullRequest({
+    branch: prBranch,
+    base: input.branch,
+    title,
+    body: body.includes(buildRollbackMarker({ incident: rec.record.id, culprit }))
+      ? body
+      : `${body}\n${buildRollbackMarker({ incident: rec.record.id, culprit })}`,
+    labels: deps.labels,
+    reviewers: author ? [author] : [],
+    teamReviewers: deps.teamReviewers,
+  });
+  await recordPullRequest(rec, ensured.pr, ensured.outcome === 'created' ? 'Created' : 'AlreadyExisted');
+  return { kind: 'opened', pr: ensured.pr };
+}
+
+export type AdvanceOutcome =
+  | { kind: 'merged'; sha: string }
+  | { kind: 'waiting-for-merge'; pullRequest: number }
+  | { kind: 'stopped'; condition: 'Ignored' | 'NeedsHuman'; reason: string };
+
+/** Follows an open PR: merged -> Merged; closed -> Ignored; open -> merge (auto-merge) or wait (propose). */
+export async function advancePullRequest(
+  deps: ForgeDeps,
+  rec: IncidentRecorder,
+  policy: { mode: 'auto-merge' | 'propose' | 'observe' },
+): Promise<AdvanceOutcome> {
+  const number = rec.record.details.pr!.number;
+  const pr = await deps.forge.getPullRequest(number);
+  if (pr.merged) {
+    const sha = pr.mergeCommitSha ?? pr.headSha;
+    await rec.to('Merged', 'PullRequestMerged', `Pull request #${number} was merged (${sha.slice(0, 7)}).`);
+    return { kind: 'merged', sha };
+  }
+  if (pr.state === 'closed') {
+    const stopped = await rec.stop(
+      'Ignored',
+      'PullRequestClosed',
+      `Pull request #${number} was closed without merging; Rewind leaves this culprit alone.`,
+    );
+    return { kind: 'stopped', condition: 'Ignored', reason: stopped.reason };
+  }
+  if (policy.mode !== 'auto-merge') return { kind: 'waiting-for-merge', pullRequest: number };
+
+  const merge = await deps.forge.mergePullRequest(number, { sha: pr.headSha, method: deps.mergeMethod });
+  if (merge.outcome === 'refused') {
+    const refused = deps.texts.refused({
+      incidentId: rec.record.id,
+      status: merge.status,
+      message: merge.message,
+    });
+    await deps.forge.ensureComment(number, refused.marker, refused.body);
+    const stopped = await rec.stop(
+      'NeedsHuman',
+      'MergeRefused',
+      `The forge refused to merge #${number} (${merge.status}: ${merge.message}). The pull request stays open for a person to merge.`,
+    );
+    return { kind: 'stopped', condition: 'NeedsHuman', reason: stopped.reason };
+  }
+  deps.crashPoint?.('after-merge');
+  await rec.to('Merged', 'AutoMerged', `Merged pull request #${number} (${merge.sha.slice(0, 7)}).`);
+  return { kind: 'merged', sha: merge.sha };
+}
