@@ -5,7 +5,6 @@
 // lost answer adds nothing twice.
 import { appLabel, type AppRef } from '../domain/app-ref.ts';
 import { buildRollbackMarker, parseRollbackMarkers, revertBranchFor } from '../domain/branch.ts';
-import type { CommitSha } from '../domain/commit-sha.ts';
 import { shortSha } from '../domain/commit-sha.ts';
 import type { Forge, PullRequest } from '../forge/port.ts';
 import type { CandidateCommit, CulpritOutcome } from '../git/culprit.ts';
