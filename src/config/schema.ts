@@ -75,6 +75,12 @@ const forgeSchema = z.discriminatedUnion('type', [
       })
       .optional(),
     webhookSecretEnv: envVarName.optional(),
+    mergeMethod: z.enum(['merge', 'squash', 'rebase']).default('merge'),
+    labels: z.array(z.string().min(1).max(50)).default(['rewind', 'rollback']),
+    /** Team slugs asked to review every revert (the culprit's author is asked too). */
+    teamReviewers: z.array(z.string().min(1)).default([]),
+    /** How often a pull request waiting for a person is looked at, when no webhook says it changed. */
+    pollInterval: duration.default('30s'),
   }),
 ]);
 

@@ -37,7 +37,10 @@ export interface PullRequestTexts {
   pullRequest(content: PullRequestContent): { title: string; body: string };
   /** Appended to the body when another app fails on the same culprit; carries that incident's marker. */
   alsoFailing(input: { incidentId: string; culprit: string; app: FailingAppText }): string;
-  refused(input: { incidentId: string; status: number; message: string }): { marker: string; body: string };
+  refused(input: { incidentId: string; status: number; message: string; expectedSha: string }): {
+    marker: string;
+    body: string;
+  };
 }
 
 export interface ForgeDeps {
@@ -218,6 +221,7 @@ export async function advancePullRequest(
       incidentId: rec.record.id,
       status: merge.status,
       message: merge.message,
+      expectedSha: pr.headSha,
     });
     await deps.forge.ensureComment(number, refused.marker, refused.body);
     const stopped = await rec.stop(

@@ -31,8 +31,11 @@ export interface RollbackDeps {
   readonly enqueueVerify: (job: VerifyJob) => Promise<void>;
   /** Fault injection for crash-safety tests: called at named points; may kill the process. */
   readonly crashPoint?: (name: CrashPoint) => void;
-  /** With a forge, reverts go through pull requests; without one, they are pushed to the branch. */
-  readonly forge?: ForgeDeps;
+  /**
+   * With a forge, reverts go through pull requests; without one (direct-push), they are pushed to the
+   * tracked branch. Given the source URL, since the forge repository follows the GitOps source.
+   */
+  readonly forgeFor?: (sourceUrl: string) => ForgeDeps;
 }
 
 export type RollbackResult =
@@ -118,6 +121,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     );
   }
   if (!rec.record.details.source) await rec.details({ source: { url: redact(url), branch } });
+  const forge = deps.forgeFor?.(url);
   const finish = (revertSha: string) =>
     requestReconcileAndVerify(deps, rec, {
       app,
@@ -128,8 +132,8 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     });
 
   // A pull request is open: nothing to locate again, only to follow it (merge per policy, or wait).
-  if (deps.forge && rec.record.details.pr && rec.condition === 'PullRequestOpened') {
-    const advanced = await advancePullRequest(deps.forge, rec, {
+  if (forge && rec.record.details.pr && rec.condition === 'PullRequestOpened') {
+    const advanced = await advancePullRequest(forge, rec, {
       mode: job.manual ? 'auto-merge' : policy.mode,
     });
     return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
@@ -317,8 +321,8 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     good,
     rule: `${located.outcome.rule}, ${located.outcome.confidence} confidence`,
   };
-  if (deps.forge && !dryRun) {
-    const opened = await openPullRequest(deps.forge, deps.git, rec, {
+  if (forge && !dryRun) {
+    const opened = await openPullRequest(forge, deps.git, rec, {
       ...revertInput,
       app,
       culprit,
@@ -338,7 +342,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       return opened.kind === 'needs-human' ? stopForHuman(opened.reason, opened.message) : opened.result;
     }
     deps.crashPoint?.('after-pr');
-    const advanced = await advancePullRequest(deps.forge, rec, {
+    const advanced = await advancePullRequest(forge, rec, {
       mode: job.manual ? 'auto-merge' : policy.mode,
     });
     return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
