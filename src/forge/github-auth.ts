@@ -1,0 +1,153 @@
+// Builds the Octokit client the GitHub forge adapter talks through: retry (5xx, network) and
+// throttling (primary and secondary rate limits, honouring `retry-after`) from the official plugins,
+// token or GitHub App authentication, and a log bridge that never forwards request options (they
+// can carry the Authorization header).
+import { createAppAuth } from '@octokit/auth-app';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { Octokit } from '@octokit/rest';
+import { TerminalError } from '../domain/errors.ts';
+import type { Logger } from '../pipeline/ports.ts';
+import { redactForgeText } from './pr-body.ts';
+
+export type GitHubAuth =
+  | { readonly type: 'token'; readonly token: string }
+  | {
+      readonly type: 'app';
+      readonly appId: number | string;
+      /** PEM (PKCS#1 or PKCS#8). */
+      readonly privateKey: string;
+      /** Looked up from the repository (`GET /repos/{owner}/{repo}/installation`) when absent. */
+      readonly installationId?: number;
+    };
+
+/** What a rate-limit handler sees: never the request options themselves. */
+export interface RateLimitEvent {
+  readonly method: string;
+  readonly url: string;
+  readonly retryAfterSeconds: number;
+  readonly retryCount: number;
+  readonly kind: 'primary' | 'secondary';
+}
+
+export interface ThrottleSettings {
+  /** Retries per request after a rate limit (default 3); then the call fails with a TransientError. */
+  readonly maxRetries?: number;
+  /** Never wait longer than this for one retry (default 120 s); a longer reset fails the call instead. */
+  readonly maxWaitSeconds?: number;
+  /** Milliseconds per second of `retry-after` (default 1000; tests make it small). */
+  readonly retryAfterBaseMs?: number;
+  /** Return false to give up at once; the default policy applies when it returns undefined. */
+  readonly onRateLimit?: (event: RateLimitEvent) => boolean | undefined;
+}
+
+export interface RetrySettings {
+  /** Retries of 5xx / network failures (default 3, quadratic backoff). */
+  readonly retries?: number;
+  /** Milliseconds per backoff unit (default 1000; tests make it small). */
+  readonly baseDelayMs?: number;
+}
+
+export interface GitHubClientOptions {
+  readonly baseUrl: string;
+  readonly owner: string;
+  readonly repo: string;
+  readonly auth: GitHubAuth;
+  readonly userAgent: string;
+  readonly log: Logger;
+  readonly throttle?: ThrottleSettings;
+  readonly retry?: RetrySettings;
+}
+
+export const RewindOctokit = Octokit.plugin(retry, throttling);
+export type GitHubClient = InstanceType<typeof RewindOctokit>;
+
+type LimitHandler = (
+  retryAfter: number,
+  options: { method: string; url: string },
+  octokit: unknown,
+  retryCount: number,
+) => boolean;
+
+function limitHandler(kind: RateLimitEvent['kind'], settings: ThrottleSettings, log: Logger): LimitHandler {
+  const maxRetries = settings.maxRetries ?? 3;
+  const maxWaitSeconds = settings.maxWaitSeconds ?? 120;
+  return (retryAfter, options, _octokit, retryCount) => {
+    const event: RateLimitEvent = {
+      method: options.method,
+      url: options.url,
+      retryAfterSeconds: retryAfter,
+      retryCount,
+      kind,
+    };
+    const wanted = settings.onRateLimit?.(event) ?? (retryCount < maxRetries && retryAfter <= maxWaitSeconds);
+    log.warn({ ...event, retrying: wanted }, `GitHub ${kind} rate limit`);
+    return wanted;
+  };
+}
+
+/** Octokit's log calls pass request options as extra arguments; only the message string survives. */
+function octokitLog(log: Logger): {
+  debug: (m: string) => void;
+  info: (m: string) => void;
+  warn: (m: string) => void;
+  error: (m: string) => void;
+} {
+  const text = (message: unknown): string => redactForgeText(String(message)).slice(0, 500);
+  return {
+    debug: (message) => log.debug({ octokit: text(message) }, 'octokit'),
+    // Octokit logs every request at info; that is debug detail for Rewind.
+    info: (message) => log.debug({ octokit: text(message) }, 'octokit'),
+    warn: (message) => log.warn({ octokit: text(message) }, 'octokit'),
+    error: (message) => log.debug({ octokit: text(message) }, 'octokit'),
+  };
+}
+
+function build(
+  options: GitHubClientOptions,
+  auth: { authStrategy?: typeof createAppAuth; auth: unknown },
+): GitHubClient {
+  const throttle = options.throttle ?? {};
+  return new RewindOctokit({
+    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    userAgent: options.userAgent,
+    log: octokitLog(options.log),
+    ...auth,
+    retry: {
+      retries: options.retry?.retries ?? 3,
+      retryAfterBaseValue: options.retry?.baseDelayMs ?? 1000,
+    },
+    throttle: {
+      onRateLimit: limitHandler('primary', throttle, options.log),
+      onSecondaryRateLimit: limitHandler('secondary', throttle, options.log),
+      retryAfterBaseValue: throttle.retryAfterBaseMs ?? 1000,
+      fallbackSecondaryRateRetryAfter: 60,
+    },
+  });
+}
+
+/**
+ * An authenticated client. For a GitHub App without an installation id, the id is looked up from
+ * the repository first (as the app, with a JWT), then every request runs as that installation
+ * (auth-app mints and refreshes the 1 h installation tokens).
+ */
+export async function createGitHubClient(options: GitHubClientOptions): Promise<GitHubClient> {
+  const auth = options.auth;
+  if (auth.type === 'token') {
+    if (auth.token.trim() === '')
+      throw new TerminalError('The GitHub token is empty; set the variable named by forge.tokenEnv.');
+    return build(options, { auth: auth.token });
+  }
+  const app = { appId: auth.appId, privateKey: auth.privateKey };
+  let installationId = auth.installationId;
+  if (installationId === undefined) {
+    const asApp = build(options, { authStrategy: createAppAuth, auth: app });
+    const { data } = await asApp.rest.apps.getRepoInstallation({ owner: options.owner, repo: options.repo });
+    installationId = data.id;
+    options.log.info(
+      { installationId, owner: options.owner, repo: options.repo },
+      'GitHub App installation found',
+    );
+  }
+  return build(options, { authStrategy: createAppAuth, auth: { ...app, installationId } });
+}
