@@ -21,9 +21,20 @@ import {
   jobOptions,
   rollbackJobSchema,
   verifyJobId,
+  rollbackJobId,
   verifyJobSchema,
 } from '../src/queue/jobs.ts';
 import { Detector } from './detector.ts';
+import { GitHubForge } from '../src/forge/github.ts';
+import type { GitHubAuth } from '../src/forge/github-auth.ts';
+import { renderResultComment, resultCommentMarker } from '../src/forge/pr-body.ts';
+import { pullRequestTexts } from '../src/forge/texts.ts';
+import { parseDuration } from '../src/config/index.ts';
+import { TerminalError } from '../src/domain/errors.ts';
+import { stageTimings } from '../src/domain/incident.ts';
+import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
+import type { ForgeDeps } from '../src/pipeline/pull-request.ts';
+import type { VerificationResult } from '../src/pipeline/verify-job.ts';
 
 export type Role = 'detector' | 'rollback' | 'verifier';
 export const ROLES: readonly Role[] = ['detector', 'rollback', 'verifier'];
@@ -40,10 +51,14 @@ export interface RuntimeOptions {
   verifyIntervalMs?: number;
   concurrency?: number;
   detector?: { debounceMs?: number; resyncMs?: number; inactivityMs?: number; reofferMs?: number };
+  /** GitHub client tuning (tests against the sandbox forge shrink waits). */
+  github?: { minWriteGapMs?: number; retryBaseDelayMs?: number; retryAfterBaseMs?: number };
 }
 
 export interface Runtime {
   readonly detector?: Detector;
+  /** Wakes an incident waiting on its pull request (a webhook said it changed). */
+  wake(incidentId: string): Promise<boolean>;
   readonly incidents: RedisIncidentStore;
   readonly rollbackQueue: Queue<RollbackJob>;
   readonly verifyQueue: Queue<VerifyJob>;
@@ -73,6 +88,89 @@ export function gitWorkspaceFor(config: RewindConfig, env: RuntimeOptions['env']
   });
 }
 
+/**
+ * The forge for a GitOps source, or undefined for direct-push. Owner and repository come from the
+ * config, else from a github.com-style source URL. One client per repository, shared by jobs.
+ */
+export function forgeFactory(
+  config: RewindConfig,
+  env: RuntimeOptions['env'],
+  log: Logger,
+  tuning: RuntimeOptions['github'] = {},
+): ((sourceUrl: string) => ForgeDeps) | undefined {
+  const forge = config.forge;
+  if (forge.type !== 'github') return undefined;
+  const cache = new Map<string, ForgeDeps>();
+  const auth: GitHubAuth = forge.app
+    ? {
+        type: 'app',
+        appId: forge.app.appId,
+        privateKey: env[forge.app.privateKeyEnv] ?? '',
+        ...(forge.app.installationId ? { installationId: forge.app.installationId } : {}),
+      }
+    : { type: 'token', token: env[forge.tokenEnv ?? 'GITHUB_TOKEN'] ?? '' };
+  return (sourceUrl) => {
+    const parsed = /[/:]([^/:]+)\/([^/]+?)(?:\.git)?\/?$/.exec(sourceUrl);
+    const owner = forge.owner ?? parsed?.[1];
+    const repo = forge.repo ?? parsed?.[2];
+    if (!owner || !repo) {
+      throw new TerminalError(
+        `Cannot tell the GitHub repository of ${redact(sourceUrl)}: set forge.owner and forge.repo.`,
+      );
+    }
+    const key = `${owner}/${repo}`;
+    let deps = cache.get(key);
+    if (!deps) {
+      deps = {
+        forge: new GitHubForge({
+          baseUrl: forge.apiUrl,
+          owner,
+          repo,
+          auth,
+          log: log.child({ forge: key }),
+          userAgent: 'rewind-gitops-rollback',
+          ...(tuning.minWriteGapMs === undefined ? {} : { minWriteGapMs: tuning.minWriteGapMs }),
+          ...(tuning.retryBaseDelayMs === undefined
+            ? {}
+            : { retry: { baseDelayMs: tuning.retryBaseDelayMs } }),
+          ...(tuning.retryAfterBaseMs === undefined
+            ? {}
+            : { throttle: { retryAfterBaseMs: tuning.retryAfterBaseMs } }),
+        }),
+        texts: pullRequestTexts,
+        mergeMethod: forge.mergeMethod,
+        labels: forge.labels,
+        teamReviewers: forge.teamReviewers,
+      };
+      cache.set(key, deps);
+    }
+    return deps;
+  };
+}
+
+/** Posts the verification result once on the incident's pull request. */
+function resultPoster(forgeFor: ((url: string) => ForgeDeps) | undefined) {
+  if (!forgeFor) return undefined;
+  return async (record: IncidentRecord, result: VerificationResult): Promise<void> => {
+    const url = record.details.source?.url;
+    const pr = record.details.pr;
+    if (!url || !pr) return;
+    const stages = Object.entries(stageTimings(record)).map(([stage, ms]) => ({ stage, seconds: ms / 1000 }));
+    const body = renderResultComment(
+      result.outcome === 'converged'
+        ? { outcome: 'converged', incidentId: record.id, stages, warnings: result.warnings }
+        : {
+            outcome: 'failed',
+            incidentId: record.id,
+            reason: result.reason,
+            evidence: result.evidence,
+            stages,
+          },
+    );
+    await forgeFor(url).forge.ensureComment(pr.number, resultCommentMarker(record.id), body);
+  };
+}
+
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
@@ -95,6 +193,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const workspace = gitWorkspaceFor(config, options.env);
   const git = new RollbackGit(workspace, config.git.author);
+  const forgeFor = forgeFactory(config, options.env, log, options.github);
+  const postResult = resultPoster(forgeFor);
+  const pollMs =
+    config.forge.type === 'github' ? (parseDuration(config.forge.pollInterval) ?? 30_000) : 30_000;
   const workers: Worker[] = [];
   const lockDuration = options.lockDurationMs ?? 30_000;
   const workerOptions = {
@@ -110,9 +212,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     workers.push(
       new Worker<RollbackJob, RollbackResult>(
         QUEUE_NAMES.rollback,
-        async (job) => {
+        async (job, token) => {
           const data = rollbackJobSchema.parse(job.data);
-          return runRollback(data, {
+          const result = await runRollback(data, {
             cluster,
             git,
             incidents,
@@ -120,10 +222,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             clock,
             log: log.child({ job: job.id }),
             ...(crashPoint ? { crashPoint } : {}),
+            ...(forgeFor ? { forgeFor } : {}),
             enqueueVerify: async (verify) => {
               await verifyQueue.add(QUEUE_NAMES.verify, verify, jobOptions(verifyJobId(verify.incidentId)));
             },
           });
+          if (result.kind === 'waiting-for-merge') {
+            // Look at the pull request again later; a webhook about it wakes the job earlier.
+            await job.moveToDelayed(Date.now() + pollMs, token);
+            throw new DelayedError();
+          }
+          return result;
         },
         { ...workerOptions, connection: connection() },
       ),
@@ -140,6 +249,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             incidents,
             clock,
             log: log.child({ job: job.id }),
+            ...(postResult ? { postResult } : {}),
           });
           if (result.kind === 'check-again') {
             // "Check again later" as a delayed job, not a busy worker (BullMQ's DelayedError pattern).
@@ -181,6 +291,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   return {
     ...(detector ? { detector } : {}),
+    async wake(incidentId) {
+      const job = await rollbackQueue.getJob(rollbackJobId(incidentId));
+      if (!job || !(await job.isDelayed())) return false;
+      await job.promote();
+      return true;
+    },
     incidents,
     rollbackQueue,
     verifyQueue,

@@ -14,6 +14,8 @@ import { verifyOnce } from './verify.ts';
 
 export interface VerifyDeps {
   readonly cluster: ClusterPort;
+  /** With a forge, the result is posted once on the incident's pull request. */
+  readonly postResult?: (record: IncidentRecord, result: VerificationResult) => Promise<void>;
   readonly incidents: IncidentStore;
   readonly clock: Clock;
   readonly log: Logger;
@@ -22,6 +24,10 @@ export interface VerifyDeps {
 export type VerifyJobResult =
   | { kind: 'converged' | 'failed' | 'already-finished' | 'missing' }
   | { kind: 'check-again'; message: string };
+
+export type VerificationResult =
+  | { outcome: 'converged'; warnings: readonly string[] }
+  | { outcome: 'failed'; reason: string; evidence: readonly string[] };
 
 export function formatTimings(record: IncidentRecord): string {
   const t = stageTimings(record);
@@ -56,7 +62,13 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
     job.revertSha,
     record.details.templates ?? { lastGood: {}, bad: {} },
   );
-  const finish = async (type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => {
+  const finish = async (
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    result: VerificationResult,
+  ): Promise<void> => {
+    if (rec.record.details.pr) await deps.postResult?.(rec.record, result);
     const kustomization = await deps.cluster.get(ref);
     if (kustomization) {
       await deps.cluster.recordEvent(kustomization, type, reason, message);
@@ -78,6 +90,11 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
       'Warning',
       'RollbackNotConverged',
       `Rewind reverted ${shortSha(rec.record.culprit ?? rec.record.badRevision)} but ${appLabel(record.app)} did not converge: ${outcome.message}`,
+      {
+        outcome: 'failed',
+        reason: 'Not converged by the verification deadline.',
+        evidence: [outcome.message],
+      },
     );
     return { kind: 'failed' };
   }
@@ -91,6 +108,7 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
       'Warning',
       'RollbackFailed',
       `Rollback of ${appLabel(record.app)} failed: ${outcome.message}`,
+      { outcome: 'failed', reason: 'The rollout after the revert failed.', evidence: [outcome.message] },
     );
     return { kind: 'failed' };
   }
@@ -104,6 +122,7 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
     'Normal',
     'RollbackConverged',
     `Rewind reverted ${shortSha(rec.record.culprit ?? rec.record.badRevision)} with ${job.revertSha.slice(0, 7)}; converged (${formatTimings(rec.record)}).`,
+    { outcome: 'converged', warnings: outcome.warnings },
   );
   return { kind: 'converged' };
 }
