@@ -89,22 +89,31 @@ async function serve(
 ): Promise<void> {
   const { startRuntime } = await import('../workers/runtime.ts');
   const { createLogger } = await import('./logging.ts');
-  const runtime = await startRuntime({
-    config: await config(file),
-    roles,
-    log: createLogger(),
-    env: process.env,
-  });
-  const health =
-    listen === undefined
-      ? undefined
-      : await (await import('./server/health.ts')).startHealthServer(runtime, listen);
+  const cfg = await config(file);
+  const log = createLogger();
+  const runtime = await startRuntime({ config: cfg, roles, log, env: process.env });
+  let server: { close(): Promise<void> } | undefined;
+  let webhookRedis: { quit(): Promise<unknown> } | undefined;
+  if (listen !== undefined) {
+    const { startHttpServer } = await import('./server/http.ts');
+    const secretEnv = cfg.forge.type === 'github' ? cfg.forge.webhookSecretEnv : undefined;
+    const secret = secretEnv ? process.env[secretEnv] : undefined;
+    let github: Parameters<typeof startHttpServer>[1]['github'];
+    if (secret) {
+      const { redisConnection } = await import('./queue/connection.ts');
+      const redis = redisConnection(cfg.redis);
+      webhookRedis = redis;
+      github = { secret, redis, prefix: cfg.redis.prefix };
+    }
+    server = await startHttpServer(runtime, { port: listen, log, ...(github ? { github } : {}) });
+  }
   await new Promise<void>((resolve) => {
     const drain = (): void => {
       console.error('draining: finishing running jobs, then exiting');
       void (async () => {
-        await health?.close();
+        await server?.close();
         await runtime.close();
+        await webhookRedis?.quit();
         resolve();
       })();
     };

@@ -1,13 +1,7 @@
 // Liveness, readiness and Prometheus metrics on one small HTTP server (the Dockerfile HEALTHCHECK
 // and the Kubernetes probes in deploy/ point here).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Runtime } from '../../workers/runtime.ts';
-
-export interface HealthServer {
-  readonly url: string;
-  close(): Promise<void>;
-}
 
 function metrics(runtime: Runtime, counts: Record<string, number>): string {
   const lines: string[] = [
@@ -36,44 +30,37 @@ function metrics(runtime: Runtime, counts: Record<string, number>): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function startHealthServer(
+/** Serves /healthz, /readyz and /metrics; anything else is 404. */
+export async function handleHealth(
   runtime: Runtime,
-  port: number,
-  host = '0.0.0.0',
-): Promise<HealthServer> {
-  const server = http.createServer((req, res) => {
-    void (async () => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'GET') {
-        res.writeHead(405).end();
-      } else if (path === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-      } else if (path === '/readyz') {
-        const ok = await runtime.incidents.list(1).then(
-          () => true,
-          () => false,
-        );
-        res
-          .writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' })
-          .end(ok ? 'ready\n' : 'redis unreachable\n');
-      } else if (path === '/metrics') {
-        const counts: Record<string, number> = {};
-        for (const record of await runtime.incidents.list(500)) {
-          const condition = record.conditions.at(-1)?.type ?? 'Unknown';
-          counts[condition] = (counts[condition] ?? 0) + 1;
-        }
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics(runtime, counts));
-      } else {
-        res.writeHead(404).end();
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  try {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405).end();
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const ok = await runtime.incidents.list(1).then(
+        () => true,
+        () => false,
+      );
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(ok ? 'ready\n' : 'redis unreachable\n');
+    } else if (path === '/metrics') {
+      const counts: Record<string, number> = {};
+      for (const record of await runtime.incidents.list(500)) {
+        const condition = record.conditions.at(-1)?.type ?? 'Unknown';
+        counts[condition] = (counts[condition] ?? 0) + 1;
       }
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  const address = server.address() as AddressInfo;
-  return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics(runtime, counts));
+    } else {
+      res.writeHead(404).end();
+    }
+  } catch {
+    if (!res.headersSent) res.writeHead(500).end();
+  }
 }
