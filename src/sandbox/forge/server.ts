@@ -1,0 +1,306 @@
+// The sandbox forge: a GitHub-compatible REST subset over a bare Git repository. Octokit talks to it
+// unchanged through `baseUrl`; pull requests really merge into the bare repository; comments,
+// labels, reactions and reviewers are kept in memory (ForgeState); signed webhooks go to the bot.
+// Faults (5xx, rate limits, slow answers, lost answers after a write) make retries and idempotency
+// testable. Everything a test may want to check is in `state`.
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BareRepo } from './bare-repo.ts';
+import { type FaultAnswer, FaultInjector, type FaultOptions, afterEffectAnswer } from './faults.ts';
+import { type ForgeResponse, HttpError, DOCS, matchRoute, readJsonBody } from './http.ts';
+import { type ProtectionOptions, SandboxRepository } from './repository.ts';
+import { gitRoutes } from './routes-git.ts';
+import { issueRoutes } from './routes-issues.ts';
+import { pullRoutes } from './routes-pulls.ts';
+import { userRoutes } from './routes-users.ts';
+import { Shapes } from './shapes.ts';
+import { ForgeState, type FaultKind } from './state.ts';
+import { BOT_LOGIN, type ForgeUserInput, UserDirectory } from './users.ts';
+import { WebhookSender } from './webhooks.ts';
+
+export { ForgeState } from './state.ts';
+export type {
+  CommentRecord,
+  DeliveryRecord,
+  FaultKind,
+  LabelRecord,
+  MergeRecord,
+  PullRecord,
+  ReactionRecord,
+  RequestRecord,
+} from './state.ts';
+export type { FaultOptions } from './faults.ts';
+export type { ProtectionOptions } from './repository.ts';
+export { BOT_LOGIN } from './users.ts';
+
+export interface SandboxForgeOptions {
+  /** Path of a bare git repository (the sandbox fleet's remote). */
+  repoDir: string;
+  owner: string;
+  repo: string;
+  host?: string;
+  /** 0 = any free port. */
+  port?: number;
+  /** When set, requests must carry `Authorization: token <t>` or `Bearer <t>`; 401 otherwise. */
+  token?: string;
+  users?: ForgeUserInput[];
+  webhook?: { url: string; secret: string };
+  /** Merges are refused with 405 while set. */
+  protection?: ProtectionOptions;
+  faults?: FaultOptions;
+}
+
+export interface SandboxForge {
+  /** Octokit `baseUrl`, e.g. http://127.0.0.1:4567 */
+  readonly url: string;
+  readonly state: ForgeState;
+  setFaults(f: SandboxForgeOptions['faults']): void;
+  setProtection(p: SandboxForgeOptions['protection']): void;
+  /** Acts as a human on the forge (sends the same webhooks). A human admin merges past protection. */
+  humanMerge(number: number, login?: string): Promise<void>;
+  humanClose(number: number, login?: string): Promise<void>;
+  humanComment(number: number, body: string, login?: string): Promise<void>;
+  /** Resolves once every webhook queued so far was delivered or gave up. */
+  webhooksIdle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const CORE_LIMIT = 5000;
+
+/** GitHub's primary quota, counted per hour, reported in `x-ratelimit-*` headers. */
+class Quota {
+  private used = 0;
+  private resetAt = 0;
+
+  private window(now: number): void {
+    if (now >= this.resetAt * 1000) {
+      this.used = 0;
+      this.resetAt = Math.ceil(now / 1000) + 3600;
+    }
+  }
+
+  spend(now = Date.now()): void {
+    this.window(now);
+    this.used = Math.min(CORE_LIMIT, this.used + 1);
+  }
+
+  core(now = Date.now()): { limit: number; remaining: number; reset: number; used: number } {
+    this.window(now);
+    return { limit: CORE_LIMIT, remaining: CORE_LIMIT - this.used, reset: this.resetAt, used: this.used };
+  }
+
+  headers(): Record<string, string> {
+    const core = this.core();
+    return {
+      'x-ratelimit-limit': String(core.limit),
+      'x-ratelimit-remaining': String(core.remaining),
+      'x-ratelimit-reset': String(core.reset),
+      'x-ratelimit-used': String(core.used),
+      'x-ratelimit-resource': 'core',
+    };
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs writes one at a time (a PR create checks for duplicates, then creates; a merge moves a ref). */
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export async function startSandboxForge(options: SandboxForgeOptions): Promise<SandboxForge> {
+  const git = new BareRepo(options.repoDir);
+  const defaultBranch = await git.defaultBranch();
+  const state = new ForgeState();
+  const users = new UserDirectory(options.users ?? []);
+  const faults = new FaultInjector(options.faults);
+  const quota = new Quota();
+  const writes = new SerialQueue();
+  const webhooks = new WebhookSender(options.webhook, state.deliveries);
+  const defaultHuman = options.users?.[0]?.login ?? 'octocat';
+
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  const shapes = new Shapes(url, options.owner, options.repo, users, pathToFileURL(options.repoDir).href);
+  const repository = new SandboxRepository(git, state, shapes, users, webhooks);
+  repository.defaultBranch = defaultBranch;
+  repository.protection = { ...options.protection };
+  const routes = [
+    ...gitRoutes(repository),
+    ...pullRoutes(repository),
+    ...issueRoutes(repository),
+    ...userRoutes(users, shapes, quota),
+  ];
+
+  const authenticate = (header: string | undefined): HttpError | undefined => {
+    if (options.token === undefined) return undefined;
+    if (header === undefined) return new HttpError(401, 'Requires authentication');
+    const match = /^(?:token|bearer)\s+(\S+)$/i.exec(header.trim());
+    return match?.[1] === options.token ? undefined : new HttpError(401, 'Bad credentials');
+  };
+
+  const answer = async (
+    req: http.IncomingMessage,
+    method: string,
+    pathname: string,
+    query: URLSearchParams,
+  ) => {
+    const matched = matchRoute(routes, method, pathname);
+    const routeName = typeof matched === 'object' ? matched.route.name : undefined;
+    const isWrite = !['GET', 'HEAD', 'OPTIONS'].includes(method);
+    const denied = authenticate(req.headers.authorization);
+    if (denied !== undefined)
+      return { routeName, isWrite, response: errorResponse(denied), fault: undefined };
+    const roll = faults.roll(isWrite);
+    if (faults.slowMs > 0) await sleep(faults.slowMs);
+    if (roll.before !== undefined)
+      return { routeName, isWrite, response: faultResponse(roll.before), fault: roll.before.kind };
+    if (typeof matched !== 'object')
+      return {
+        routeName,
+        isWrite,
+        response: errorResponse(new HttpError(404, 'Not Found')),
+        fault: undefined,
+      };
+    const params = matched.params;
+    const wrongRepo =
+      params['owner'] !== undefined &&
+      (params['owner'].toLowerCase() !== options.owner.toLowerCase() ||
+        (params['repo'] ?? '').toLowerCase() !== options.repo.toLowerCase());
+    if (wrongRepo)
+      return {
+        routeName,
+        isWrite,
+        response: errorResponse(new HttpError(404, 'Not Found')),
+        fault: undefined,
+      };
+    const handle = async (): Promise<ForgeResponse> => {
+      const body = isWrite ? await readJsonBody(req) : {};
+      return matched.route.handler({ method, path: pathname, params, query, body, login: BOT_LOGIN });
+    };
+    let response: ForgeResponse;
+    try {
+      response = isWrite ? await writes.run(handle) : await handle();
+    } catch (error) {
+      return { routeName, isWrite, response: errorResponse(error), fault: undefined };
+    }
+    if (roll.afterEffect && response.status < 300) {
+      return {
+        routeName,
+        isWrite,
+        response: faultResponse(afterEffectAnswer()),
+        fault: 'after-effect' as FaultKind,
+      };
+    }
+    return { routeName, isWrite, response, fault: undefined };
+  };
+
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const at = Date.now();
+    const method = (req.method ?? 'GET').toUpperCase();
+    const parsed = new URL(req.url ?? '/', 'http://sandbox');
+    let pathname: string;
+    try {
+      pathname = decodeURIComponent(parsed.pathname);
+    } catch {
+      pathname = parsed.pathname;
+    }
+    void answer(req, method, pathname, parsed.searchParams)
+      .catch((error: unknown) => ({
+        routeName: undefined,
+        isWrite: false,
+        response: errorResponse(error),
+        fault: undefined,
+      }))
+      .then(({ routeName, isWrite, response, fault }) => {
+        if (routeName !== 'rateLimit.get') quota.spend();
+        state.requests.push({
+          method,
+          path: pathname,
+          query: parsed.search,
+          route: routeName,
+          status: response.status,
+          at,
+          durationMs: Date.now() - at,
+          fault,
+          write: isWrite,
+        });
+        const headers: Record<string, string> = {
+          'content-type': 'application/json; charset=utf-8',
+          'x-github-media-type': 'github.v3; format=json',
+          'x-github-request-id': randomUUID(),
+          ...quota.headers(),
+          ...response.headers,
+        };
+        req.resume();
+        if (response.status === 204 || response.body === undefined) {
+          res.writeHead(response.status, headers).end();
+        } else {
+          res.writeHead(response.status, headers).end(JSON.stringify(response.body));
+        }
+      });
+  });
+
+  const human = (login: string | undefined) => users.get(login ?? defaultHuman).login;
+
+  return {
+    url,
+    state,
+    setFaults: (f) => faults.set(f),
+    setProtection: (p) => {
+      repository.protection = { ...p };
+    },
+    humanMerge: (number, login) =>
+      writes.run(async () => {
+        await repository.mergePull(number, { method: 'merge', bypassProtection: true }, human(login));
+      }),
+    humanClose: (number, login) =>
+      writes.run(async () => {
+        await repository.closePull(number, human(login));
+      }),
+    humanComment: (number, body, login) =>
+      writes.run(async () => {
+        await repository.addComment(number, body, human(login));
+      }),
+    webhooksIdle: () => webhooks.idle(),
+    async stop() {
+      await webhooks.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function errorResponse(error: unknown): ForgeResponse {
+  if (error instanceof HttpError) {
+    return {
+      status: error.status,
+      body: error.toBody(),
+      ...(error.extra.headers === undefined ? {} : { headers: error.extra.headers }),
+    };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    status: 500,
+    body: { message: `Sandbox forge failure: ${message}`, documentation_url: DOCS, status: '500' },
+  };
+}
+
+function faultResponse(fault: FaultAnswer): ForgeResponse {
+  return { status: fault.status, body: fault.body, headers: fault.headers };
+}
