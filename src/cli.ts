@@ -221,9 +221,17 @@ program
 program
   .command('demo')
   .description('run the demo on a fresh sandbox cluster')
-  .action(async () => {
+  .option(
+    '--forge <type>',
+    'direct-push (revert pushed to main) or github (through a pull request on the sandbox forge)',
+    'direct-push',
+  )
+  .action(async (options: { forge: string }) => {
+    if (options.forge !== 'direct-push' && options.forge !== 'github') {
+      throw new InvalidArgumentError(`unknown forge "${options.forge}": use direct-push or github`);
+    }
     const { runDemo } = await import('./demo/demo.ts');
-    process.exitCode = await runDemo({ out: process.stdout });
+    process.exitCode = await runDemo({ out: process.stdout, forge: options.forge });
   });
 
 try {

@@ -20,15 +20,23 @@ import {
 } from '../sandbox/scenario.ts';
 import { startSandbox } from '../sandbox/sandbox.ts';
 import { startRuntime } from '../../workers/runtime.ts';
+import { type SandboxForge, startSandboxForge } from '../sandbox/forge/server.ts';
+import { randomBytes } from 'node:crypto';
 import { ensureRedis } from './redis.ts';
 
 export interface DemoOptions {
   out: Writable;
+  /** direct-push (default): the revert is pushed to main; github: through a pull request on the sandbox forge. */
+  forge?: 'direct-push' | 'github';
   /** Give up after this long. */
   timeoutMs?: number;
 }
 
-export async function runDemo({ out, timeoutMs = 60_000 }: DemoOptions): Promise<number> {
+export async function runDemo({
+  out,
+  forge = 'direct-push',
+  timeoutMs = 60_000,
+}: DemoOptions): Promise<number> {
   const log = (line: string): void => {
     out.write(`${line}\n`);
   };
@@ -48,22 +56,49 @@ export async function runDemo({ out, timeoutMs = 60_000 }: DemoOptions): Promise
     cleanups.push(() => fleet.cleanup());
     const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-demo-'));
     cleanups.push(() => rm(workdir, { recursive: true, force: true }));
+    const env: Record<string, string> = {};
+    let forgeConfig: Record<string, unknown> = { type: 'direct-push' };
+    let sandboxForge: SandboxForge | undefined;
+    if (forge === 'github') {
+      // The sandbox forge speaks GitHub's REST API over the fleet's bare repository; Rewind talks to
+      // it with the real Octokit, exactly as it would to api.github.com.
+      env['REWIND_DEMO_GITHUB_TOKEN'] = `ghp_demo${randomBytes(16).toString('hex')}`;
+      sandboxForge = await startSandboxForge({
+        repoDir: fleet.remote,
+        owner: 'fleet-org',
+        repo: 'fleet',
+        token: env['REWIND_DEMO_GITHUB_TOKEN'],
+        users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }],
+      });
+      const started = sandboxForge;
+      cleanups.push(() => started.stop());
+      forgeConfig = {
+        type: 'github',
+        apiUrl: sandboxForge.url,
+        owner: 'fleet-org',
+        repo: 'fleet',
+        tokenEnv: 'REWIND_DEMO_GITHUB_TOKEN',
+      };
+      log(`sandbox forge     ${sandboxForge.url}   (GitHub REST subset; Octokit baseUrl)`);
+    }
     const config = parseConfig(
       {
         redis: { url: redis.url, prefix: `rewind-demo-${process.pid}-${Date.now()}` },
         kubernetes: { kubeconfig: sandbox.kubeconfigPath },
         git: { workdir, allowFileRemotes: true },
+        forge: forgeConfig,
         policy: { gracePeriod: '1s', verifyTimeout: '45s' },
       },
-      { env: {} },
+      { env },
     );
     const runtime = await startRuntime({
       config,
       roles: ['detector', 'rollback', 'verifier'],
       log: silentLogger(),
-      env: {},
+      env,
       verifyIntervalMs: 100,
       detector: { debounceMs: 10 },
+      github: { minWriteGapMs: 50, retryBaseDelayMs: 50, retryAfterBaseMs: 50 },
     });
     cleanups.push(() => runtime.close());
 
@@ -102,6 +137,13 @@ export async function runDemo({ out, timeoutMs = 60_000 }: DemoOptions): Promise
       );
     for (const v of d.verification ?? []) log(`verified          ${v.namespace}/${v.name}: ${v.state}`);
     for (const w of d.warnings ?? []) log(`warning           ${w}`);
+    if (d.pr && sandboxForge) {
+      const pulls = sandboxForge.state.pulls;
+      log(`pull request      #${d.pr.number} ${d.pr.url} (${pulls.length} pull request(s) on the forge)`);
+      const comments = sandboxForge.state.comments.filter((c) => c.issueNumber === d.pr?.number);
+      for (const c of comments)
+        log(`  comment         ${c.body.split('\n').find((l) => l.trim() && !l.startsWith('<!--')) ?? ''}`);
+    }
     const timings = stageTimings(record);
     log(
       `stage timings     ${Object.entries(timings)
