@@ -46,7 +46,9 @@ const EVENT_NAME = /^[a-z_]{1,64}$/;
 const SIGNATURE = /^sha256=[0-9a-f]{64}$/;
 
 type BodyResult =
-  { readonly kind: 'body'; readonly bytes: Buffer } | { readonly kind: 'too-large' | 'timeout' };
+  | { readonly kind: 'body'; readonly bytes: Buffer }
+  | { readonly kind: 'too-large' }
+  | { readonly kind: 'timeout' };
 
 /** Reads at most `max` bytes; past that it stops (pauses the stream) and never buffers the rest. */
 function readCappedBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<BodyResult> {
@@ -153,11 +155,12 @@ export function createGitHubWebhookHandler(options: GitHubWebhookHandlerOptions)
       return answer(res, 413, { error: `body larger than ${max} bytes` }, true);
     }
     if (read.kind === 'timeout') return answer(res, 408, { error: 'body not received in time' }, true);
-    if (read.bytes.length === 0) return answer(res, 400, { error: 'empty body' });
+    const bytes = read.bytes;
+    if (bytes.length === 0) return answer(res, 400, { error: 'empty body' });
 
-    const raw = read.bytes.toString('utf8');
+    const raw = bytes.toString('utf8');
     if (!(await verify(options.secret, raw, signature))) {
-      log.warn({ bytes: read.bytes.length }, 'webhook signature does not match');
+      log.warn({ bytes: bytes.length }, 'webhook signature does not match');
       return answer(res, 401, { error: 'signature does not match' });
     }
 
@@ -189,7 +192,7 @@ export function createGitHubWebhookHandler(options: GitHubWebhookHandlerOptions)
       log.error({ error }, 'webhook event could not be handed over');
       return answer(res, 500, { error: 'event not accepted; redeliver it' });
     }
-    log.info({ bytes: read.bytes.length }, 'webhook accepted');
+    log.info({ bytes: bytes.length }, 'webhook accepted');
     return answer(res, 202, { accepted: true });
   }
 
