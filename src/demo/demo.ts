@@ -140,7 +140,14 @@ export async function runDemo({
     if (d.pr && sandboxForge) {
       const pulls = sandboxForge.state.pulls;
       log(`pull request      #${d.pr.number} ${d.pr.url} (${pulls.length} pull request(s) on the forge)`);
-      const comments = sandboxForge.state.comments.filter((c) => c.issueNumber === d.pr?.number);
+      // The result comment is posted right after the Converged condition is recorded.
+      const number = d.pr.number;
+      const resultPosted = (): boolean =>
+        sandboxForge!.state.comments.some(
+          (c) => c.issueNumber === number && c.body.includes('rewind:result'),
+        );
+      for (let i = 0; i < 100 && !resultPosted(); i++) await new Promise((r) => setTimeout(r, 50));
+      const comments = sandboxForge.state.comments.filter((c) => c.issueNumber === number);
       for (const c of comments)
         log(`  comment         ${c.body.split('\n').find((l) => l.trim() && !l.startsWith('<!--')) ?? ''}`);
     }
