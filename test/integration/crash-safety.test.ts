@@ -1,0 +1,375 @@
+// Crash safety of the rollback loop, end to end on the sandbox with a real Redis:
+// - the rollback worker (its own process, `rewind worker rollback`) is SIGKILLed right after the
+//   push, or right before the reconcile request; another worker takes the stalled job over and
+//   finishes the incident without a second revert commit;
+// - Redis loses every key of the installation mid-incident; the detector resumes the incident from
+//   the `rewind.dev/incident` annotation on the Kustomization and it converges again.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { simpleGit } from 'simple-git';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../src/config/index.ts';
+import { isTerminal } from '../../src/domain/incident.ts';
+import { silentLogger } from '../../src/logging.ts';
+import { INCIDENT_ANNOTATION } from '../../src/pipeline/durable-incident.ts';
+import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
+import { RedisIncidentStore } from '../../src/queue/incident-store.ts';
+import {
+  BROKEN_IMAGE_GLOB,
+  type Fleet,
+  createFleet,
+  frontendDeployment,
+  podinfoDeployment,
+  readyFor,
+  waitForKustomization,
+} from '../../src/sandbox/scenario.ts';
+import { KUSTOMIZATION } from '../../src/sandbox/resources.ts';
+import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
+import { type Role, type Runtime, startRuntime } from '../../workers/runtime.ts';
+import { redisUrl } from '../global-setup.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BAD_IMAGE = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
+const GOOD_IMAGE = 'ghcr.io/stefanprodan/podinfo:6.5.1';
+const GREEN_FRONTEND = frontendDeployment('ghcr.io/example/frontend:1.0.0', 3, 'green');
+const REPLICAS = 3;
+
+interface Harness {
+  cleanups: Cleanups;
+  sandbox: Sandbox;
+  fleet: Fleet;
+  prefix: string;
+  dir: string;
+  configFile: string;
+  store: RedisIncidentStore;
+  redis: Redis;
+}
+
+type Cleanups = (() => Promise<unknown>)[];
+/** Per test (the two SIGKILL tests run concurrently: most of their time is waiting for a lock to expire). */
+const cleanupsByTest = new Map<string, Cleanups>();
+afterEach(async ({ task }) => {
+  const cleanups = cleanupsByTest.get(task.id) ?? [];
+  cleanupsByTest.delete(task.id);
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+/**
+ * Deletes every key under the prefix in one server-side script (SCAN MATCH + UNLINK), so the
+ * running installation sees it as one instant loss of its Redis, not keys vanishing one by one.
+ */
+const DELETE_PREFIX = `
+local cursor = "0"
+local deleted = 0
+repeat
+  local page = redis.call("SCAN", cursor, "MATCH", ARGV[1], "COUNT", 1000)
+  cursor = page[1]
+  for _, key in ipairs(page[2]) do
+    deleted = deleted + redis.call("UNLINK", key)
+  end
+until cursor == "0"
+return deleted
+`;
+
+async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
+  return (await redis.eval(DELETE_PREFIX, 0, `${prefix}*`)) as number;
+}
+
+async function setUp(name: string, testId: string): Promise<Harness> {
+  const cleanups: Cleanups = [];
+  cleanupsByTest.set(testId, cleanups);
+  const prefix = `rewind-test-crash-${name}-${process.pid}-${Date.now()}`;
+  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  cleanups.push(async () => {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+  const sandbox = await startSandbox({ podReadyMs: 150, unreadyImages: [BROKEN_IMAGE_GLOB] });
+  cleanups.push(() => sandbox.stop());
+  const fleet = await createFleet({ sandbox, timeout: '5s', replicas: REPLICAS });
+  cleanups.push(() => fleet.cleanup());
+  const dir = await mkdtemp(path.join(tmpdir(), 'rewind-crash-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const configFile = path.join(dir, 'rewind.yaml');
+  await writeFile(
+    configFile,
+    stringify({
+      redis: { url: redisUrl(), prefix },
+      kubernetes: { kubeconfig: sandbox.kubeconfigPath },
+      git: { workdir: path.join(dir, 'git-child'), allowFileRemotes: true },
+      policy: { gracePeriod: '1s', verifyTimeout: '45s', budgets: { perHour: 1 } },
+    }),
+  );
+  return {
+    cleanups,
+    sandbox,
+    fleet,
+    prefix,
+    dir,
+    configFile,
+    store: new RedisIncidentStore(redis, prefix),
+    redis,
+  };
+}
+
+async function runtimeFor(
+  h: Harness,
+  roles: readonly Role[],
+  workdir: string,
+  extra: { lockDurationMs?: number; detector?: { resyncMs?: number; reofferMs?: number } } = {},
+): Promise<Runtime> {
+  const config = parseConfig(
+    {
+      redis: { url: redisUrl(), prefix: h.prefix },
+      kubernetes: { kubeconfig: h.sandbox.kubeconfigPath },
+      git: { workdir: path.join(h.dir, workdir), allowFileRemotes: true },
+      policy: { gracePeriod: '1s', verifyTimeout: '45s', budgets: { perHour: 1 } },
+    },
+    { env: {} },
+  );
+  const runtime = await startRuntime({
+    config,
+    roles,
+    log: silentLogger(),
+    env: {},
+    verifyIntervalMs: 100,
+    lockDurationMs: extra.lockDurationMs ?? 2000,
+    detector: { debounceMs: 10, ...(extra.detector ?? {}) },
+  });
+  h.cleanups.push(() => runtime.close());
+  return runtime;
+}
+
+/** `rewind worker rollback` in its own process; environment REWIND_* only from `env`. */
+function spawnRollbackWorker(
+  h: Harness,
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string } {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REWIND_')));
+  const child = spawn(process.execPath, ['bin/rewind.mjs', 'worker', 'rollback', '--config', h.configFile], {
+    cwd: ROOT,
+    env: { ...base, REWIND_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += String(d)));
+  child.stderr?.on('data', (d: Buffer) => (output += String(d)));
+  h.cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  });
+  return { child, output: () => output };
+}
+
+/** A good deploy (the last-good revision), then the bad commit that also changes frontend. */
+async function goodThenBad(h: Harness): Promise<{ good: string; bad: string }> {
+  const { sandbox, fleet } = h;
+  await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(await fleet.head()));
+  const good = await fleet.setPodinfoImage(GOOD_IMAGE);
+  fleet.notifyPush();
+  await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(good));
+  const bad = await fleet.setPodinfoImage(BAD_IMAGE, { 'apps/frontend/deployment.yaml': GREEN_FRONTEND });
+  fleet.notifyPush();
+  return { good, bad };
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  stepMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** What BullMQ knows about the incident's jobs (for failure messages). */
+async function jobsOf(h: Harness, incidentId: string): Promise<string> {
+  const out: string[] = [];
+  for (const [queue, id] of [
+    ['rollback', `rollback-${incidentId}`],
+    ['verify', `verify-${incidentId}`],
+  ] as const) {
+    const job = await h.redis.hgetall(`${h.prefix}:${queue}:${id}`);
+    const states: string[] = [];
+    for (const state of ['wait', 'active', 'delayed', 'completed', 'failed', 'prioritized']) {
+      const key = `${h.prefix}:${queue}:${state}`;
+      const type = await h.redis.type(key);
+      const member =
+        type === 'zset'
+          ? (await h.redis.zscore(key, id)) !== null
+          : type === 'list'
+            ? (await h.redis.lpos(key, id)) !== null
+            : false;
+      if (member) states.push(state);
+    }
+    const { data: _data, opts: _opts, ...fields } = job;
+    out.push(`${id}: in [${states.join(',')}] ${JSON.stringify(fields)}`);
+  }
+  return out.join('\n');
+}
+
+async function incidentFor(store: RedisIncidentStore, bad: string): Promise<IncidentRecord | undefined> {
+  return (await store.list(20)).find((r) => r.badRevision === bad);
+}
+
+function conditionTypes(record: IncidentRecord): string[] {
+  return record.conditions.map((c) => c.type);
+}
+
+/** The remote's history: one revert for the incident, podinfo back on the good image, frontend kept. */
+async function expectOneRevert(h: Harness, incidentId: string): Promise<void> {
+  const remote = simpleGit(h.fleet.remote); // the bare repository Flux fetches from
+  const withTrailer = (
+    await remote.raw([
+      'log',
+      '--fixed-strings',
+      `--grep=Rewind-Incident: ${incidentId}`,
+      '--format=%H',
+      'main',
+    ])
+  )
+    .split('\n')
+    .filter(Boolean);
+  expect(withTrailer).toHaveLength(1);
+  const reverts = (await remote.raw(['log', '--format=%s', 'main']))
+    .split('\n')
+    .filter((s) => s.startsWith('Revert "'));
+  expect(reverts).toHaveLength(1);
+  expect(await remote.raw(['show', 'main:apps/base/podinfo/deployment.yaml'])).toBe(
+    podinfoDeployment(GOOD_IMAGE, REPLICAS),
+  );
+  expect(await remote.raw(['show', 'main:apps/frontend/deployment.yaml'])).toBe(GREEN_FRONTEND);
+}
+
+const FULL_HISTORY = ['Detected', 'Located', 'RevertPrepared', 'Merged', 'ReconcileRequested', 'Converged'];
+
+describe('crash safety', () => {
+  for (const crashAt of ['after-push', 'before-reconcile'] as const) {
+    it.concurrent(
+      `SIGKILL of the rollback worker ${crashAt}: another worker finishes the incident, one revert`,
+      async ({ task }) => {
+        const t0 = Date.now();
+        const h = await setUp(crashAt, task.id);
+        await runtimeFor(h, ['detector', 'verifier'], 'git-main');
+        const first = spawnRollbackWorker(h, { REWIND_CRASH_AT: crashAt });
+        const { bad } = await goodThenBad(h);
+        const badAt = Date.now();
+
+        const [code, signal] = (await Promise.race([
+          once(first.child, 'exit'),
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error(`worker did not crash; output:\n${first.output()}`)), 20_000),
+          ),
+        ])) as [number | null, NodeJS.Signals | null];
+        expect({ code, signal }).toEqual({ code: null, signal: 'SIGKILL' });
+        const crashedAt = Date.now();
+        const atCrash = await incidentFor(h.store, bad);
+        expect(atCrash?.conditions.at(-1)?.type).toBe('Merged');
+        await expectOneRevert(h, atCrash!.id);
+
+        // The job is stalled under the dead worker's lock; a second worker takes it over once the lock expires.
+        await runtimeFor(h, ['rollback'], 'git-second');
+        const record = await waitFor(
+          'the incident to end',
+          async () => {
+            const r = await incidentFor(h.store, bad);
+            return r && isTerminal(r.conditions.at(-1)!.type) ? r : undefined;
+          },
+          45_000,
+          100,
+        ).catch(async (error: Error) => {
+          const r = await incidentFor(h.store, bad);
+          throw new Error(
+            `${error.message}\nlast: ${JSON.stringify(r?.conditions.at(-1))}\n${await jobsOf(h, r?.id ?? '')}`,
+          );
+        });
+        const doneAt = Date.now();
+        console.info(
+          `[crash-safety ${crashAt}] setup+good deploy ${((badAt - t0) / 1000).toFixed(1)}s, crash ${((crashedAt - badAt) / 1000).toFixed(1)}s after the bad push, ` +
+            `takeover+converge ${((doneAt - crashedAt) / 1000).toFixed(1)}s later`,
+        );
+        expect(conditionTypes(record), JSON.stringify(record.conditions.at(-1))).toEqual(FULL_HISTORY);
+        await expectOneRevert(h, record.id);
+      },
+      90_000,
+    );
+  }
+
+  // `running`: while the rollback job is still between the push and its hand-over to the verifier
+  // (it keeps going against the empty Redis). `handed-over`: after the rollback job completed, so
+  // only the annotation on the Kustomization remembers the incident.
+  for (const when of ['running', 'handed-over'] as const) {
+    it(`Redis loses every key mid-incident (${when}): the detector resumes from the annotation, one revert`, async ({
+      task,
+    }) => {
+      const t0 = Date.now();
+      const h = await setUp(`flush-${when}`, task.id);
+      const runtime = await runtimeFor(h, ['detector', 'rollback', 'verifier'], 'git-main', {
+        detector: { resyncMs: 500, reofferMs: 500 },
+      });
+      const { bad } = await goodThenBad(h);
+      const badAt = Date.now();
+      const before = await waitFor(
+        'the revert to be pushed',
+        async () => {
+          const r = await incidentFor(runtime.incidents, bad);
+          const type = r?.conditions.at(-1)?.type;
+          if (when === 'running') return type === 'Merged' || type === 'ReconcileRequested' ? r : undefined;
+          const completed = r && (await h.redis.zscore(`${h.prefix}:rollback:completed`, `rollback-${r.id}`));
+          return type === 'ReconcileRequested' && completed ? r : undefined;
+        },
+        20_000,
+        10,
+      );
+      const deleted = await deletePrefix(h.redis, h.prefix);
+      const flushedAt = Date.now();
+      expect(deleted).toBeGreaterThan(0);
+
+      const record = await waitFor(
+        'the incident to end again',
+        async () => {
+          const r = await incidentFor(runtime.incidents, bad);
+          return r && isTerminal(r.conditions.at(-1)!.type) ? r : undefined;
+        },
+        30_000,
+        100,
+      ).catch(async (error: Error) => {
+        const r = await incidentFor(runtime.incidents, bad);
+        const ks = h.sandbox.store.get(KUSTOMIZATION, h.fleet.namespace, 'podinfo');
+        throw new Error(
+          `${error.message}\nrecord: ${JSON.stringify(r?.conditions)}\nannotation: ${ks?.metadata?.annotations?.[INCIDENT_ANNOTATION]}\n${await jobsOf(h, before.id)}`,
+        );
+      });
+      console.info(
+        `[crash-safety flush ${when}] flushed at ${before.conditions.at(-1)!.type} ${((flushedAt - badAt) / 1000).toFixed(1)}s after the bad push ` +
+          `(setup ${((badAt - t0) / 1000).toFixed(1)}s); ended again ${((Date.now() - flushedAt) / 1000).toFixed(1)}s later, ` +
+          `record rebuilt by ${record.conditions[0]!.reason === 'Resumed' ? 'the resumed job' : 'the in-flight job'}`,
+      );
+      expect(record.id).toBe(before.id);
+      expect(record.conditions.at(-1)?.type, JSON.stringify(record.conditions.at(-1))).toBe('Converged');
+      if (when === 'handed-over') expect(conditionTypes(record)).toEqual(FULL_HISTORY);
+      // After the hand-over nothing in flight can write the record again: it was rebuilt from scratch
+      // by a re-offered rollback job (from the annotation, or from the still-failing Pods).
+      if (when === 'handed-over')
+        expect(Date.parse(record.conditions[0]!.at)).toBeGreaterThanOrEqual(flushedAt - 50);
+      await expectOneRevert(h, record.id);
+      // Ending the incident clears the durable record.
+      const ks = h.sandbox.store.get(KUSTOMIZATION, h.fleet.namespace, 'podinfo');
+      expect(ks?.metadata?.annotations?.[INCIDENT_ANNOTATION]).toBeUndefined();
+    }, 60_000);
+  }
+});
