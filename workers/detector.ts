@@ -70,6 +70,7 @@ export class Detector {
   /** Incident ids this process enqueued recently; BullMQ's job id dedupes for good, this saves round trips. */
   private readonly enqueued = new Map<string, number>();
   private running = false;
+  private sweep: NodeJS.Timeout | undefined;
   readonly stats = { evaluations: 0, enqueued: 0 };
 
   constructor(private readonly options: DetectorOptions) {}
@@ -106,6 +107,7 @@ export class Detector {
 
   stop(): void {
     this.running = false;
+    clearInterval(this.sweep);
     for (const list of this.informers.values()) for (const informer of list) informer.stop();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
