@@ -456,6 +456,20 @@ describe('sandbox forge', () => {
     expect(waits).toBe(1);
   });
 
+  it('delays every answer by slowMs and logs each request with its route', async () => {
+    forge.setFaults({ slowMs: 60 });
+    const started = Date.now();
+    await octokit.rest.rateLimit.get();
+    forge.setFaults({});
+    expect(Date.now() - started).toBeGreaterThanOrEqual(60);
+    expect(forge.state.requests.at(-1)).toMatchObject({
+      method: 'GET',
+      path: '/rate_limit',
+      route: 'rateLimit.get',
+      status: 200,
+    });
+  });
+
   it('answers unknown routes with 404 Not Found', async () => {
     const response = await fetch(`${forge.url}/repos/${OWNER}/${REPO}/nothing-here`, {
       headers: { authorization: `token ${TOKEN}` },

@@ -154,60 +154,47 @@ export async function startSandboxForge(options: SandboxForgeOptions): Promise<S
     return match?.[1] === options.token ? undefined : new HttpError(401, 'Bad credentials');
   };
 
+  interface Answer {
+    readonly response: ForgeResponse;
+    readonly fault: FaultKind | undefined;
+  }
+  const plain = (response: ForgeResponse): Answer => ({ response, fault: undefined });
+  const failed = (error: unknown): Answer => plain(errorResponse(error));
+
+  /** Order as on GitHub: authentication, then limits and faults, then the route itself. */
   const answer = async (
     req: http.IncomingMessage,
     method: string,
     pathname: string,
     query: URLSearchParams,
-  ) => {
-    const matched = matchRoute(routes, method, pathname);
-    const routeName = typeof matched === 'object' ? matched.route.name : undefined;
-    const isWrite = !['GET', 'HEAD', 'OPTIONS'].includes(method);
+    matched: ReturnType<typeof matchRoute>,
+    isWrite: boolean,
+  ): Promise<Answer> => {
     const denied = authenticate(req.headers.authorization);
-    if (denied !== undefined)
-      return { routeName, isWrite, response: errorResponse(denied), fault: undefined };
+    if (denied !== undefined) return failed(denied);
     const roll = faults.roll(isWrite);
     if (faults.slowMs > 0) await sleep(faults.slowMs);
-    if (roll.before !== undefined)
-      return { routeName, isWrite, response: faultResponse(roll.before), fault: roll.before.kind };
-    if (typeof matched !== 'object')
-      return {
-        routeName,
-        isWrite,
-        response: errorResponse(new HttpError(404, 'Not Found')),
-        fault: undefined,
-      };
-    const params = matched.params;
-    const wrongRepo =
+    if (roll.before !== undefined) return { response: faultResponse(roll.before), fault: roll.before.kind };
+    if (typeof matched !== 'object') return failed(new HttpError(404, 'Not Found'));
+    const { params, route } = matched;
+    const otherRepository =
       params['owner'] !== undefined &&
       (params['owner'].toLowerCase() !== options.owner.toLowerCase() ||
         (params['repo'] ?? '').toLowerCase() !== options.repo.toLowerCase());
-    if (wrongRepo)
-      return {
-        routeName,
-        isWrite,
-        response: errorResponse(new HttpError(404, 'Not Found')),
-        fault: undefined,
-      };
-    const handle = async (): Promise<ForgeResponse> => {
-      const body = isWrite ? await readJsonBody(req) : {};
-      return matched.route.handler({ method, path: pathname, params, query, body, login: BOT_LOGIN });
-    };
+    if (otherRepository) return failed(new HttpError(404, 'Not Found'));
     let response: ForgeResponse;
     try {
+      // The body is read before queueing, so a slow client never holds up other writes.
+      const body = isWrite ? await readJsonBody(req) : {};
+      const handle = () => route.handler({ method, path: pathname, params, query, body, login: BOT_LOGIN });
       response = isWrite ? await writes.run(handle) : await handle();
     } catch (error) {
-      return { routeName, isWrite, response: errorResponse(error), fault: undefined };
+      return failed(error);
     }
-    if (roll.afterEffect && response.status < 300) {
-      return {
-        routeName,
-        isWrite,
-        response: faultResponse(afterEffectAnswer()),
-        fault: 'after-effect' as FaultKind,
-      };
-    }
-    return { routeName, isWrite, response, fault: undefined };
+    // The effect stays; only the answer is lost (a retry must meet GitHub's 422/405 paths).
+    if (roll.afterEffect && response.status < 300)
+      return { response: faultResponse(afterEffectAnswer()), fault: 'after-effect' };
+    return plain(response);
   };
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -220,14 +207,12 @@ export async function startSandboxForge(options: SandboxForgeOptions): Promise<S
     } catch {
       pathname = parsed.pathname;
     }
-    void answer(req, method, pathname, parsed.searchParams)
-      .catch((error: unknown) => ({
-        routeName: undefined,
-        isWrite: false,
-        response: errorResponse(error),
-        fault: undefined,
-      }))
-      .then(({ routeName, isWrite, response, fault }) => {
+    const matched = matchRoute(routes, method, pathname);
+    const routeName = typeof matched === 'object' ? matched.route.name : undefined;
+    const isWrite = !['GET', 'HEAD', 'OPTIONS'].includes(method);
+    void answer(req, method, pathname, parsed.searchParams, matched, isWrite)
+      .catch(failed)
+      .then(({ response, fault }) => {
         if (routeName !== 'rateLimit.get') quota.spend();
         state.requests.push({
           method,
