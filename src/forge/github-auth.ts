@@ -4,7 +4,7 @@
 // can carry the Authorization header).
 import { createAppAuth } from '@octokit/auth-app';
 import { retry } from '@octokit/plugin-retry';
-import { throttling } from '@octokit/plugin-throttling';
+import { type ThrottlingOptions, throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { TerminalError } from '../domain/errors.ts';
 import type { Logger } from '../pipeline/ports.ts';
@@ -103,6 +103,18 @@ function octokitLog(log: Logger): {
   };
 }
 
+type LimiterGroup = NonNullable<ThrottlingOptions['write']>;
+
+// plugin-throttling spaces writes (1 s) and notification-triggering writes (3 s) through Bottleneck
+// groups shared by every Octokit in the process. The adapter paces its own writes instead (one at a
+// time per instance, with a configurable gap, see github.ts), so these groups only pass through.
+const PASS_THROUGH = {
+  key: () => ({
+    schedule: (_options: unknown, task: (...args: unknown[]) => unknown, ...args: unknown[]) =>
+      Promise.resolve(task(...args)),
+  }),
+} as unknown as LimiterGroup;
+
 function build(
   options: GitHubClientOptions,
   auth: { authStrategy?: typeof createAppAuth; auth: unknown },
@@ -122,6 +134,8 @@ function build(
       onSecondaryRateLimit: limitHandler('secondary', throttle, options.log),
       retryAfterBaseValue: throttle.retryAfterBaseMs ?? 1000,
       fallbackSecondaryRateRetryAfter: 60,
+      write: PASS_THROUGH,
+      notifications: PASS_THROUGH,
     },
   });
 }
