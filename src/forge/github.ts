@@ -442,17 +442,19 @@ export class GitHubForge implements Forge {
       this.log.info({ pr: pull.number, branch: input.branch }, 'pull request created');
       return { pull, created: true };
     } catch (error) {
-      const status = httpStatus(error);
-      const lostAnswer =
-        status === 422 ? /already exists/i.test(githubMessage(error)) : toForgeError(error, 'x').retryable;
-      if (lostAnswer) {
+      const failure = toForgeError(error, `open a pull request from ${input.branch} into ${input.base}`);
+      // 422 "already exists": an earlier create (maybe a retried one) went through. A transient
+      // failure may also hide a create that went through. Either way, look before giving up.
+      const mayExist =
+        httpStatus(error) === 422 ? /already exists/i.test(githubMessage(error)) : failure.retryable;
+      if (mayExist) {
         const existing = (await this.pullsFor(input.branch, 'open'))[0];
         if (existing !== undefined) {
           this.log.info({ pr: existing.number, branch: input.branch }, 'pull request already existed');
           return { pull: existing, created: false };
         }
       }
-      throw toForgeError(error, `open a pull request from ${input.branch} into ${input.base}`);
+      throw failure;
     }
   }
 

@@ -219,6 +219,19 @@ describe('GitHubForge on the sandbox forge', () => {
     expect(w.sandbox.state.requests.some((r) => r.fault === 'after-effect')).toBe(true);
   });
 
+  it('gives up on a rate limit that does not lift with a TransientError after a few retries', async () => {
+    const w = await world();
+    const forge = w.forge({ throttle: { retryAfterBaseMs: 5, maxRetries: 2 } });
+    w.sandbox.setFaults({ secondaryRateLimitRate: 1, seed: 1 });
+
+    const error = await forge.getPullRequest(1).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: 'TRANSIENT', retryable: true });
+    expect((error as Error).message).toMatch(/rate limit/i);
+    expect(w.sandbox.state.requests.length).toBeGreaterThan(1);
+    expect(w.sandbox.state.requests.length).toBeLessThan(20);
+  });
+
   it('paces writes: never two writes closer than the configured gap', async () => {
     const w = await world();
     const branch = 'rewind/ns/app/eeeeeeeeeeee';
