@@ -139,7 +139,11 @@ export function toForgeError(error: unknown, what: string): RewindError {
   const http = asHttpError(error);
   const detail = githubMessage(error);
   if (http === undefined) {
-    return new TerminalError(`GitHub: could not ${what}: ${detail}`, { cause: { what } });
+    const hint =
+      what === 'authenticate'
+        ? ' Check the token, or the App id and the PEM private key (forge.app.appId, forge.app.privateKeyEnv).'
+        : '';
+    return new TerminalError(`GitHub: could not ${what}: ${detail}.${hint}`, { cause: { what } });
   }
   const status = http.status;
   const cause = { status, what };

@@ -268,6 +268,20 @@ describe('GitHubForge on the sandbox forge', () => {
     expect(logs).not.toContain(wrong);
   });
 
+  it('fails a broken GitHub App key with an actionable TerminalError that does not contain the key', async () => {
+    const w = await world();
+    const secret = 'MIIEowIBAAKCAQEA' + randomUUID().replace(/-/g, '');
+    const privateKey = `-----BEGIN RSA PRIVATE KEY-----\n${secret}\n-----END RSA PRIVATE KEY-----\n`;
+    const forge = w.forge({ auth: { type: 'app', appId: 1, privateKey } });
+
+    const error = await forge.getPullRequest(1).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: 'TERMINAL', retryable: false });
+    expect((error as Error).message).toContain('private key');
+    expect(`${String(error)} ${JSON.stringify(error)}`).not.toContain(secret);
+    expect(w.logs.join('\n')).not.toContain(secret);
+  });
+
   it('finds the login of a commit email, and nothing for an unknown one', async () => {
     const w = await world();
     const forge = w.forge();
