@@ -14,6 +14,7 @@ import { runVerify, type VerifyJobResult } from '../src/pipeline/verify-job.ts';
 import { type Clock, type Logger, systemClock } from '../src/pipeline/ports.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
 import { RedisIncidentStore } from '../src/queue/incident-store.ts';
+import { redisLock } from '../src/queue/lock.ts';
 import {
   QUEUE_NAMES,
   type RollbackJob,
@@ -195,6 +196,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const git = new RollbackGit(workspace, config.git.author);
   const forgeFor = forgeFactory(config, options.env, log, options.github);
   const postResult = resultPoster(forgeFor);
+  const withLock = redisLock(connection(), prefix);
   const pollMs =
     config.forge.type === 'github' ? (parseDuration(config.forge.pollInterval) ?? 30_000) : 30_000;
   const workers: Worker[] = [];
@@ -223,6 +225,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             log: log.child({ job: job.id }),
             ...(crashPoint ? { crashPoint } : {}),
             ...(forgeFor ? { forgeFor } : {}),
+            withLock,
             enqueueVerify: async (verify) => {
               await verifyQueue.add(QUEUE_NAMES.verify, verify, jobOptions(verifyJobId(verify.incidentId)));
             },

@@ -171,7 +171,9 @@ const SECRET_PATTERNS: readonly [RegExp, string][] = [
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, `$1${REDACTED}@`],
   [/\b(Bearer|token|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
   [/\bgithub_pat_[A-Za-z0-9_]{20,}/g, REDACTED],
-  [/\bgh[pousr]_[A-Za-z0-9]{20,}/g, REDACTED],
+  // GitHub tokens: classic fixed-length ones and the variable-length stateless installation tokens
+  // (`ghs_<app id>_<JWT>`, dots, dashes and underscores included).
+  [/\bgh[pousr]_[A-Za-z0-9][A-Za-z0-9._-]{19,}/g, REDACTED],
   [/\bxox[abposr]-[A-Za-z0-9-]{10,}/g, REDACTED],
   [/\bxapp-[A-Za-z0-9-]{10,}/g, REDACTED],
 ];

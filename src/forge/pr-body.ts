@@ -13,15 +13,11 @@ export const GITHUB_MAX_BODY_CHARS = 65_536;
 /** GitHub rejects titles longer than this. */
 export const GITHUB_MAX_TITLE_CHARS = 256;
 
-// The shared redact() predates GitHub's stateless installation tokens (`ghs_<app id>_<JWT>`, ~520
-// chars with dots, dashes and underscores, rolled out from 2026-04-27), whose body its
-// `gh[pousr]_[A-Za-z0-9]{20,}` pattern misses. GitHub's own guidance is `[A-Za-z0-9._-]`, no fixed
-// length. Until src/domain/errors.ts learns it, every forge string also goes through this one.
-const VARIABLE_LENGTH_GITHUB_TOKEN = /gh[pousr]_[A-Za-z0-9][A-Za-z0-9._-]{19,}/g;
-
-/** `redact()` plus token shapes it does not know yet; for everything the forge adapter writes or throws. */
+// redact() knows GitHub's stateless installation tokens too (`ghs_<app id>_<JWT>`, ~520 chars with
+// dots, dashes and underscores).
+/** The forge's name for `redact()` (kept so callers read as intended). */
 export function redactForgeText(text: string): string {
-  return redact(text).replace(VARIABLE_LENGTH_GITHUB_TOKEN, '[REDACTED]');
+  return redact(text);
 }
 
 /**

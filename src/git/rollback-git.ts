@@ -1,8 +1,8 @@
 // The git side of one rollback, as the pipeline needs it: locate the culprit in a remote's history
 // and build + push (or only build, for a dry run) the revert. Wraps the workspace, culprit finder,
 // revert builder and direct-push forge.
-import type { CommitSha } from '../domain/commit-sha.ts';
-import { findCulprit, validateRange, type CulpritOutcome } from './culprit.ts';
+import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
+import { REVERTS_TRAILER, findCulprit, validateRange, type CulpritOutcome } from './culprit.ts';
 import { pathClosure } from './path-closure.ts';
 import { findIncidentCommit, pushRevertDirect, type PushOutcome } from './push.ts';
 import { pushRevertBranch, type BranchPushOutcome } from './push-branch.ts';
@@ -103,6 +103,23 @@ export class RollbackGit {
       incidentId: input.incidentId,
       buildRevert: (worktree) => buildRevert(worktree, build),
     });
+  }
+
+  /** The newest Rewind commit on the branch carrying `Reverts: <culprit>`, if any. */
+  async revertOf(url: string, branch: string, culprit: CommitSha): Promise<CommitSha | undefined> {
+    const mirror = await this.workspace.syncMirror(url);
+    const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
+    if (head === undefined) return undefined;
+    const out = await mirror.repo.text([
+      'log',
+      '--fixed-strings',
+      `--grep=${REVERTS_TRAILER}: ${culprit}`,
+      '--format=%H',
+      head,
+      '--',
+    ]);
+    const sha = out.split('\n')[0]?.trim();
+    return sha && isCommitSha(sha) ? sha : undefined;
   }
 
   async isAncestor(url: string, ancestor: CommitSha, descendant: CommitSha): Promise<boolean> {

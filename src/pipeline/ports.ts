@@ -42,5 +42,11 @@ import type { RollbackGit } from '../git/rollback-git.ts';
 /** The git side of a rollback (implemented by src/git/rollback-git.ts over real repositories). */
 export type GitPort = Pick<
   RollbackGit,
-  'locate' | 'pushedRevert' | 'revertAndPush' | 'revertAndPushBranch' | 'closureOf' | 'isAncestor'
+  | 'locate'
+  | 'pushedRevert'
+  | 'revertAndPush'
+  | 'revertAndPushBranch'
+  | 'revertOf'
+  | 'closureOf'
+  | 'isAncestor'
 >;

@@ -19,6 +19,8 @@ import type { Clock, ClusterPort, GitPort, Logger } from './ports.ts';
 import { recordTemplates, templatesFromReplicaSets } from './verify.ts';
 import { type DurableIncident, INCIDENT_ANNOTATION, parseDurableIncident } from './durable-incident.ts';
 import { IncidentRecorder } from './incident-recorder.ts';
+import { failingPodsOf } from './detect.ts';
+import type { PodFailure } from './pod-signals.ts';
 import { type CrashPoint, type ForgeDeps, advancePullRequest, openPullRequest } from './pull-request.ts';
 
 export interface RollbackDeps {
@@ -36,6 +38,8 @@ export interface RollbackDeps {
    * tracked branch. Given the source URL, since the forge repository follows the GitOps source.
    */
   readonly forgeFor?: (sourceUrl: string) => ForgeDeps;
+  /** Mutual exclusion across workers (Redis); without it, steps run unguarded (single process). */
+  readonly withLock?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export type RollbackResult =
@@ -268,7 +272,8 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   }
   if (located.outcome.kind === 'no-candidate')
     return stopForHuman('NoCandidate', located.outcome.explanation);
-  const culprits = located.outcome.commits;
+  const found = located.outcome;
+  const culprits = found.commits;
   const culprit = culprits[0]!;
   await rec.details({
     culpritRule: located.outcome.rule,
@@ -301,7 +306,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   }
 
   // 5. Revert + push (check-then-act: a revert already pushed for this incident is reused).
-  const failingApps = await failingAppsOn(deps, repoRef, app);
+  const failingApps = await failingAppsOn(deps, repoRef, app, bad);
   const failingPaths = new Set<string>(located.closure);
   for (const other of failingApps.failing) {
     for (const p of await deps.git.closureOf(url, bad, other.path)) failingPaths.add(p);
@@ -321,23 +326,29 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     good,
     rule: `${located.outcome.rule}, ${located.outcome.confidence} confidence`,
   };
+  // One culprit, one revert: incidents of several apps failing on the same commit take turns here,
+  // so the second finds the first one's pull request (or pushed revert) instead of racing it.
+  const serialised = <T>(fn: () => Promise<T>): Promise<T> =>
+    deps.withLock ? deps.withLock(`culprit:${culprit.sha}`, fn) : fn();
   if (forge && !dryRun) {
-    const opened = await openPullRequest(forge, deps.git, rec, {
-      ...revertInput,
-      app,
-      culprit,
-      located: located.outcome,
-      failingAppsDetail: [
-        {
-          label: appLabel(app),
-          reason: rec.record.details.healthReason ?? '',
-          message: rec.record.details.healthMessage ?? '',
-        },
-        ...failingApps.failing.map((f) => ({ label: f.label, reason: f.reason, message: f.message })),
-      ],
-      plan: job.manual || policy.mode === 'auto-merge' ? 'auto-merge' : 'propose',
-      manual: job.manual,
-    });
+    const opened = await serialised(() =>
+      openPullRequest(forge, deps.git, rec, {
+        ...revertInput,
+        app,
+        culprit,
+        located: found,
+        failingAppsDetail: [
+          {
+            label: appLabel(app),
+            reason: rec.record.details.healthReason ?? '',
+            message: rec.record.details.healthMessage ?? '',
+          },
+          ...failingApps.failing.map((f) => ({ label: f.label, reason: f.reason, message: f.message })),
+        ],
+        plan: job.manual || policy.mode === 'auto-merge' ? 'auto-merge' : 'propose',
+        manual: job.manual,
+      }),
+    );
     if (opened.kind !== 'opened') {
       return opened.kind === 'needs-human' ? stopForHuman(opened.reason, opened.message) : opened.result;
     }
@@ -347,7 +358,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     });
     return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
   }
-  const pushed = await deps.git.revertAndPush({ ...revertInput, dryRun });
+  const pushed = await serialised(() => deps.git.revertAndPush({ ...revertInput, dryRun }));
   if (pushed.kind === 'dry-run') {
     const r = pushed.revert;
     await rec.details({ revert: { kind: r.kind, ...('sha' in r ? { sha: r.sha, paths: r.paths } : {}) } });
@@ -361,7 +372,17 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     const r = pushed.revert;
     if (r.kind === 'needs-human')
       return stopForHuman('RevertConflict', `${r.message} Conflicting paths: ${r.conflicts.join(', ')}.`);
-    return stopForHuman('NothingToRevert', 'message' in r ? r.message : 'nothing to revert');
+    // Another incident of the same culprit (another app) already reverted it: carry on from there.
+    const earlier = await deps.git.revertOf(url, branch, culprit.sha);
+    if (!earlier) return stopForHuman('NothingToRevert', 'message' in r ? r.message : 'nothing to revert');
+    await rec.details({ revert: { kind: 'shared', sha: earlier } });
+    await rec.to(
+      'RevertPrepared',
+      'AlreadyReverted',
+      `${shortSha(earlier)} already reverts ${shortSha(culprit.sha)} for another app.`,
+    );
+    await rec.to('Merged', 'DirectPush', `${shortSha(earlier)} is on ${branch}.`);
+    return finish(earlier);
   }
   if (pushed.kind === 'gave-up') throw new Error(pushed.message); // retried by the queue with backoff
   const revertSha = pushed.sha;
@@ -447,6 +468,18 @@ async function waitForArtifact(
   return false;
 }
 
+async function failingPodsOfApp(deps: RollbackDeps, namespace: string, name: string): Promise<PodFailure[]> {
+  const failures: PodFailure[] = [];
+  for (const deployment of await deps.cluster.deploymentsOfKustomization(namespace, name)) {
+    const replicaSets = await deps.cluster.replicaSetsOf(deployment);
+    const pods = (await Promise.all(replicaSets.map((rs) => deps.cluster.podsOf(rs)))).flat();
+    failures.push(
+      ...failingPodsOf({ deployment, replicaSets, pods }, deps.config.detection.restartThreshold),
+    );
+  }
+  return failures;
+}
+
 interface FailingApp {
   readonly label: string;
   readonly path: string;
@@ -459,6 +492,7 @@ async function failingAppsOn(
   deps: RollbackDeps,
   repoRef: ObjectRef,
   app: AppRef,
+  bad: string,
 ): Promise<{ failing: FailingApp[]; healthy: FailingApp[] }> {
   const all = await deps.cluster.list(FLUX_KUSTOMIZATION);
   const failing: FailingApp[] = [];
@@ -475,7 +509,20 @@ async function failingAppsOn(
       reason: verdict.reason,
       message: verdict.message,
     };
-    (verdict.state === 'failed' ? failing : healthy).push(entry);
+    if (verdict.state === 'failed') {
+      failing.push(entry);
+      continue;
+    }
+    // Still rolling out the same bad revision, with failing Pods: failing too (the engine has not
+    // said so yet only because its health check has not timed out).
+    const attempted = tryParseRevision(ks.status?.lastAttemptedRevision ?? '');
+    const pods =
+      verdict.state === 'progressing' && attempted?.sha === bad
+        ? await failingPodsOfApp(deps, ks.metadata?.namespace ?? '', ks.metadata?.name ?? '')
+        : [];
+    const [first] = pods;
+    if (first) failing.push({ ...entry, reason: first.reason, message: `${first.pod}: ${first.message}` });
+    else healthy.push(entry);
   }
   return { failing, healthy };
 }

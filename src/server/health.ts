@@ -1,6 +1,6 @@
 // Liveness, readiness and Prometheus metrics on one small HTTP server (the Dockerfile HEALTHCHECK
 // and the Kubernetes probes in deploy/ point here).
-import http from 'node:http';
+import type http from 'node:http';
 import type { Runtime } from '../../workers/runtime.ts';
 
 function metrics(runtime: Runtime, counts: Record<string, number>): string {

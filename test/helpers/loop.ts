@@ -2,11 +2,19 @@
 // prefix (keys deleted afterwards), and a runtime with the roles asked for.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { parseConfig, type RewindConfig } from '../../src/config/index.ts';
 import { isTerminal } from '../../src/domain/incident.ts';
-import { silentLogger } from '../../src/logging.ts';
+import { createLogger, silentLogger } from '../../src/logging.ts';
+import {
+  type FaultOptions,
+  type ProtectionOptions,
+  type SandboxForge,
+  startSandboxForge,
+} from '../../src/sandbox/forge/server.ts';
+import { type HttpServer, startHttpServer } from '../../src/server/http.ts';
 import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
 import {
   BROKEN_IMAGE_GLOB,
@@ -19,9 +27,14 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
 import { type Role, type Runtime, startRuntime } from '../../workers/runtime.ts';
 import { redisUrl } from '../global-setup.ts';
 
+/** A long installation-style token: it must never appear in logs, Redis or PR bodies. */
+export const GITHUB_TEST_TOKEN = `ghs_${'A1b2C3d4E5'.repeat(30)}`;
+
 export interface Loop {
   sandbox: Sandbox;
   fleet: Fleet;
+  forge?: SandboxForge;
+  env: Record<string, string>;
   config: RewindConfig;
   configInput: Record<string, unknown>;
   runtime: Runtime;
@@ -37,31 +50,84 @@ export interface LoopOptions {
   policy?: Record<string, unknown>;
   roles?: Role[];
   timeout?: string;
+  /** Revert through pull requests on a sandbox forge (with a webhook into Rewind's HTTP server). */
+  forge?: { protection?: ProtectionOptions; faults?: FaultOptions; pollInterval?: string };
+  /** Where Rewind's logs go (default: nowhere). */
+  logTo?: NodeJS.WritableStream;
 }
 
 let counter = 0;
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const sandbox = await startSandbox({ podReadyMs: 100, unreadyImages: [BROKEN_IMAGE_GLOB] });
   const fleet = await createFleet({ sandbox, timeout: options.timeout ?? '4s', replicas: 2 });
   const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-e2e-'));
   const prefix = `rewind-test-${process.pid}-${Date.now()}-${counter++}`;
+  const env: Record<string, string> = {};
+  let forge: SandboxForge | undefined;
+  let forgeConfig: Record<string, unknown> = { type: 'direct-push' };
+  let http: HttpServer | undefined;
+  let webhookRedis: Redis | undefined;
+  const httpPort = await freePort();
+  if (options.forge) {
+    env['TEST_GITHUB_TOKEN'] = GITHUB_TEST_TOKEN;
+    env['TEST_WEBHOOK_SECRET'] = 'webhook-secret-for-tests';
+    forge = await startSandboxForge({
+      repoDir: fleet.remote,
+      owner: 'fleet-org',
+      repo: 'fleet',
+      token: GITHUB_TEST_TOKEN,
+      webhook: { url: `http://127.0.0.1:${httpPort}/webhooks/github`, secret: 'webhook-secret-for-tests' },
+      users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }],
+      ...(options.forge.protection ? { protection: options.forge.protection } : {}),
+      ...(options.forge.faults ? { faults: options.forge.faults } : {}),
+    });
+    forgeConfig = {
+      type: 'github',
+      apiUrl: forge.url,
+      owner: 'fleet-org',
+      repo: 'fleet',
+      tokenEnv: 'TEST_GITHUB_TOKEN',
+      webhookSecretEnv: 'TEST_WEBHOOK_SECRET',
+      pollInterval: options.forge.pollInterval ?? '30s',
+    };
+  }
   const configInput = {
     redis: { url: redisUrl(), prefix },
     kubernetes: { kubeconfig: sandbox.kubeconfigPath },
     git: { workdir: path.join(workdir, 'git'), allowFileRemotes: true },
+    forge: forgeConfig,
     policy: { gracePeriod: '500ms', verifyTimeout: '40s', ...options.policy },
   };
-  const config = parseConfig(configInput, { env: {} });
+  const config = parseConfig(configInput, { env });
+  const log = options.logTo ? createLogger({ level: 'debug', destination: options.logTo }) : silentLogger();
   const runtime = await startRuntime({
     config,
     roles: options.roles ?? ['detector', 'rollback', 'verifier'],
-    log: silentLogger(),
-    env: {},
+    log,
+    env,
     verifyIntervalMs: 100,
     lockDurationMs: 3000,
     detector: { debounceMs: 10 },
+    github: { minWriteGapMs: 20, retryBaseDelayMs: 20, retryAfterBaseMs: 20 },
   });
+  if (forge) {
+    webhookRedis = new Redis(redisUrl());
+    http = await startHttpServer(runtime, {
+      port: httpPort,
+      host: '127.0.0.1',
+      log,
+      github: { secret: env['TEST_WEBHOOK_SECRET']!, redis: webhookRedis, prefix },
+    });
+  }
   const redis = new Redis(redisUrl());
   await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(await fleet.head()));
   const flushPrefix = async (): Promise<number> => {
@@ -77,6 +143,8 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   return {
     sandbox,
     fleet,
+    ...(forge ? { forge } : {}),
+    env,
     config,
     configInput,
     runtime,
@@ -96,7 +164,10 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     },
     flushPrefix,
     async stop() {
+      await http?.close();
+      await forge?.stop();
       await runtime.close();
+      webhookRedis?.disconnect();
       await flushPrefix();
       redis.disconnect();
       await sandbox.stop();

@@ -210,3 +210,14 @@ describe('errors and redaction', () => {
     expect(cfg.retryable).toBe(false);
   });
 });
+
+describe('redact() and the long stateless installation tokens', () => {
+  it('removes a ghs_<app id>_<JWT> token whole', async () => {
+    const { redact } = await import('../../src/domain/errors.ts');
+    const jwt = `eyJhbGciOiJSUzI1NiJ9.${'eyJpc3MiOjEyMzQ1Njc4OX0'.repeat(10)}.${'sig-_'.repeat(40)}`;
+    const token = `ghs_123456_${jwt}`;
+    const out = redact(`push failed for https://x-access-token:${token}@github.com/o/r and token ${token}`);
+    expect(out).not.toContain('eyJ');
+    expect(out).not.toContain('sig-_');
+  });
+});
