@@ -32,7 +32,8 @@ import { renderResultComment, resultCommentMarker } from '../src/forge/pr-body.t
 import { pullRequestTexts } from '../src/forge/texts.ts';
 import { parseDuration } from '../src/config/index.ts';
 import { TerminalError } from '../src/domain/errors.ts';
-import { stageTimings } from '../src/domain/incident.ts';
+import { isTerminal, stageTimings } from '../src/domain/incident.ts';
+import { IncidentRecorder } from '../src/pipeline/incident-recorder.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
 import type { ForgeDeps } from '../src/pipeline/pull-request.ts';
 import type { VerificationResult } from '../src/pipeline/verify-job.ts';
@@ -197,6 +198,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const forgeFor = forgeFactory(config, options.env, log, options.github);
   const postResult = resultPoster(forgeFor);
   const withLock = redisLock(connection(), prefix);
+  const wakeRedis = connection();
+  const wakeKey = (incidentId: string): string => `${prefix}:wake:${incidentId}`;
   const pollMs =
     config.forge.type === 'github' ? (parseDuration(config.forge.pollInterval) ?? 30_000) : 30_000;
   const workers: Worker[] = [];
@@ -231,8 +234,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             },
           });
           if (result.kind === 'waiting-for-merge') {
-            // Look at the pull request again later; a webhook about it wakes the job earlier.
-            await job.moveToDelayed(Date.now() + pollMs, token);
+            // Look at the pull request again later; a webhook about it wakes the job earlier. A
+            // webhook that came while this run was still going left a flag: look again at once.
+            const woken = (await wakeRedis.del(wakeKey(data.incidentId))) > 0;
+            await job.moveToDelayed(Date.now() + (woken ? 0 : pollMs), token);
             throw new DelayedError();
           }
           return result;
@@ -266,13 +271,32 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     );
   }
   for (const worker of workers) {
-    worker.on('failed', (job, error) =>
+    worker.on('failed', (job, error) => {
       log.warn(
         { job: job?.id, attempts: job?.attemptsMade, err: redact(error.message) },
         'job failed; will retry if attempts remain',
-      ),
-    );
+      );
+      // Out of attempts: the incident must not hang in a middle state with no reason given.
+      const incidentId = (job?.data as { incidentId?: string } | undefined)?.incidentId;
+      if (job && incidentId && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        void markFailed(incidentId, error).catch((e: unknown) =>
+          log.error({ incident: incidentId, err: redact(String(e)) }, 'could not record the failure'),
+        );
+      }
+    });
     worker.on('error', (error) => log.error({ err: redact(String(error)) }, 'worker error'));
+  }
+
+  async function markFailed(incidentId: string, error: Error): Promise<void> {
+    const record = await incidents.get(incidentId);
+    if (!record) return;
+    const recorder = new IncidentRecorder(record, { incidents, clock, log });
+    if (isTerminal(recorder.condition)) return;
+    await recorder.to(
+      'Failed',
+      'JobFailed',
+      `Rewind gave up after repeated errors: ${redact(error.message)}. Fix the cause, then run "rewind rollback ${record.app.namespace}/${record.app.name}" or revert by hand.`,
+    );
   }
 
   let detector: Detector | undefined;
@@ -296,8 +320,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     ...(detector ? { detector } : {}),
     async wake(incidentId) {
       const job = await rollbackQueue.getJob(rollbackJobId(incidentId));
-      if (!job || !(await job.isDelayed())) return false;
-      await job.promote();
+      if (!job) return false;
+      if (await job.isDelayed()) {
+        await job.promote();
+        return true;
+      }
+      // Running right now: leave a flag so it does not go back to sleep for a whole poll interval.
+      await wakeRedis.set(wakeKey(incidentId), '1', 'EX', 3600);
       return true;
     },
     incidents,

@@ -66,8 +66,14 @@ export function canTransition(from: ConditionType, to: ConditionType): boolean {
   if (isTerminal(from)) return false;
   const current = from as ProgressCondition;
   if (to === 'Ignored') {
-    // Policy may decline to act up to the point a change is made visible; after that we own it.
-    return current === 'Detected' || current === 'Located' || current === 'RevertPrepared';
+    // Policy may decline to act up to the point a change is made visible; after that we own it,
+    // except that a person may still close the pull request without merging it.
+    return (
+      current === 'Detected' ||
+      current === 'Located' ||
+      current === 'RevertPrepared' ||
+      current === 'PullRequestOpened'
+    );
   }
   if ((TERMINAL_FAILURE_CONDITIONS as readonly string[]).includes(to)) return true;
   return NEXT[current].includes(to as ProgressCondition);

@@ -151,7 +151,8 @@ describe('revert pull requests on a GitHub-compatible forge', () => {
       return record?.conditions.at(-1)?.type === 'PullRequestOpened';
     }, 'PullRequestOpened');
     await forge.humanClose(forge.state.pulls[0]!.number, 'alice');
-    const incident = await loop.finalIncident(bad, 30_000);
+    // The poll interval is 10 minutes: the webhook wakes the incident.
+    const incident = await loop.finalIncident(bad, 15_000);
     expect(incident.conditions.at(-1)).toMatchObject({ type: 'Ignored', reason: 'PullRequestClosed' });
     expect(await fleet.head()).toBe(bad);
   });

@@ -325,12 +325,17 @@ describe('sandbox API server with kubectl', () => {
     expect(deployment.metadata.labels).toEqual({ app: 'edited', tier: 'web' });
     expect(deployment.spec.minReadySeconds).toBe(5);
     expect(deployment.spec.replicas).toBe(3);
+    // The container keeps its other fields (the API server's defaults come on top, as in Kubernetes).
     expect(deployment.spec.template.spec.containers).toEqual([
       {
         name: 'app',
         image: 'img:2',
         env: [{ name: 'MODE', value: 'prod' }],
         ports: [{ containerPort: 8080, name: 'http', protocol: 'TCP' }],
+        imagePullPolicy: 'IfNotPresent',
+        resources: {},
+        terminationMessagePath: '/dev/termination-log',
+        terminationMessagePolicy: 'File',
       },
     ]);
   });

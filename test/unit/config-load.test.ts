@@ -55,6 +55,7 @@ describe('config', () => {
       budgets: { perHour: 2, perDay: 5, cooldownMs: 600_000 },
       maxCulpritAgeMs: 7 * 86_400_000,
       suspendWhilePending: false,
+      fastPath: false,
       verifyTimeoutMs: 300_000,
     });
   });
