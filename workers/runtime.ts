@@ -68,7 +68,10 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Fault injection for the crash-safety tests: REWIND_CRASH_AT=after-push|before-reconcile. */
+/**
+ * Fault injection for the crash-safety tests: REWIND_CRASH_AT=after-push | before-reconcile |
+ * after-branch-push | after-pr | after-merge | before-result-comment kills the process there.
+ */
 function crashPointFrom(env: RuntimeOptions['env']): ((name: string) => void) | undefined {
   const at = env['REWIND_CRASH_AT'];
   if (!at) return undefined;
@@ -99,6 +102,7 @@ export function forgeFactory(
   env: RuntimeOptions['env'],
   log: Logger,
   tuning: RuntimeOptions['github'] = {},
+  crashPoint?: (name: string) => void,
 ): ((sourceUrl: string) => ForgeDeps) | undefined {
   const forge = config.forge;
   if (forge.type !== 'github') return undefined;
@@ -131,7 +135,7 @@ export function forgeFactory(
           auth,
           log: log.child({ forge: key }),
           userAgent: 'rewind-gitops-rollback',
-          ...(tuning.minWriteGapMs === undefined ? {} : { minWriteGapMs: tuning.minWriteGapMs }),
+          minWriteGapMs: tuning.minWriteGapMs ?? parseDuration(forge.minWriteGap) ?? 1000,
           ...(tuning.retryBaseDelayMs === undefined
             ? {}
             : { retry: { baseDelayMs: tuning.retryBaseDelayMs } }),
@@ -143,6 +147,7 @@ export function forgeFactory(
         mergeMethod: forge.mergeMethod,
         labels: forge.labels,
         teamReviewers: forge.teamReviewers,
+        ...(crashPoint ? { crashPoint } : {}),
       };
       cache.set(key, deps);
     }
@@ -195,7 +200,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const workspace = gitWorkspaceFor(config, options.env);
   const git = new RollbackGit(workspace, config.git.author);
-  const forgeFor = forgeFactory(config, options.env, log, options.github);
+  const crashPoint = crashPointFrom(options.env);
+  const forgeFor = forgeFactory(config, options.env, log, options.github, crashPoint);
   const postResult = resultPoster(forgeFor);
   const withLock = redisLock(connection(), prefix);
   const wakeRedis = connection();
@@ -213,7 +219,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
 
   if (options.roles.includes('rollback')) {
-    const crashPoint = crashPointFrom(options.env);
     workers.push(
       new Worker<RollbackJob, RollbackResult>(
         QUEUE_NAMES.rollback,
@@ -258,6 +263,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             clock,
             log: log.child({ job: job.id }),
             ...(postResult ? { postResult } : {}),
+            ...(crashPoint ? { crashPoint } : {}),
           });
           if (result.kind === 'check-again') {
             // "Check again later" as a delayed job, not a busy worker (BullMQ's DelayedError pattern).

@@ -81,6 +81,8 @@ const forgeSchema = z.discriminatedUnion('type', [
     teamReviewers: z.array(z.string().min(1)).default([]),
     /** How often a pull request waiting for a person is looked at, when no webhook says it changed. */
     pollInterval: duration.default('30s'),
+    /** Gap between two writes to the forge (GitHub's secondary limits want >= 1 s). */
+    minWriteGap: duration.default('1s'),
   }),
 ]);
 

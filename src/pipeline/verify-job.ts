@@ -14,6 +14,8 @@ import { verifyOnce } from './verify.ts';
 
 export interface VerifyDeps {
   readonly cluster: ClusterPort;
+  /** Fault injection for crash-safety tests. */
+  readonly crashPoint?: (name: 'before-result-comment') => void;
   /** With a forge, the result is posted once on the incident's pull request. */
   readonly postResult?: (record: IncidentRecord, result: VerificationResult) => Promise<void>;
   readonly incidents: IncidentStore;
@@ -48,7 +50,34 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
       : { kind: 'missing' };
   }
   const rec = new IncidentRecorder(record, deps);
-  if (isTerminal(rec.condition)) return { kind: 'already-finished' };
+  if (isTerminal(rec.condition)) {
+    // A crash between recording the end and telling the world: repeat the idempotent part
+    // (the result comment is found by its marker, the annotation is cleared only when present).
+    const last = rec.record.conditions.at(-1);
+    if (
+      rec.record.details.pr &&
+      (last?.type === 'Converged' || last?.reason === 'VerifyTimeout' || last?.reason === 'RolloutFailed')
+    ) {
+      await deps.postResult?.(
+        rec.record,
+        last.type === 'Converged'
+          ? { outcome: 'converged', warnings: rec.record.details.warnings ?? [] }
+          : { outcome: 'failed', reason: last.message, evidence: [] },
+      );
+    }
+    const ks = await deps.cluster.get({
+      ...FLUX_KUSTOMIZATION,
+      namespace: record.app.namespace,
+      name: record.app.name,
+    });
+    if (ks?.metadata?.annotations?.[INCIDENT_ANNOTATION]) {
+      await deps.cluster.annotate(
+        { ...FLUX_KUSTOMIZATION, namespace: record.app.namespace, name: record.app.name },
+        { [INCIDENT_ANNOTATION]: null },
+      );
+    }
+    return { kind: 'already-finished' };
+  }
   // A resumed rollback job is rebuilding the record; verification starts once it requested the reconcile.
   if (rec.condition !== 'ReconcileRequested' && beforeDeadline)
     return {
@@ -68,7 +97,10 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
     message: string,
     result: VerificationResult,
   ): Promise<void> => {
-    if (rec.record.details.pr) await deps.postResult?.(rec.record, result);
+    if (rec.record.details.pr) {
+      deps.crashPoint?.('before-result-comment');
+      await deps.postResult?.(rec.record, result);
+    }
     const kustomization = await deps.cluster.get(ref);
     if (kustomization) {
       await deps.cluster.recordEvent(kustomization, type, reason, message);
