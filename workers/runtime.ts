@@ -331,8 +331,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         await job.promote();
         return true;
       }
-      // Running right now: leave a flag so it does not go back to sleep for a whole poll interval.
+      // Running right now: leave a flag so it does not go back to sleep for a whole poll interval,
+      // then look again: it may have gone to sleep between our two looks, before seeing the flag.
       await wakeRedis.set(wakeKey(incidentId), '1', 'EX', 3600);
+      if (await job.isDelayed()) await job.promote().catch(() => undefined);
       return true;
     },
     incidents,
