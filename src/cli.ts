@@ -41,6 +41,14 @@ program
     collect,
     [],
   )
+  .option(
+    '--forge',
+    'also create a sample Flux fleet (bare Git repository, GitRepository, two Kustomizations) and serve a GitHub-compatible forge over it',
+    false,
+  )
+  .option('--forge-token <token>', 'token the forge requires (default: a random one, printed)')
+  .option('--webhook-url <url>', 'where the forge sends signed webhooks')
+  .option('--webhook-secret <secret>', 'secret for the webhook signatures', 'sandbox-webhook-secret')
   .action(
     async (options: {
       kubeconfig: string;
@@ -49,6 +57,10 @@ program
       podReadyMs: number;
       unreadyImage: string[];
       crashImage: string[];
+      forge: boolean;
+      forgeToken?: string;
+      webhookUrl?: string;
+      webhookSecret: string;
     }) => {
       const { startSandbox } = await import('./sandbox/sandbox.ts');
       const sandbox = await startSandbox({
@@ -59,13 +71,41 @@ program
         unreadyImages: options.unreadyImage,
         crashImages: options.crashImage,
       });
+      const stops: (() => Promise<void>)[] = [() => sandbox.stop()];
+      if (options.forge) {
+        const { createFleet } = await import('./sandbox/scenario.ts');
+        const { startSandboxForge } = await import('./sandbox/forge/server.ts');
+        const { randomBytes } = await import('node:crypto');
+        const fleet = await createFleet({ sandbox });
+        const token = options.forgeToken ?? `ghp_sandbox${randomBytes(16).toString('hex')}`;
+        const forge = await startSandboxForge({
+          repoDir: fleet.remote,
+          owner: 'fleet-org',
+          repo: 'fleet',
+          token,
+          host: options.host,
+          users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }],
+          ...(options.webhookUrl
+            ? { webhook: { url: options.webhookUrl, secret: options.webhookSecret } }
+            : {}),
+        });
+        stops.unshift(
+          () => forge.stop(),
+          () => fleet.cleanup(),
+        );
+        console.error(
+          `forge ready ${forge.url} (repository fleet-org/fleet = ${fleet.remote}; token ${token}; work clone ${fleet.workDir})`,
+        );
+      }
       console.log(`sandbox ready ${sandbox.url}`);
       console.error(
         `kubeconfig written to ${sandbox.kubeconfigPath}; try: kubectl --kubeconfig ${sandbox.kubeconfigPath} get deployments`,
       );
       await new Promise<void>((resolve) => {
         const shutdown = (): void => {
-          void sandbox.stop().then(resolve);
+          void (async () => {
+            for (const stop of stops) await stop().catch(() => undefined);
+          })().then(resolve);
         };
         process.once('SIGINT', shutdown);
         process.once('SIGTERM', shutdown);
