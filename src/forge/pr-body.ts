@@ -5,6 +5,7 @@
 import { buildRollbackMarker } from '../domain/branch.ts';
 import { type CommitSha, shortSha } from '../domain/commit-sha.ts';
 import { redact } from '../domain/errors.ts';
+import type { FailingAppText } from '../pipeline/pull-request.ts';
 import { INCIDENT_ID_PATTERN } from '../domain/incident.ts';
 import { InvalidInputError } from '../domain/errors.ts';
 
@@ -34,13 +35,8 @@ export function safeText(text: string, maxChars = 1_000): string {
   return cleaned.length > maxChars ? `${cleaned.slice(0, maxChars - 1)}…` : cleaned;
 }
 
-export interface FailingAppSummary {
-  /** `namespace/name` (appLabel). */
-  readonly label: string;
-  /** The engine's machine reason, e.g. `HealthCheckFailed`. */
-  readonly reason: string;
-  readonly message: string;
-}
+/** A failing app as the pipeline describes it (`namespace/name`, engine reason, message). */
+export type FailingAppSummary = FailingAppText;
 
 export interface RollbackPullRequestInput {
   readonly incidentId: string;
