@@ -143,9 +143,7 @@ export async function runDemo({
       // The result comment is posted right after the Converged condition is recorded.
       const number = d.pr.number;
       const resultPosted = (): boolean =>
-        sandboxForge.state.comments.some(
-          (c) => c.issueNumber === number && c.body.includes('rewind:result'),
-        );
+        sandboxForge.state.comments.some((c) => c.issueNumber === number && c.body.includes('rewind:result'));
       for (let i = 0; i < 100 && !resultPosted(); i++) await new Promise((r) => setTimeout(r, 50));
       const comments = sandboxForge.state.comments.filter((c) => c.issueNumber === number);
       for (const c of comments)
