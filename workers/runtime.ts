@@ -1,7 +1,7 @@
 // Composition root: builds every adapter from the validated config, checks that Redis and the
 // cluster answer (clear errors at start, nothing half-started), and runs the roles asked for:
 // detector, rollback worker, verifier. `rewind start` runs all three in one process.
-import { DelayedError, Queue, Worker } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import path from 'node:path';
 import { KubeCluster, loadKubeConfig } from '../src/cluster/kube.ts';
@@ -31,7 +31,7 @@ import type { GitHubAuth } from '../src/forge/github-auth.ts';
 import { renderResultComment, resultCommentMarker } from '../src/forge/pr-body.ts';
 import { pullRequestTexts } from '../src/forge/texts.ts';
 import { parseDuration } from '../src/config/index.ts';
-import { TerminalError } from '../src/domain/errors.ts';
+import { TerminalError, isRewindError } from '../src/domain/errors.ts';
 import { isTerminal, stageTimings } from '../src/domain/incident.ts';
 import { IncidentRecorder } from '../src/pipeline/incident-recorder.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
@@ -47,7 +47,8 @@ export interface RuntimeOptions {
   log: Logger;
   env: Readonly<Record<string, string | undefined>>;
   clock?: Clock;
-  /** BullMQ lock duration; a crashed worker's job is taken over after about this long. */
+  /** BullMQ lock duration (default: the config's worker.lockDuration, 30 s); a crashed worker's job
+   * is taken over after about this long. */
   lockDurationMs?: number;
   /** How often the verifier checks an incident again. */
   verifyIntervalMs?: number;
@@ -61,6 +62,8 @@ export interface Runtime {
   readonly detector?: Detector;
   /** Wakes an incident waiting on its pull request (a webhook said it changed). */
   wake(incidentId: string): Promise<boolean>;
+  /** A person merged a pull request Rewind was refused: the incident goes on to reconcile and verify. */
+  followMerged(incidentId: string): Promise<boolean>;
   readonly incidents: RedisIncidentStore;
   readonly rollbackQueue: Queue<RollbackJob>;
   readonly verifyQueue: Queue<VerifyJob>;
@@ -78,6 +81,16 @@ function crashPointFrom(env: RuntimeOptions['env']): ((name: string) => void) | 
   return (name) => {
     if (name === at) process.kill(process.pid, 'SIGKILL');
   };
+}
+
+/** Errors that retrying cannot fix end the job at once (BullMQ's UnrecoverableError). */
+async function unrecoverableOnTerminal<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isRewindError(error) && !error.retryable) throw new UnrecoverableError(redact(error.message));
+    throw error;
+  }
 }
 
 /** The git workspace as configured: mirrors under git.workdir, token from the named env var. */
@@ -155,6 +168,38 @@ export function forgeFactory(
   };
 }
 
+/** The host of a Git URL (https://host/..., ssh://git@host/..., git@host:o/r), or undefined for local paths. */
+export function gitHost(url: string): string | undefined {
+  const scp = /^[\w.-]+@([\w.-]+):/.exec(url);
+  if (scp) return scp[1]!.toLowerCase();
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'file:' ? undefined : parsed.hostname.toLowerCase();
+  } catch {
+    return undefined; // a local path
+  }
+}
+
+/**
+ * Which GitOps sources Rewind may act on: credentials (git token, forge token) are only ever used
+ * with the configured hosts, so a GitRepository pointing elsewhere cannot collect them.
+ */
+export function sourceTrust(config: RewindConfig): (url: string) => string | undefined {
+  const hosts = new Set(config.git.allowedHosts.map((h) => h.toLowerCase()));
+  if (config.forge.type === 'github') {
+    const api = new URL(config.forge.apiUrl).hostname.toLowerCase();
+    hosts.add(api === 'api.github.com' ? 'github.com' : api);
+  }
+  const hasCredentials = Boolean(config.git.credentials?.tokenEnv) || config.forge.type === 'github';
+  return (url) => {
+    const host = gitHost(url);
+    if (host === undefined) return undefined; // local repositories: allowed only with git.allowFileRemotes
+    if (hosts.has(host)) return undefined;
+    if (hosts.size === 0 && !hasCredentials) return undefined;
+    return `The GitOps source ${redact(url)} is on ${host}, which is not a trusted Git host (git.allowedHosts: ${[...hosts].join(', ') || 'none'}). Rewind does not send credentials there; add the host to git.allowedHosts if it is yours.`;
+  };
+}
+
 /** Posts the verification result once on the incident's pull request. */
 function resultPoster(forgeFor: ((url: string) => ForgeDeps) | undefined) {
   if (!forgeFor) return undefined;
@@ -203,13 +248,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const crashPoint = crashPointFrom(options.env);
   const forgeFor = forgeFactory(config, options.env, log, options.github, crashPoint);
   const postResult = resultPoster(forgeFor);
-  const withLock = redisLock(connection(), prefix);
+  const trustSource = sourceTrust(config);
+  // A worker killed inside the lock must not hold it much longer than its job's own BullMQ lock:
+  // the worker that takes the job over needs it.
+  const lockDuration = options.lockDurationMs ?? config.worker.lockDurationMs;
+  const withLock = redisLock(connection(), prefix, { leaseMs: lockDuration });
   const wakeRedis = connection();
   const wakeKey = (incidentId: string): string => `${prefix}:wake:${incidentId}`;
   const pollMs =
     config.forge.type === 'github' ? (parseDuration(config.forge.pollInterval) ?? 30_000) : 30_000;
   const workers: Worker[] = [];
-  const lockDuration = options.lockDurationMs ?? 30_000;
   const workerOptions = {
     prefix,
     lockDuration,
@@ -224,20 +272,23 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         QUEUE_NAMES.rollback,
         async (job, token) => {
           const data = rollbackJobSchema.parse(job.data);
-          const result = await runRollback(data, {
-            cluster,
-            git,
-            incidents,
-            config,
-            clock,
-            log: log.child({ job: job.id }),
-            ...(crashPoint ? { crashPoint } : {}),
-            ...(forgeFor ? { forgeFor } : {}),
-            withLock,
-            enqueueVerify: async (verify) => {
-              await verifyQueue.add(QUEUE_NAMES.verify, verify, jobOptions(verifyJobId(verify.incidentId)));
-            },
-          });
+          const result = await unrecoverableOnTerminal(() =>
+            runRollback(data, {
+              cluster,
+              git,
+              incidents,
+              config,
+              clock,
+              log: log.child({ job: job.id }),
+              ...(crashPoint ? { crashPoint } : {}),
+              ...(forgeFor ? { forgeFor } : {}),
+              withLock,
+              trustSource,
+              enqueueVerify: async (verify) => {
+                await verifyQueue.add(QUEUE_NAMES.verify, verify, jobOptions(verifyJobId(verify.incidentId)));
+              },
+            }),
+          );
           if (result.kind === 'waiting-for-merge') {
             // Look at the pull request again later; a webhook about it wakes the job earlier. A
             // webhook that came while this run was still going left a flag: look again at once.
@@ -284,10 +335,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       );
       // Out of attempts: the incident must not hang in a middle state with no reason given.
       const incidentId = (job?.data as { incidentId?: string } | undefined)?.incidentId;
-      if (job && incidentId && job.attemptsMade >= (job.opts.attempts ?? 1)) {
-        void markFailed(incidentId, error).catch((e: unknown) =>
-          log.error({ incident: incidentId, err: redact(String(e)) }, 'could not record the failure'),
-        );
+      if (job && incidentId) {
+        // Final when the queue will not try again (attempts used up, unrecoverable, or stalled too often).
+        void job
+          .getState()
+          .then((state) => (state === 'failed' ? markFailed(incidentId, error) : undefined))
+          .catch((e: unknown) =>
+            log.error({ incident: incidentId, err: redact(String(e)) }, 'could not record the failure'),
+          );
       }
     });
     worker.on('error', (error) => log.error({ err: redact(String(error)) }, 'worker error'));
@@ -335,6 +390,25 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // then look again: it may have gone to sleep between our two looks, before seeing the flag.
       await wakeRedis.set(wakeKey(incidentId), '1', 'EX', 3600);
       if (await job.isDelayed()) await job.promote().catch(() => undefined);
+      return true;
+    },
+    async followMerged(incidentId) {
+      const record = await incidents.get(incidentId);
+      const last = record?.conditions.at(-1);
+      if (!record || last?.type !== 'NeedsHuman' || last.reason !== 'MergeRefused') return false;
+      const job: RollbackJob = {
+        incidentId,
+        app: { ...record.app },
+        badRevision: record.badRevision,
+        ...(record.goodRevision ? { goodRevision: record.goodRevision } : {}),
+        trigger: record.details.trigger,
+        reason: 'PullRequestMerged',
+        message: 'A person merged the pull request Rewind was refused.',
+        detectedAt: new Date().toISOString(),
+        manual: record.details.trigger === 'manual',
+        dryRun: false,
+      };
+      await rollbackQueue.add(QUEUE_NAMES.rollback, job, jobOptions(`${rollbackJobId(incidentId)}-merged`));
       return true;
     },
     incidents,

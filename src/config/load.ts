@@ -46,8 +46,11 @@ export interface RewindConfig {
     readonly author: { readonly name: string; readonly email: string };
     readonly credentials?: { readonly username?: string; readonly tokenEnv?: string };
     readonly allowFileRemotes: boolean;
+    readonly allowedHosts: readonly string[];
   };
   readonly detection: { readonly restartThreshold: number };
+  /** BullMQ worker settings (the rollback and verify workers). */
+  readonly worker: { readonly lockDurationMs: number };
   readonly forge: ForgeConfig;
   readonly policy: Policy;
   readonly apps: readonly AppConfig[];
@@ -532,11 +535,13 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
       workdir: git.workdir,
       author: git.author,
       allowFileRemotes: git.allowFileRemotes,
+      allowedHosts: git.allowedHosts,
       ...(git.credentials === undefined ? {} : { credentials: withoutUndefined(git.credentials) }),
     },
     forge: raw.forge,
     policy,
     detection: raw.detection,
+    worker: { lockDurationMs: ms(raw.worker.lockDuration, 'worker.lockDuration') },
     apps,
   };
 }
@@ -595,6 +600,13 @@ function crossFieldRules(config: RewindConfig, env: Env, problems: ConfigProblem
     }
   };
   checkBudgets(config.policy.budgets, 'policy.budgets');
+  // BullMQ renews the lock at half its duration; below a second a busy event loop loses it.
+  if (config.worker.lockDurationMs < 1000) {
+    problems.push({
+      path: 'worker.lockDuration',
+      message: `${formatDuration(config.worker.lockDurationMs)} is too short for a job lock; use 1s or more (default 30s).`,
+    });
+  }
   if (config.policy.gracePeriodMs > config.policy.verifyTimeoutMs) {
     problems.push({
       path: 'policy.gracePeriod',

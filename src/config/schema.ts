@@ -114,6 +114,8 @@ export const configSchema = z.strictObject({
       /** Allow file:// and local-path remotes (the sandbox, tests). Off by default: a GitRepository
        * in the cluster must not make Rewind read local paths. */
       allowFileRemotes: z.boolean().default(false),
+      /** Hosts Rewind may fetch from and push to (credentials are never sent anywhere else). */
+      allowedHosts: z.array(z.string().min(1)).default([]),
       credentials: z
         .strictObject({
           username: z.string().optional(),
@@ -128,6 +130,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Container restarts after which a Pod of a new revision counts as failing. */
       restartThreshold: z.number().int().min(1).default(3),
+    })
+    .prefault({}),
+  worker: z
+    .strictObject({
+      /** How long a running job stays locked to its worker without a renewal: a worker that died
+       * (crash, SIGKILL, lost node) has its job taken over by another after about this long. */
+      lockDuration: duration.default('30s'),
     })
     .prefault({}),
   apps: z.array(appSchema).default([]),

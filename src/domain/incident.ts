@@ -63,6 +63,9 @@ const NEXT: Readonly<Record<ProgressCondition, readonly ProgressCondition[]>> = 
 };
 
 export function canTransition(from: ConditionType, to: ConditionType): boolean {
+  // The one way out of a final condition: Rewind was refused the merge (NeedsHuman), then a person
+  // merged the pull request; the incident carries on to reconcile and verify.
+  if (from === 'NeedsHuman' && to === 'Merged') return true;
   if (isTerminal(from)) return false;
   const current = from as ProgressCondition;
   if (to === 'Ignored') {

@@ -48,6 +48,14 @@ export interface RetrySettings {
   readonly baseDelayMs?: number;
 }
 
+/**
+ * Sees every HTTP attempt of the client, the plugins' retries included: it runs inside the retry and
+ * throttling plugins (github.ts paces writes and honours rate-limit pauses here).
+ */
+export interface AttemptGate {
+  attempt<T>(request: { readonly method: string; readonly url: string }, send: () => Promise<T>): Promise<T>;
+}
+
 export interface GitHubClientOptions {
   readonly baseUrl: string;
   readonly owner: string;
@@ -57,9 +65,24 @@ export interface GitHubClientOptions {
   readonly log: Logger;
   readonly throttle?: ThrottleSettings;
   readonly retry?: RetrySettings;
+  readonly attemptGate?: AttemptGate;
 }
 
-export const RewindOctokit = Octokit.plugin(retry, throttling);
+/**
+ * Registered before the retry and throttling plugins, so its hook is inside theirs: a retried
+ * request passes the gate again instead of going out right after the failed attempt.
+ */
+function attemptGatePlugin(octokit: Pick<Octokit, 'hook'>, options: Record<string, unknown>): void {
+  const gate = options['attemptGate'] as AttemptGate | undefined;
+  if (gate === undefined) return;
+  octokit.hook.wrap('request', (request, endpoint) =>
+    gate.attempt({ method: String(endpoint.method), url: String(endpoint.url) }, async () =>
+      request(endpoint),
+    ),
+  );
+}
+
+export const RewindOctokit = Octokit.plugin(attemptGatePlugin, retry, throttling);
 export type GitHubClient = InstanceType<typeof RewindOctokit>;
 
 type LimitHandler = (
@@ -125,9 +148,13 @@ function build(
     userAgent: options.userAgent,
     log: octokitLog(options.log),
     ...auth,
+    ...(options.attemptGate === undefined ? {} : { attemptGate: options.attemptGate }),
     retry: {
       retries: options.retry?.retries ?? 3,
       retryAfterBaseValue: options.retry?.baseDelayMs ?? 1000,
+      // Not 429: plugin-retry would resend it after its own backoff, ignoring `retry-after`; the
+      // throttling plugin retries rate limits after the time GitHub asked for.
+      doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451],
     },
     throttle: {
       onRateLimit: limitHandler('primary', throttle, options.log),

@@ -12,6 +12,7 @@ import {
 } from '../domain/errors.ts';
 import type { Logger } from '../pipeline/ports.ts';
 import {
+  type AttemptGate,
   type GitHubAuth,
   type GitHubClient,
   type RetrySettings,
@@ -39,11 +40,12 @@ export interface GitHubForgeDeps {
   readonly throttle?: ThrottleSettings;
   readonly retry?: RetrySettings;
   /**
-   * Serialise writes with a gap between them (default true): GitHub's secondary limits punish
-   * concurrent or rapid content-creating requests.
+   * Serialise writes with a gap between them, retries included, and send nothing before a rate
+   * limit's `retry-after` has passed (default true): GitHub's secondary limits punish concurrent or
+   * rapid content-creating requests.
    */
   readonly pace?: boolean;
-  /** Gap between the end of one write and the start of the next (default 1000 ms). */
+  /** Gap between the end of one write attempt and the start of the next (default 1000 ms). */
   readonly minWriteGapMs?: number;
   /** Look-then-create rounds for creates that GitHub does not deduplicate (comments); default 3. */
   readonly createAttempts?: number;
@@ -204,25 +206,60 @@ function sleep(ms: number): Promise<void> {
 const NOREPLY = /^(?:\d+\+)?([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))@users\.noreply\./i;
 const PLAIN_EMAIL = /^[^\s@"():]+@[^\s@"():]+\.[^\s@"():]+$/;
 
-/** One write at a time, at least `gapMs` after the previous one ended. */
-class WritePacer {
+/**
+ * Paces every HTTP attempt (it runs inside Octokit's retry and throttling plugins, so their retries
+ * pass here too): writes go one at a time, each at least `gapMs` after the previous one ended; and
+ * after a rate-limit answer carrying `retry-after` (to a read or a write), nothing is sent before that
+ * time has passed (capped at `maxPauseMs`: a longer wait fails the call in the throttling plugin).
+ */
+class RequestPacer implements AttemptGate {
   private tail: Promise<unknown> = Promise.resolve();
   private lastEnd = 0;
+  private pausedUntil = 0;
 
-  constructor(private readonly gapMs: number) {}
+  constructor(
+    private readonly gapMs: number,
+    private readonly secondMs: number,
+    private readonly maxPauseMs: number,
+  ) {}
 
-  run<T>(write: () => Promise<T>): Promise<T> {
+  attempt<T>(request: { method: string; url: string }, send: () => Promise<T>): Promise<T> {
+    // Installation-token minting runs inside a paced write: holding it up would deadlock.
+    if (AUTH_REQUEST.test(request.url)) return send();
+    const method = request.method.toUpperCase();
+    if (method === 'GET' || method === 'HEAD') return this.waitUntil(0).then(() => this.observe(send));
     const result = this.tail.then(async () => {
-      const wait = this.lastEnd + this.gapMs - Date.now();
-      if (wait > 0) await sleep(wait);
+      await this.waitUntil(this.lastEnd + this.gapMs);
       try {
-        return await write();
+        return await this.observe(send);
       } finally {
         this.lastEnd = Date.now();
       }
     });
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  private async waitUntil(notBefore: number): Promise<void> {
+    for (;;) {
+      const wait = Math.max(notBefore, this.pausedUntil) - Date.now();
+      if (wait <= 0) return;
+      await sleep(wait);
+    }
+  }
+
+  private async observe<T>(send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      const http = asHttpError(error);
+      const retryAfter = Number(http?.response?.headers?.['retry-after']);
+      if ((http?.status === 403 || http?.status === 429) && Number.isFinite(retryAfter) && retryAfter > 0) {
+        const until = Date.now() + Math.min(retryAfter * this.secondMs, this.maxPauseMs);
+        this.pausedUntil = Math.max(this.pausedUntil, until);
+      }
+      throw error;
+    }
   }
 }
 
@@ -234,7 +271,7 @@ export class GitHubForge implements Forge {
   private readonly owner: string;
   private readonly repo: string;
   private readonly log: Logger;
-  private readonly pacer: WritePacer | undefined;
+  private readonly pacer: RequestPacer | undefined;
   private readonly createAttempts: number;
   private readonly backoffMs: number;
   private clientPromise: Promise<GitHubClient> | undefined;
@@ -243,7 +280,14 @@ export class GitHubForge implements Forge {
     this.owner = deps.owner;
     this.repo = deps.repo;
     this.log = deps.log.child({ forge: 'github', repository: `${deps.owner}/${deps.repo}` });
-    this.pacer = deps.pace === false ? undefined : new WritePacer(deps.minWriteGapMs ?? 1000);
+    this.pacer =
+      deps.pace === false
+        ? undefined
+        : new RequestPacer(
+            deps.minWriteGapMs ?? 1000,
+            deps.throttle?.retryAfterBaseMs ?? 1000,
+            (deps.throttle?.maxWaitSeconds ?? 120) * (deps.throttle?.retryAfterBaseMs ?? 1000),
+          );
     this.createAttempts = Math.max(1, deps.createAttempts ?? 3);
     this.backoffMs = deps.retry?.baseDelayMs ?? 1000;
   }
@@ -258,18 +302,9 @@ export class GitHubForge implements Forge {
       log: this.log,
       ...(this.deps.throttle === undefined ? {} : { throttle: this.deps.throttle }),
       ...(this.deps.retry === undefined ? {} : { retry: this.deps.retry }),
+      ...(this.pacer === undefined ? {} : { attemptGate: this.pacer }),
     }).then(
-      (client) => {
-        const pacer = this.pacer;
-        if (pacer !== undefined) {
-          client.hook.wrap('request', async (request, options) => {
-            const method = String(options.method).toUpperCase();
-            const isWrite = method !== 'GET' && method !== 'HEAD' && !AUTH_REQUEST.test(String(options.url));
-            return isWrite ? pacer.run(async () => request(options)) : request(options);
-          });
-        }
-        return client;
-      },
+      (client) => client,
       (error: unknown) => {
         this.clientPromise = undefined;
         throw toForgeError(error, 'authenticate');

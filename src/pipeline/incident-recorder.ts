@@ -4,6 +4,7 @@ import {
   type ConditionType,
   PROGRESS_CONDITIONS,
   currentCondition,
+  isTerminal,
   stageTimings,
   transition,
 } from '../domain/incident.ts';
@@ -49,10 +50,16 @@ export class IncidentRecorder {
       this.record.conditions.some((c) => c.type === type)
     )
       return;
+    // Whatever ends an incident while Rewind holds Flux suspended must say so, and how to undo it.
+    const app = this.record.app;
+    const note =
+      isTerminal(type) && type !== 'Converged' && this.record.details.suspendedByRewind
+        ? ` Rewind left Kustomization ${app.namespace}/${app.name} suspended (fast path / suspendWhilePending): once Git is right, run "flux resume kustomization ${app.name} -n ${app.namespace}".`
+        : '';
     const result = transition(this.record, {
       type,
       reason,
-      message: redact(message),
+      message: redact(message + note),
       at: this.deps.clock.now(),
       ...(culprit ? { culprit } : {}),
     });

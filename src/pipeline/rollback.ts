@@ -38,6 +38,11 @@ export interface RollbackDeps {
    * tracked branch. Given the source URL, since the forge repository follows the GitOps source.
    */
   readonly forgeFor?: (sourceUrl: string) => ForgeDeps;
+  /**
+   * Refuses sources Rewind must not touch (returns why): credentials are only ever sent to the
+   * configured Git hosts, and the forge only acts on its own host's repositories.
+   */
+  readonly trustSource?: (url: string) => string | undefined;
   /** Mutual exclusion across workers (Redis); without it, steps run unguarded (single process). */
   readonly withLock?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
 }
@@ -85,7 +90,12 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   const rec = new IncidentRecorder(await loadOrCreate(job, deps), deps);
   const { app } = rec.record;
   const log = deps.log.child({ incident: rec.record.id, app: appLabel(app) });
-  if (isTerminal(rec.condition)) return { kind: 'already-finished', condition: rec.condition };
+  // A merge Rewind was refused may still be done by a person: then the incident carries on.
+  const last = rec.record.conditions.at(-1);
+  const refusedThenMerged =
+    last?.type === 'NeedsHuman' && last.reason === 'MergeRefused' && job.reason === 'PullRequestMerged';
+  if (isTerminal(rec.condition) && !refusedThenMerged)
+    return { kind: 'already-finished', condition: rec.condition };
 
   const policy = effectivePolicy(deps.config, app);
   const dryRun = job.dryRun || policy.dryRun;
@@ -116,7 +126,17 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   };
   const gitRepository = await deps.cluster.get(repoRef);
   const url = gitRepository?.spec?.url as string | undefined;
-  const branch = (gitRepository?.spec?.ref?.branch as string | undefined) ?? 'master';
+  const ref = (gitRepository?.spec?.ref ?? {}) as Record<string, unknown>;
+  const trackedBranch = ref['branch'] as string | undefined;
+  // Flux's default ref is the master branch; tags, semver ranges and pinned commits cannot take a revert.
+  const branch = trackedBranch ?? 'master';
+  if (gitRepository && !trackedBranch && (ref['tag'] || ref['semver'] || ref['commit'] || ref['name'])) {
+    return rec.stop(
+      'NeedsHuman',
+      'UnsupportedRef',
+      `GitRepository ${repoRef.namespace}/${repoRef.name} follows a tag, semver range or commit, not a branch; a revert commit would not be deployed. Roll back by moving that ref.`,
+    );
+  }
   if (!gitRepository || !url) {
     return rec.stop(
       'NeedsHuman',
@@ -124,6 +144,8 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       `GitRepository ${repoRef.namespace}/${repoRef.name} not found or has no spec.url.`,
     );
   }
+  const untrusted = deps.trustSource?.(url);
+  if (untrusted) return rec.stop('NeedsHuman', 'UntrustedSource', untrusted);
   if (!rec.record.details.source) await rec.details({ source: { url: redact(url), branch } });
   const forge = deps.forgeFor?.(url);
   const finish = (revertSha: string) =>
@@ -135,8 +157,13 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       log,
     });
 
-  // A pull request is open: nothing to locate again, only to follow it (merge per policy, or wait).
-  if (forge && rec.record.details.pr && rec.condition === 'PullRequestOpened') {
+  // A pull request exists: nothing to locate again, only to follow it (merge per policy, or wait;
+  // after a crash past the merge, carry on to the reconcile request and the verification).
+  const following = ['PullRequestOpened', 'Merged', 'ReconcileRequested'].includes(rec.condition);
+  if (forge && rec.record.details.pr && (following || refusedThenMerged)) {
+    if (policy.paused && rec.condition === 'PullRequestOpened') {
+      return { kind: 'waiting-for-merge', pullRequest: rec.record.details.pr.number };
+    }
     const advanced = await advancePullRequest(forge, rec, {
       mode: job.manual ? 'auto-merge' : policy.mode,
     });
@@ -158,6 +185,18 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
         'Ignored',
         'Recovered',
         `${appLabel(app)} became healthy on ${shortSha(bad)} during the grace period; no rollback needed.`,
+      );
+    }
+    if (
+      rec.record.details.trigger === 'pods' &&
+      verdict.state !== 'failed' &&
+      (await failingPodsOfApp(deps, app.namespace, app.name)).length === 0 &&
+      !(await alreadyPushed())
+    ) {
+      return rec.stop(
+        'Ignored',
+        'Recovered',
+        `The Pods of ${appLabel(app)} recovered during the grace period; no rollback needed.`,
       );
     }
     if (attempted && attempted.sha !== bad && !(await alreadyPushed())) {
@@ -253,16 +292,8 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       'fast path: rolled back natively, Kustomization suspended',
     );
   }
-  // After the fast path, every way of stopping must say that the cluster was rolled back natively
-  // and Flux is still suspended, and how to undo that.
-  const stopForHuman = (reason: string, message: string) =>
-    rec.stop(
-      'NeedsHuman',
-      reason,
-      rec.record.details.suspendedByRewind
-        ? `${message} The fast path already rolled the Deployments back and left Kustomization ${app.namespace}/${app.name} suspended: fix Git, then run "flux resume kustomization ${app.name} -n ${app.namespace}".`
-        : message,
-    );
+  // After the fast path, every way of stopping says that Flux is still suspended (IncidentRecorder).
+  const stopForHuman = (reason: string, message: string) => rec.stop('NeedsHuman', reason, message);
   let located;
   try {
     located = await deps.git.locate({ url, good, bad, appPath: source.path, changedValues });

@@ -6,7 +6,7 @@ import { appLabel } from '../domain/app-ref.ts';
 import { shortSha } from '../domain/commit-sha.ts';
 import { isTerminal, stageTimings } from '../domain/incident.ts';
 import type { VerifyJob } from '../queue/jobs.ts';
-import { INCIDENT_ANNOTATION } from './durable-incident.ts';
+import { INCIDENT_ANNOTATION, parseDurableIncident } from './durable-incident.ts';
 import type { IncidentRecord, IncidentStore } from './incident-record.ts';
 import { IncidentRecorder } from './incident-recorder.ts';
 import type { Clock, ClusterPort, Logger } from './ports.ts';
@@ -70,7 +70,7 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
       namespace: record.app.namespace,
       name: record.app.name,
     });
-    if (ks?.metadata?.annotations?.[INCIDENT_ANNOTATION]) {
+    if (parseDurableIncident(ks?.metadata?.annotations?.[INCIDENT_ANNOTATION])?.id === record.id) {
       await deps.cluster.annotate(
         { ...FLUX_KUSTOMIZATION, namespace: record.app.namespace, name: record.app.name },
         { [INCIDENT_ANNOTATION]: null },
@@ -104,7 +104,10 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
     const kustomization = await deps.cluster.get(ref);
     if (kustomization) {
       await deps.cluster.recordEvent(kustomization, type, reason, message);
-      if (kustomization.metadata?.annotations?.[INCIDENT_ANNOTATION]) {
+      // Only this incident's record: another incident of the same app may have written its own since.
+      if (
+        parseDurableIncident(kustomization.metadata?.annotations?.[INCIDENT_ANNOTATION])?.id === record.id
+      ) {
         await deps.cluster.annotate(ref, { [INCIDENT_ANNOTATION]: null });
       }
     }

@@ -1,10 +1,12 @@
 // A small Redis mutex (SET NX PX + compare-and-delete), for steps that must not race across worker
-// processes, such as two incidents of one culprit opening pull requests. The lease expires on its
-// own if the holder dies, so a crash never blocks the key for longer than `leaseMs`.
+// processes, such as two incidents of one culprit opening pull requests. The lease is renewed while
+// the holder runs and expires on its own if the holder dies, so a crash never blocks the key for
+// longer than `leaseMs`.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
 export interface LockOptions {
   leaseMs?: number;
@@ -24,9 +26,16 @@ export function redisLock(redis: Redis, prefix: string, options: LockOptions = {
       if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${key}`);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
+    // Renewed while the holder lives: a slow holder keeps the key, a dead one frees it within leaseMs.
+    const renew = setInterval(
+      () => void redis.eval(RENEW, 1, redisKey, token, leaseMs).catch(() => undefined),
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
+    renew.unref();
     try {
       return await fn();
     } finally {
+      clearInterval(renew);
       await redis.eval(RELEASE, 1, redisKey, token);
     }
   };

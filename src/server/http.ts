@@ -39,8 +39,11 @@ export async function startHttpServer(runtime: Runtime, options: HttpServerOptio
             (payload as PullRequestPayload).pull_request?.body ??
             (payload as PullRequestPayload).issue?.body ??
             '';
+          const merged = (payload as { pull_request?: { merged?: boolean } }).pull_request?.merged === true;
           for (const marker of parseRollbackMarkers(body ?? '')) {
-            const woken = await runtime.wake(marker.incident);
+            const woken =
+              (merged && (await runtime.followMerged(marker.incident))) ||
+              (await runtime.wake(marker.incident));
             options.log.info(
               { incident: marker.incident, event: name, woken },
               'webhook for an incident pull request',
