@@ -18,7 +18,8 @@ import { runVerify } from '../src/pipeline/verify-job.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
 import { RedisIncidentStore } from '../src/queue/incident-store.ts';
 import type { VerifyJob } from '../src/queue/jobs.ts';
-import { gitWorkspaceFor } from './runtime.ts';
+import { forgeFactory, gitWorkspaceFor, sourceTrust } from './runtime.ts';
+import { redisLock } from '../src/queue/lock.ts';
 
 export interface ManualRollbackOptions {
   config: RewindConfig;
@@ -86,16 +87,31 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
     }));
   const url = repo?.spec?.url as string | undefined;
   if (!url) throw new InvalidInputError(`${appLabel(app)} has no GitRepository source with a URL.`);
+  const untrusted = sourceTrust(config)(url);
+  if (untrusted) throw new InvalidInputError(untrusted);
   await git.validateRange(url, parseCommitSha(good), parseCommitSha(bad));
 
   const redis = redisConnection(config.redis);
   try {
     const incidents = new RedisIncidentStore(redis, config.redis.prefix);
-    const incidentId = `inc-${appKey(app)}.${options.dryRun ? 'dryrun' : 'manual'}-${bad.slice(0, 12)}`
+    // Each run is its own incident (a person may retry after a failure, or with another --to).
+    const run = Date.now().toString(36);
+    const incidentId = `inc-${appKey(app)}.${options.dryRun ? 'dryrun' : 'manual'}.${run}-${bad.slice(0, 12)}`
       .toLowerCase()
       .replace(/[^a-z0-9.-]/g, '-');
     let verifyJob: VerifyJob | undefined;
-    const deps = { cluster, git, incidents, config, clock: systemClock, log: options.log };
+    const forgeFor = forgeFactory(config, options.env, options.log);
+    const deps = {
+      cluster,
+      git,
+      incidents,
+      config,
+      clock: systemClock,
+      log: options.log,
+      withLock: redisLock(redis, config.redis.prefix),
+      trustSource: sourceTrust(config),
+      ...(forgeFor ? { forgeFor } : {}),
+    };
     print(
       `rolling back ${appLabel(app)} from ${bad.slice(0, 12)} to ${good.slice(0, 12)}${options.dryRun ? ' (dry run)' : ''}`,
     );

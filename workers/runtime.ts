@@ -33,6 +33,7 @@ import { pullRequestTexts } from '../src/forge/texts.ts';
 import { parseDuration } from '../src/config/index.ts';
 import { TerminalError, isRewindError } from '../src/domain/errors.ts';
 import { isTerminal, stageTimings } from '../src/domain/incident.ts';
+import { parseCommitSha } from '../src/domain/commit-sha.ts';
 import { IncidentRecorder } from '../src/pipeline/incident-recorder.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
 import type { ForgeDeps } from '../src/pipeline/pull-request.ts';
@@ -314,6 +315,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             clock,
             log: log.child({ job: job.id }),
             ...(postResult ? { postResult } : {}),
+            contains: async (record, ancestor, descendant) =>
+              record.details.source
+                ? git.isAncestor(
+                    record.details.source.url,
+                    parseCommitSha(ancestor),
+                    parseCommitSha(descendant),
+                  )
+                : false,
             ...(crashPoint ? { crashPoint } : {}),
           });
           if (result.kind === 'check-again') {

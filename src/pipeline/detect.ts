@@ -84,7 +84,16 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
   const attempted = tryParseRevision(kustomization.status?.lastAttemptedRevision ?? '');
   if (!attempted) return undefined;
   const applied = tryParseRevision(kustomization.status?.lastAppliedRevision ?? '');
-  const good = verdict.state === 'healthy' ? lastHealthy : (applied ?? lastHealthy);
+  // Flux sets lastAppliedRevision only after its health checks pass when it has some (wait or
+  // healthChecks); without them it is set right after apply, even if the Pods crash, and only
+  // Rewind's own record of a healthy revision can be trusted as "good".
+  const checksHealth =
+    kustomization.spec?.wait === true ||
+    ((kustomization.spec?.healthChecks as unknown[] | undefined)?.length ?? 0) > 0;
+  const good =
+    verdict.state === 'healthy' || !checksHealth
+      ? (lastHealthy ?? (checksHealth ? applied : undefined))
+      : (applied ?? lastHealthy);
   if (!good || good.sha === attempted.sha) return undefined;
   const failures = snapshot.workloads.flatMap((w) => failingPodsOf(w, options.restartThreshold));
   const first = failures[0];

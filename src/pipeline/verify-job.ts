@@ -14,6 +14,8 @@ import { verifyOnce } from './verify.ts';
 
 export interface VerifyDeps {
   readonly cluster: ClusterPort;
+  /** Whether commit `descendant` of the incident's source contains `ancestor` (git). */
+  readonly contains?: (record: IncidentRecord, ancestor: string, descendant: string) => Promise<boolean>;
   /** Fault injection for crash-safety tests. */
   readonly crashPoint?: (name: 'before-result-comment') => void;
   /** With a forge, the result is posted once on the incident's pull request. */
@@ -90,6 +92,7 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
     record,
     job.revertSha,
     record.details.templates ?? { lastGood: {}, bad: {} },
+    deps.contains ? (ancestor, descendant) => deps.contains!(record, ancestor, descendant) : undefined,
   );
   const finish = async (
     type: 'Normal' | 'Warning',

@@ -4,7 +4,7 @@
 import type { KubeObjectJson } from '../cluster/informer.ts';
 import { FLUX_KUSTOMIZATION } from '../cluster/kube.ts';
 import { lastGoodTemplateCandidates } from '../cluster/rollout-history.ts';
-import { convergenceVerdict } from '../cluster/rollout-verdict.ts';
+import { convergenceVerdict, rolloutStatus } from '../cluster/rollout-verdict.ts';
 import type { PodTemplate } from '../cluster/template.ts';
 import { tryParseRevision } from '../domain/revision.ts';
 import { assessKustomization } from '../engines/flux-kustomization.ts';
@@ -73,6 +73,8 @@ export async function verifyOnce(
   record: IncidentRecord,
   revertSha: string,
   templates: WorkloadTemplates,
+  /** Whether `descendant` contains `ancestor` (a commit landed after the revert before Flux fetched). */
+  contains?: (ancestor: string, descendant: string) => Promise<boolean>,
 ): Promise<VerifyOutcome> {
   const { app } = record;
   const kustomization = await cluster.get({
@@ -88,7 +90,10 @@ export async function verifyOnce(
     };
   const verdict = assessKustomization(kustomization);
   const applied = tryParseRevision(kustomization.status?.lastAppliedRevision ?? '');
-  if (verdict.state !== 'healthy' || applied?.sha !== revertSha) {
+  const revertApplied =
+    applied !== undefined &&
+    (applied.sha === revertSha || ((await contains?.(revertSha, applied.sha).catch(() => false)) ?? false));
+  if (verdict.state !== 'healthy' || !revertApplied) {
     return {
       state: 'pending',
       message: `waiting for Flux to apply ${revertSha.slice(0, 12)} (now: ${verdict.state}, applied ${applied?.sha.slice(0, 12) ?? 'nothing'}: ${verdict.message})`,
@@ -106,13 +111,17 @@ export async function verifyOnce(
     const good = templates.lastGood[key];
     const replicaSets = await cluster.replicaSetsOf(deployment);
     if (!good) {
-      // Not part of the incident (no earlier template known): it only has to be rolled out.
+      // No earlier template known (a new Deployment, or its history was pruned): it only has to be
+      // fully rolled out, with nothing failing.
+      const status = rolloutStatus(deployment);
       summaries.push({
         name: deployment.metadata?.name ?? '',
         namespace: deployment.metadata?.namespace ?? '',
-        state: 'unchanged',
-        reasons: [],
+        state: status.state === 'done' ? 'unchanged' : status.state === 'error' ? 'failed' : 'progressing',
+        reasons: status.state === 'done' ? [] : [status.message],
       });
+      if (status.state === 'error') failure = `${key}: ${status.message}`;
+      if (status.state === 'waiting') allConverged = false;
       continue;
     }
     const verdictForDeployment = convergenceVerdict({
