@@ -213,7 +213,10 @@ export async function advancePullRequest(
     );
     return { kind: 'stopped', condition: 'Ignored', reason: stopped.reason };
   }
-  if (policy.mode !== 'auto-merge') return { kind: 'waiting-for-merge', pullRequest: number };
+  // An incident that joined another's pull request follows it; the owner merges (per the policies
+  // of every app it reverts) or a person does.
+  const joined = rec.record.details.revert?.kind === 'joined';
+  if (policy.mode !== 'auto-merge' || joined) return { kind: 'waiting-for-merge', pullRequest: number };
 
   const merge = await deps.forge.mergePullRequest(number, { sha: pr.headSha, method: deps.mergeMethod });
   if (merge.outcome === 'refused') {

@@ -7,7 +7,7 @@ import { FLUX_GIT_REPOSITORY, FLUX_KUSTOMIZATION, type ObjectRef } from '../clus
 import { templateDiff } from '../cluster/template.ts';
 import type { RewindConfig } from '../config/index.ts';
 import { effectivePolicy } from '../config/index.ts';
-import { appLabel, type AppRef } from '../domain/app-ref.ts';
+import { appLabel, appRef, type AppRef } from '../domain/app-ref.ts';
 import { parseCommitSha, shortSha } from '../domain/commit-sha.ts';
 import { isRewindError, redact } from '../domain/errors.ts';
 import { type ConditionType, isTerminal, newIncident } from '../domain/incident.ts';
@@ -165,7 +165,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       return { kind: 'waiting-for-merge', pullRequest: rec.record.details.pr.number };
     }
     const advanced = await advancePullRequest(forge, rec, {
-      mode: job.manual ? 'auto-merge' : policy.mode,
+      mode: rec.record.details.prPlan ?? (job.manual ? 'auto-merge' : policy.mode),
     });
     return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
   }
@@ -338,6 +338,21 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
 
   // 5. Revert + push (check-then-act: a revert already pushed for this incident is reused).
   const failingApps = await failingAppsOn(deps, repoRef, app, bad);
+  // Other failing apps take part in this revert only as their own policy allows: observed or paused
+  // apps keep the change (their files are left alone); an app that wants review makes the whole
+  // pull request wait for a person, whatever this app's policy says.
+  const policyOf = (f: FailingApp) =>
+    effectivePolicy(deps.config, appRef('flux-kustomization', f.namespace, f.name));
+  for (const f of [...failingApps.failing]) {
+    const p = policyOf(f);
+    if (p.mode === 'observe' || p.paused) {
+      failingApps.failing.splice(failingApps.failing.indexOf(f), 1);
+      failingApps.healthy.push(f);
+    }
+  }
+  const reviewWanted = failingApps.failing.some((f) => policyOf(f).mode === 'propose');
+  const prMode = job.manual ? 'auto-merge' : reviewWanted ? 'propose' : policy.mode;
+  if (forge && !dryRun && rec.record.details.prPlan !== prMode) await rec.details({ prPlan: prMode });
   const failingPaths = new Set<string>(located.closure);
   for (const other of failingApps.failing) {
     for (const p of await deps.git.closureOf(url, bad, other.path)) failingPaths.add(p);
@@ -376,7 +391,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
           },
           ...failingApps.failing.map((f) => ({ label: f.label, reason: f.reason, message: f.message })),
         ],
-        plan: job.manual || policy.mode === 'auto-merge' ? 'auto-merge' : 'propose',
+        plan: prMode === 'auto-merge' ? 'auto-merge' : 'propose',
         manual: job.manual,
       }),
     );
@@ -385,7 +400,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     }
     deps.crashPoint?.('after-pr');
     const advanced = await advancePullRequest(forge, rec, {
-      mode: job.manual ? 'auto-merge' : policy.mode,
+      mode: prMode,
     });
     return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
   }
@@ -512,6 +527,8 @@ async function failingPodsOfApp(deps: RollbackDeps, namespace: string, name: str
 }
 
 interface FailingApp {
+  readonly namespace: string;
+  readonly name: string;
   readonly label: string;
   readonly path: string;
   readonly reason: string;
@@ -535,6 +552,8 @@ async function failingAppsOn(
       continue;
     const verdict = assessKustomization(ks);
     const entry = {
+      namespace: ks.metadata?.namespace ?? '',
+      name: ks.metadata?.name ?? '',
       label: `${ks.metadata?.namespace}/${ks.metadata?.name}`,
       path: source.path,
       reason: verdict.reason,
