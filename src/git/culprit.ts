@@ -136,9 +136,41 @@ export function isRewindCommit(
   );
 }
 
+/**
+ * A merge commit that brought in a Rewind revert (the pull request Rewind opened, merged by a
+ * person or by Rewind) is Rewind's too: its own message has no trailer, the merged commits do.
+ */
+async function markMergedRewindCommits(
+  repo: GitRepo,
+  entries: { commit: CandidateCommit; incidentTrailer: string }[],
+): Promise<{ commit: CandidateCommit; incidentTrailer: string }[]> {
+  return Promise.all(
+    entries.map(async (entry) => {
+      const [first] = entry.commit.parents;
+      if (entry.commit.parents.length < 2 || entry.incidentTrailer !== '' || first === undefined)
+        return entry;
+      const merged = await repo.text([
+        'log',
+        `--format=%(trailers:key=${INCIDENT_TRAILER},valueonly,separator=%x2C)`,
+        `${first}..${entry.commit.sha}`,
+        '--',
+      ]);
+      const trailer =
+        merged
+          .split('\n')
+          .map((l) => l.trim())
+          .find((l) => l !== '') ?? '';
+      return trailer ? { ...entry, incidentTrailer: trailer } : entry;
+    }),
+  );
+}
+
 export async function findCulprit(repo: GitRepo, input: FindCulpritInput): Promise<CulpritOutcome> {
   await validateRange(repo, input.good, input.bad);
-  const all = await commitsTouching(repo, input.good, input.bad, input.paths);
+  const all = await markMergedRewindCommits(
+    repo,
+    await commitsTouching(repo, input.good, input.bad, input.paths),
+  );
   const own = all.filter((e) => isRewindCommit(e, input.rewindAuthor)).map((e) => e.commit);
   const candidates = all.filter((e) => !isRewindCommit(e, input.rewindAuthor)).map((e) => e.commit);
 

@@ -173,6 +173,23 @@ describe('git rollback loop (real repositories)', () => {
     }
   });
 
+  it("treats the merge of Rewind's revert pull request as Rewind's own (no revert of a revert)", async () => {
+    repo.git('checkout', '--quiet', '-b', 'rewind/flux-system/podinfo/aaaaaaaaaaaa');
+    repo.commit('Revert "podinfo 1.1"\n\nRewind-Incident: inc-ks.flux-system.podinfo-aaaaaaaaaaaa', {
+      'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:0.9'),
+    });
+    repo.git('checkout', '--quiet', 'main');
+    repo.git('reset', '--quiet', '--hard', good);
+    const merge = sha(
+      repo.merge(
+        'rewind/flux-system/podinfo/aaaaaaaaaaaa',
+        'Merge pull request #8 from org/rewind/flux-system/podinfo/aaaaaaaaaaaa',
+      ),
+    );
+    const { outcome } = await locate(merge);
+    expect(outcome.kind).toBe('no-candidate');
+  });
+
   it('reverts a merge commit against its first parent', async () => {
     repo.git('checkout', '--quiet', '-b', 'feature');
     repo.commit('feature: podinfo 2.0', {
