@@ -138,6 +138,7 @@ describe('docker-compose.yml', () => {
       'forge',
       'policy',
       'detection',
+      'worker',
       'apps',
     ]);
     expect(config.forge.type).toBe('direct-push');
