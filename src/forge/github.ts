@@ -61,7 +61,12 @@ const pullSchema = z.object({
   merged: z.boolean().nullish(),
   merged_at: z.string().nullish(),
   merge_commit_sha: z.string().nullish(),
-  head: z.object({ ref: z.string(), sha: z.string() }),
+  head: z.object({
+    ref: z.string(),
+    sha: z.string(),
+    // null when the fork was deleted
+    repo: z.object({ full_name: z.string() }).nullish(),
+  }),
   base: z.object({ ref: z.string() }),
   labels: z.array(z.object({ name: z.string() })).nullish(),
   user: z.object({ login: z.string() }).nullish(),
@@ -390,10 +395,18 @@ export class GitHubForge implements Forge {
         per_page: 100,
       }),
     );
-    return parse(z.array(pullSchema), data, 'a pull request list')
-      .filter((p) => p.head.ref.startsWith('rewind/'))
-      .sort((a, b) => b.number - a.number)
-      .map((p) => this.toPullRequest(p));
+    return (
+      parse(z.array(pullSchema), data, 'a pull request list')
+        // Only Rewind's branches in this repository: a fork can name its branch rewind/... and write a
+        // marker in its body, and must never be taken for Rewind's own pull request.
+        .filter(
+          (p) =>
+            p.head.ref.startsWith('rewind/') &&
+            p.head.repo?.full_name.toLowerCase() === `${this.owner}/${this.repo}`.toLowerCase(),
+        )
+        .sort((a, b) => b.number - a.number)
+        .map((p) => this.toPullRequest(p))
+    );
   }
 
   async updatePullRequestBody(number: number, body: string): Promise<void> {
