@@ -104,6 +104,8 @@ async function setUp(name: string, testId: string): Promise<Harness> {
       kubernetes: { kubeconfig: sandbox.kubeconfigPath },
       git: { workdir: path.join(dir, 'git-child'), allowFileRemotes: true },
       policy: { gracePeriod: '1s', verifyTimeout: '45s', budgets: { perHour: 1 } },
+      // The killed worker's job is taken over once its lock lapses: keep that short in tests.
+      worker: { lockDuration: '2s' },
     }),
   );
   return {
