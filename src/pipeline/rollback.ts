@@ -245,7 +245,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     changedValues.push(...diff.changedValues);
   }
   if (!job.manual && !dryRun && policy.mode !== 'observe') {
-    const budget = await budgetLeft(deps, rec.record.id, app, policy.budgets.perHour, policy.budgets.perDay);
+    const budget = await budgetLeft(deps, rec.record.id, app, policy.budgets);
     if (budget) return rec.stop('NeedsHuman', 'BudgetExhausted', budget);
   } // Before acting, the incident is written onto the Kustomization: if Redis is lost from here on,
   // the detector finds it there and re-runs this job, which then completes instead of starting over.
@@ -585,9 +585,9 @@ async function budgetLeft(
   deps: RollbackDeps,
   incidentId: string,
   app: AppRef,
-  perHour: number,
-  perDay: number,
+  budgets: { perHour: number; perDay: number; cooldownMs: number },
 ): Promise<string | undefined> {
+  const { perHour, perDay, cooldownMs } = budgets;
   const now = deps.clock.now().getTime();
   const recent = (await deps.incidents.list(500)).filter(
     (r) =>
@@ -604,5 +604,8 @@ async function budgetLeft(
     return `${appLabel(app)} already had ${lastHour} automatic rollback(s) in the last hour (policy.budgets.perHour = ${perHour}); a person should look.`;
   if (lastDay >= perDay)
     return `${appLabel(app)} already had ${lastDay} automatic rollback(s) in the last day (policy.budgets.perDay = ${perDay}); a person should look.`;
+  const latest = Math.max(0, ...mergedAt);
+  if (now - latest < cooldownMs)
+    return `${appLabel(app)} was rolled back automatically ${Math.round((now - latest) / 1000)} s ago, within policy.budgets.cooldown; a second automatic rollback this soon needs a person.`;
   return undefined;
 }

@@ -3,6 +3,7 @@
 // (GitHub gives up after 10 s and does not retry). Order matters for safety: the size cap applies
 // while the body is read, the HMAC is checked on the raw bytes before anything is parsed, and
 // neither the signature, the secret nor any header is ever logged.
+import { redact } from '../domain/errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { verify } from '@octokit/webhooks-methods';
 import type { Redis } from 'ioredis';
@@ -176,7 +177,7 @@ export function createGitHubWebhookHandler(options: GitHubWebhookHandlerOptions)
     try {
       fresh = (await redis.set(key, String(Date.now()), 'EX', ttl, 'NX')) === 'OK';
     } catch (error) {
-      log.error({ error }, 'webhook dedupe unavailable');
+      log.error({ err: redact(String(error)) }, 'webhook dedupe unavailable');
       return answer(res, 503, { error: 'try again later' });
     }
     if (!fresh) {
@@ -189,7 +190,7 @@ export function createGitHubWebhookHandler(options: GitHubWebhookHandlerOptions)
     } catch (error) {
       // Forget the delivery so GitHub's (or a person's) redelivery is accepted.
       await redis.del(key).catch(() => undefined);
-      log.error({ error }, 'webhook event could not be handed over');
+      log.error({ err: redact(String(error)) }, 'webhook event could not be handed over');
       return answer(res, 500, { error: 'event not accepted; redeliver it' });
     }
     log.info({ bytes: bytes.length }, 'webhook accepted');
