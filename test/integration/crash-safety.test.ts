@@ -4,16 +4,15 @@
 //   finishes the incident without a second revert commit;
 // - Redis loses every key of the installation mid-incident; the detector resumes the incident from
 //   the `rewind.dev/incident` annotation on the Kustomization and it converges again.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { simpleGit } from 'simple-git';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { type ChildWorker, spawnWorker } from '../helpers/child-worker.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { isTerminal } from '../../src/domain/incident.ts';
 import { silentLogger } from '../../src/logging.ts';
@@ -34,7 +33,6 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
 import { type Role, type Runtime, startRuntime } from '../../workers/runtime.ts';
 import { redisUrl } from '../global-setup.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BAD_IMAGE = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
 const GOOD_IMAGE = 'ghcr.io/stefanprodan/podinfo:6.5.1';
 const GREEN_FRONTEND = frontendDeployment('ghcr.io/example/frontend:1.0.0', 3, 'green');
@@ -149,26 +147,10 @@ async function runtimeFor(
 }
 
 /** `rewind worker rollback` in its own process; environment REWIND_* only from `env`. */
-function spawnRollbackWorker(
-  h: Harness,
-  env: Record<string, string>,
-): { child: ChildProcess; output: () => string } {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REWIND_')));
-  const child = spawn(process.execPath, ['bin/rewind.mjs', 'worker', 'rollback', '--config', h.configFile], {
-    cwd: ROOT,
-    env: { ...base, REWIND_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += String(d)));
-  child.stderr?.on('data', (d: Buffer) => (output += String(d)));
-  h.cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  });
-  return { child, output: () => output };
+function spawnRollbackWorker(h: Harness, env: Record<string, string>): ChildWorker {
+  const worker = spawnWorker('rollback', h.configFile, env);
+  h.cleanups.push(worker.stop);
+  return worker;
 }
 
 /** A good deploy (the last-good revision), then the bad commit that also changes frontend. */

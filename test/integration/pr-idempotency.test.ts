@@ -4,14 +4,13 @@
 // exactly one PR, one merge, one result comment and one revert commit, and Rewind keeps its write
 // pace (never two writes closer than forge.minWriteGap, never a write before a secondary limit's
 // retry-after has passed).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { simpleGit } from 'simple-git';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { type ChildWorker, spawnWorker } from '../helpers/child-worker.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { isTerminal } from '../../src/domain/incident.ts';
 import { silentLogger } from '../../src/logging.ts';
@@ -20,7 +19,6 @@ import type { FaultOptions, RequestRecord, SandboxForge } from '../../src/sandbo
 import { type Role, type Runtime, startRuntime } from '../../workers/runtime.ts';
 import { type Loop, startLoop } from '../helpers/loop.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BROKEN = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
 const MIN_WRITE_GAP_MS = 200;
 /** Arrival times at the forge are taken after the request crossed the loopback; allow a little jitter. */
@@ -84,11 +82,11 @@ async function workerRuntime(h: Harness, roles: Role[], gitDir: string): Promise
 }
 
 /** `rewind worker <role>` in its own process, set to SIGKILL itself at `crashAt`. */
-async function spawnWorker(
+async function spawnCrashingWorker(
   h: Harness,
   role: 'rollback' | 'verifier',
   crashAt: string,
-): Promise<{ child: ChildProcess; output: () => string }> {
+): Promise<ChildWorker> {
   const configFile = path.join(h.loop.workdir, `rewind-${role}.yaml`);
   // A short BullMQ lock, so the job of the killed worker is taken over in seconds, not 30 s. The child
   // keeps the production retry waits (1 s units): only the config can tune it.
@@ -96,22 +94,9 @@ async function spawnWorker(
     configFile,
     stringify(configInputFor(h, `git-child-${role}`, { worker: { lockDuration: '2s' } })),
   );
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REWIND_')));
-  const child = spawn(process.execPath, ['bin/rewind.mjs', 'worker', role, '--config', configFile], {
-    cwd: ROOT,
-    env: { ...base, ...h.loop.env, REWIND_LOG_LEVEL: 'warn', REWIND_CRASH_AT: crashAt },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += String(d)));
-  child.stderr?.on('data', (d: Buffer) => (output += String(d)));
-  h.cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  });
-  return { child, output: () => output };
+  const worker = spawnWorker(role, configFile, { ...h.loop.env, REWIND_CRASH_AT: crashAt });
+  h.cleanups.push(worker.stop);
+  return worker;
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -295,7 +280,7 @@ describe('pull-request idempotency under faults and worker kills', () => {
           seed: 100 + i,
         });
         const runtime = await workerRuntime(h, [...kill.stays], 'git-stays');
-        const child = await spawnWorker(h, kill.child, kill.crashAt);
+        const child = await spawnCrashingWorker(h, kill.child, kill.crashAt);
         const bad = await h.loop.fleet.setPodinfoImage(BROKEN);
         h.loop.fleet.notifyPush();
         const badAt = Date.now();
