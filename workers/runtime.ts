@@ -404,7 +404,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     async followMerged(incidentId) {
       const record = await incidents.get(incidentId);
       const last = record?.conditions.at(-1);
-      if (!record || last?.type !== 'NeedsHuman' || last.reason !== 'MergeRefused') return false;
+      if (!record || last?.type !== 'NeedsHuman' || !['MergeRefused', 'ReviewTimeout'].includes(last.reason))
+        return false;
       const job: RollbackJob = {
         incidentId,
         app: { ...record.app },

@@ -27,6 +27,7 @@ export interface Policy {
   /** Roll Deployments back natively (Kustomization suspended) while Git catches up. */
   readonly fastPath: boolean;
   readonly verifyTimeoutMs: number;
+  readonly reviewTimeoutMs: number;
 }
 
 export type PolicyOverride = Partial<Omit<Policy, 'budgets'>> & { readonly budgets?: Partial<Budgets> };
@@ -522,6 +523,7 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
     suspendWhilePending: p.suspendWhilePending,
     fastPath: p.fastPath,
     verifyTimeoutMs: ms(p.verifyTimeout, 'policy.verifyTimeout'),
+    reviewTimeoutMs: ms(p.reviewTimeout, 'policy.reviewTimeout'),
   };
   const apps = raw.apps.map((a, i) => normaliseApp(a, `apps[${i}]`, ms));
   const git = raw.git;
@@ -563,6 +565,7 @@ function normaliseApp(a: RawAppConfig, path: string, ms: (text: string, path: st
     suspendWhilePending: a.suspendWhilePending,
     fastPath: a.fastPath,
     verifyTimeoutMs: opt(a.verifyTimeout, 'verifyTimeout'),
+    reviewTimeoutMs: opt(a.reviewTimeout, 'reviewTimeout'),
   }) as PolicyOverride;
   return {
     name: a.name,

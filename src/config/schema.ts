@@ -28,6 +28,8 @@ export const policySchema = z.strictObject({
   suspendWhilePending: z.boolean().default(false),
   fastPath: z.boolean().default(false),
   verifyTimeout: duration.default('5m'),
+  /** How long a revert pull request may wait for a person (propose) before the incident needs one. */
+  reviewTimeout: duration.default('24h'),
 });
 
 // Per-app overrides: every policy key is optional and falls back to the global policy.
@@ -47,6 +49,7 @@ const appPolicyOverride = z.strictObject({
   suspendWhilePending: z.boolean().optional(),
   fastPath: z.boolean().optional(),
   verifyTimeout: duration.optional(),
+  reviewTimeout: duration.optional(),
 });
 
 export const appSchema = appPolicyOverride.extend({

@@ -196,7 +196,7 @@ export type AdvanceOutcome =
 export async function advancePullRequest(
   deps: ForgeDeps,
   rec: IncidentRecorder,
-  policy: { mode: 'auto-merge' | 'propose' | 'observe' },
+  policy: { mode: 'auto-merge' | 'propose' | 'observe'; reviewTimeoutMs?: number },
 ): Promise<AdvanceOutcome> {
   const number = rec.record.details.pr!.number;
   const pr = await deps.forge.getPullRequest(number);
@@ -216,7 +216,22 @@ export async function advancePullRequest(
   // An incident that joined another's pull request follows it; the owner merges (per the policies
   // of every app it reverts) or a person does.
   const joined = rec.record.details.revert?.kind === 'joined';
-  if (policy.mode !== 'auto-merge' || joined) return { kind: 'waiting-for-merge', pullRequest: number };
+  if (policy.mode !== 'auto-merge' || joined) {
+    const openedAt = rec.record.conditions.find((c) => c.type === 'PullRequestOpened')?.at;
+    if (
+      policy.reviewTimeoutMs !== undefined &&
+      openedAt &&
+      Date.now() - Date.parse(openedAt) > policy.reviewTimeoutMs
+    ) {
+      const stopped = await rec.stop(
+        'NeedsHuman',
+        'ReviewTimeout',
+        `Pull request #${number} has waited longer than policy.reviewTimeout for a person. It stays open; merging it still rolls back (Rewind follows the merge), closing it drops the rollback.`,
+      );
+      return { kind: 'stopped', condition: 'NeedsHuman', reason: stopped.reason };
+    }
+    return { kind: 'waiting-for-merge', pullRequest: number };
+  }
 
   const merge = await deps.forge.mergePullRequest(number, { sha: pr.headSha, method: deps.mergeMethod });
   if (merge.outcome === 'refused') {

@@ -93,7 +93,9 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   // A merge Rewind was refused may still be done by a person: then the incident carries on.
   const last = rec.record.conditions.at(-1);
   const refusedThenMerged =
-    last?.type === 'NeedsHuman' && last.reason === 'MergeRefused' && job.reason === 'PullRequestMerged';
+    last?.type === 'NeedsHuman' &&
+    (last.reason === 'MergeRefused' || last.reason === 'ReviewTimeout') &&
+    job.reason === 'PullRequestMerged';
   if (isTerminal(rec.condition) && !refusedThenMerged)
     return { kind: 'already-finished', condition: rec.condition };
 
@@ -166,6 +168,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     }
     const advanced = await advancePullRequest(forge, rec, {
       mode: rec.record.details.prPlan ?? (job.manual ? 'auto-merge' : policy.mode),
+      reviewTimeoutMs: policy.reviewTimeoutMs,
     });
     return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
   }
@@ -401,6 +404,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     deps.crashPoint?.('after-pr');
     const advanced = await advancePullRequest(forge, rec, {
       mode: prMode,
+      reviewTimeoutMs: policy.reviewTimeoutMs,
     });
     return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
   }

@@ -139,6 +139,34 @@ describe('revert pull requests on a GitHub-compatible forge', () => {
     expect(forge.state.pulls).toHaveLength(1);
   });
 
+  it('a PR nobody reviews in time needs a human; merging it later still rolls back and verifies', async () => {
+    loop = await startLoop({
+      forge: { pollInterval: '300ms' },
+      policy: { mode: 'propose', reviewTimeout: '1s' },
+    });
+    const { fleet } = loop;
+    const forge = loop.forge!;
+    const bad = await fleet.setPodinfoImage(BROKEN);
+    fleet.notifyPush();
+    const waited = await loop.finalIncident(bad, 30_000);
+    expect(waited.conditions.at(-1)).toMatchObject({ type: 'NeedsHuman', reason: 'ReviewTimeout' });
+    expect(forge.state.pulls[0]).toMatchObject({ state: 'open', merged: false });
+
+    await forge.humanMerge(forge.state.pulls[0]!.number, 'alice');
+    await until(async () => {
+      const record = (await loop!.runtime.incidents.list(5)).find((r) => r.badRevision === bad);
+      return record?.conditions.at(-1)?.type === 'Converged';
+    }, 'convergence after the late merge');
+    const incident = (await loop.runtime.incidents.list(5)).find((r) => r.badRevision === bad)!;
+    expect(incident.conditions.map((c) => c.type).slice(-4)).toEqual([
+      'NeedsHuman',
+      'Merged',
+      'ReconcileRequested',
+      'Converged',
+    ]);
+    expect(forge.state.pulls).toHaveLength(1);
+  });
+
   it('a PR closed without merging ends the incident as Ignored', async () => {
     loop = await startLoop({ forge: { pollInterval: '10m' }, policy: { mode: 'propose' } });
     const { fleet } = loop;

@@ -56,6 +56,7 @@ describe('config', () => {
       maxCulpritAgeMs: 7 * 86_400_000,
       suspendWhilePending: false,
       fastPath: false,
+      reviewTimeoutMs: 86_400_000,
       verifyTimeoutMs: 300_000,
     });
   });
