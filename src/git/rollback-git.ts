@@ -122,6 +122,12 @@ export class RollbackGit {
     return sha && isCommitSha(sha) ? sha : undefined;
   }
 
+  /** Files a commit changed (against its first parent). */
+  async filesChangedBy(url: string, commit: CommitSha): Promise<string[]> {
+    const mirror = await this.workspace.syncMirror(url);
+    return mirror.repo.changedFiles(commit);
+  }
+
   async isAncestor(url: string, ancestor: CommitSha, descendant: CommitSha): Promise<boolean> {
     const mirror = await this.workspace.syncMirror(url);
     return mirror.repo.isAncestor(ancestor, descendant);

@@ -47,6 +47,7 @@ export type GitPort = Pick<
   | 'revertAndPush'
   | 'revertAndPushBranch'
   | 'revertOf'
+  | 'filesChangedBy'
   | 'closureOf'
   | 'isAncestor'
 >;

@@ -5,7 +5,8 @@
 // lost answer adds nothing twice.
 import { appLabel, type AppRef } from '../domain/app-ref.ts';
 import { buildRollbackMarker, parseRollbackMarkers, revertBranchFor } from '../domain/branch.ts';
-import { shortSha } from '../domain/commit-sha.ts';
+import { parseCommitSha, shortSha } from '../domain/commit-sha.ts';
+import { isCovered } from '../git/path-closure.ts';
 import type { Forge, PullRequest } from '../forge/port.ts';
 import type { CandidateCommit, CulpritOutcome } from '../git/culprit.ts';
 import type { RevertPushInput } from '../git/rollback-git.ts';
@@ -86,6 +87,19 @@ export async function openPullRequest(
     const markers = parseRollbackMarkers(pr.body);
     if (!markers.some((m) => m.culprit === culprit)) continue;
     if (!markers.some((m) => m.incident === rec.record.id)) {
+      // Join only if that PR's revert already covers this app's files in the culprit: Rewind does
+      // not widen another incident's pull request behind its reviewers' backs.
+      const culpritFiles = await git.filesChangedBy(input.url, input.culprit.sha);
+      const reverted = new Set(await git.filesChangedBy(input.url, parseCommitSha(pr.headSha)));
+      const ours = culpritFiles.filter((f) => isCovered(f, input.failingPaths));
+      const missing = ours.filter((f) => !reverted.has(f));
+      if (missing.length > 0) {
+        return {
+          kind: 'needs-human',
+          reason: 'NotCoveredByPullRequest',
+          message: `Pull request #${pr.number} reverts ${shortSha(culprit)} for other apps but not ${appLabel(input.app)}'s files (${missing.join(', ')}). Widen that PR or revert these files by hand.`,
+        };
+      }
       const self = input.failingAppsDetail[0]!;
       await forge.updatePullRequestBody(
         pr.number,
