@@ -41,10 +41,11 @@ export async function printStatus({ config, json, limit, print }: StatusOptions)
         last?.reason ?? '',
         r.culprit?.slice(0, 7) ?? '-',
         r.details.revert?.sha?.slice(0, 7) ?? '-',
+        r.details.pr ? `#${r.details.pr.number}` : '-',
         t.total === undefined ? '-' : `${(t.total / 1000).toFixed(1)}s`,
       ];
     });
-    const header = ['INCIDENT', 'APP', 'STATE', 'REASON', 'CULPRIT', 'REVERT', 'TOTAL'];
+    const header = ['INCIDENT', 'APP', 'STATE', 'REASON', 'CULPRIT', 'REVERT', 'PR', 'TOTAL'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
     for (const row of [header, ...rows])
       print(
