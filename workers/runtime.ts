@@ -96,7 +96,11 @@ async function unrecoverableOnTerminal<T>(fn: () => Promise<T>): Promise<T> {
 
 /** The git workspace as configured: mirrors under git.workdir, token from the named env var. */
 export function gitWorkspaceFor(config: RewindConfig, env: RuntimeOptions['env']): GitWorkspace {
-  const tokenEnv = config.git.credentials?.tokenEnv;
+  // Without git credentials of its own, Git uses the forge's token (GitHub accepts it for https
+  // pushes as x-access-token); App installation tokens are not passed to git yet.
+  const forgeTokenEnv =
+    config.forge.type === 'github' && !config.forge.app ? config.forge.tokenEnv : undefined;
+  const tokenEnv = config.git.credentials?.tokenEnv ?? forgeTokenEnv;
   const token = tokenEnv ? env[tokenEnv] : undefined;
   const username = config.git.credentials?.username;
   return new GitWorkspace({

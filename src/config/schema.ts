@@ -61,8 +61,6 @@ export const appSchema = appPolicyOverride.extend({
 const forgeSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('direct-push'),
-    /** Branch to push to; defaults to the branch the GitOps source tracks. */
-    branch: z.string().optional(),
   }),
   z.strictObject({
     type: z.literal('github'),

@@ -31,7 +31,7 @@ export async function startHttpServer(runtime: Runtime, options: HttpServerOptio
   const webhook = options.github
     ? createGitHubWebhookHandler({
         secret: options.github.secret,
-        dedupe: { redis: options.github.redis, prefix: options.github.prefix },
+        dedupe: { redis: options.github.redis, prefix: `${options.github.prefix}:webhook-delivery:` },
         log: options.log,
         onEvent: async ({ name, payload }) => {
           if (name !== 'pull_request' && name !== 'issue_comment') return;
