@@ -18,7 +18,7 @@ import { runVerify } from '../src/pipeline/verify-job.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
 import { RedisIncidentStore } from '../src/queue/incident-store.ts';
 import type { VerifyJob } from '../src/queue/jobs.ts';
-import { forgeFactory, gitWorkspaceFor, sourceTrust } from './runtime.ts';
+import { forgeFactory, gitWorkspaceFor, resultPoster, sourceTrust } from './runtime.ts';
 import { redisLock } from '../src/queue/lock.ts';
 
 export interface ManualRollbackOptions {
@@ -112,6 +112,8 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
       trustSource: sourceTrust(config),
       ...(forgeFor ? { forgeFor } : {}),
     };
+    const postResult = resultPoster(forgeFor);
+    const verifyDeps = { ...deps, ...(postResult ? { postResult } : {}) };
     print(
       `rolling back ${appLabel(app)} from ${bad.slice(0, 12)} to ${good.slice(0, 12)}${options.dryRun ? ' (dry run)' : ''}`,
     );
@@ -138,7 +140,7 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
     );
     if (result.kind === 'handed-to-verifier' && verifyJob) {
       for (;;) {
-        const outcome = await runVerify(verifyJob, deps);
+        const outcome = await runVerify(verifyJob, verifyDeps);
         if (outcome.kind !== 'check-again') break;
         await new Promise((r) => setTimeout(r, 250));
       }

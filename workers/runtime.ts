@@ -206,7 +206,7 @@ export function sourceTrust(config: RewindConfig): (url: string) => string | und
 }
 
 /** Posts the verification result once on the incident's pull request. */
-function resultPoster(forgeFor: ((url: string) => ForgeDeps) | undefined) {
+export function resultPoster(forgeFor: ((url: string) => ForgeDeps) | undefined) {
   if (!forgeFor) return undefined;
   return async (record: IncidentRecord, result: VerificationResult): Promise<void> => {
     const url = record.details.source?.url;

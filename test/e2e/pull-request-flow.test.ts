@@ -1,11 +1,17 @@
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { frontendDeployment } from '../../src/sandbox/scenario.ts';
+import { frontendDeployment, readyFor, waitForKustomization } from '../../src/sandbox/scenario.ts';
 import { redisUrl } from '../global-setup.ts';
 import { GITHUB_TEST_TOKEN, type Loop, revertCommitsFor, startLoop } from '../helpers/loop.ts';
 
 const BROKEN = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
+const run = promisify(execFile);
 
 function capture(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
@@ -197,6 +203,28 @@ describe('revert pull requests on a GitHub-compatible forge', () => {
     expect(forge.state.pulls[0]).toMatchObject({ state: 'open', merged: false });
     const refused = forge.state.comments.filter((c) => c.body.includes('rewind:merge-refused'));
     expect(refused).toHaveLength(1);
+  });
+
+  it('`rewind rollback` goes through a pull request too, and posts the result on it', async () => {
+    loop = await startLoop({ forge: {}, roles: ['verifier'] });
+    const { fleet, sandbox } = loop;
+    const forge = loop.forge!;
+    const good = await fleet.head();
+    const next = await fleet.setPodinfoImage('ghcr.io/stefanprodan/podinfo:6.7.0');
+    fleet.notifyPush();
+    await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(next));
+    const configFile = path.join(loop.workdir, 'rewind.yaml');
+    await writeFile(configFile, stringify(loop.configInput));
+    const result = await run(
+      'node',
+      ['bin/rewind.mjs', 'rollback', 'flux-system/podinfo', '--to', good, '--config', configFile],
+      { env: { ...process.env, ...loop.env, REWIND_LOG_LEVEL: 'silent' } },
+    );
+    expect(result.stdout).toMatch(/PullRequestOpened/);
+    expect(result.stdout).toMatch(/Converged/);
+    expect(forge.state.pulls).toHaveLength(1);
+    expect(forge.state.pulls[0]?.merged).toBe(true);
+    expect(forge.state.comments.filter((c) => c.body.includes('rewind:result'))).toHaveLength(1);
   });
 
   it('one culprit breaking two apps gives one pull request that lists both', async () => {
