@@ -11,8 +11,8 @@ import {
   computePodTemplateHash,
 } from './pod-template.ts';
 import { PodSimulator, isPodActive } from './pod-simulator.ts';
+import { EventRecorder } from './events.ts';
 import {
-  EventRecorder,
   ObjectCache,
   ReplicaSetController,
   Scheduler,

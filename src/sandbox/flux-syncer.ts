@@ -4,6 +4,7 @@
 // always write status on the way out, one reconcile at a time per object, requeue on interval
 // (success) or retryInterval (failure), reconcile at once on a generation change or a new
 // `reconcile.fluxcd.io/requestedAt` value, and events only on transitions.
+import { EventRecorder } from './events.ts';
 import { createHash } from 'node:crypto';
 import { type Condition, kubeTime, removeCondition, setCondition } from './conditions.ts';
 import { durationOr, formatGoDuration } from './flux-duration.ts';
@@ -11,7 +12,6 @@ import { type HealthTarget, formatTarget, waitForHealth } from './flux-health.ts
 import { BuildError, buildManifests, isNamespaced } from './flux-kustomize.ts';
 import { GitMirrors } from './flux-source.ts';
 import {
-  EVENT,
   GIT_REPOSITORY,
   KUSTOMIZATION,
   NAMESPACE,
@@ -157,15 +157,10 @@ export class FluxSyncer {
   >();
   /** What this syncer last applied per object (inventory id -> manifest JSON), to notice removed fields. */
   private readonly lastApplied = new Map<string, string>();
-  /** Last event per involved object, to aggregate repeats into `count` as the event recorder does. */
-  private readonly lastEvent = new Map<
-    string,
-    { name: string; namespace: string; reason: string; message: string }
-  >();
   private readonly sources: SerialQueue;
   private readonly kustomizations: SerialQueue;
   private unsubscribes: (() => void)[] = [];
-  private eventCounter = 0;
+  private readonly recorders: Record<'source-controller' | 'kustomize-controller', EventRecorder>;
   private started = false;
 
   constructor(
@@ -173,6 +168,10 @@ export class FluxSyncer {
     readonly options: FluxSyncerOptions,
   ) {
     this.mirrors = new GitMirrors(options.cacheDir);
+    this.recorders = {
+      'source-controller': new EventRecorder(store, 'source-controller'),
+      'kustomize-controller': new EventRecorder(store, 'kustomize-controller'),
+    };
     this.sources = new SerialQueue((key) => this.reconcileSource(key));
     this.kustomizations = new SerialQueue((key) => this.reconcileKustomization(key));
   }
@@ -303,56 +302,16 @@ export class FluxSyncer {
     );
   }
 
-  /** Records a v1 Event; a repeat of the last event of the object bumps its count instead. */
   private recordEvent(
     object: KubeObject,
     type: 'Normal' | 'Warning',
     reason: string,
     message: string,
-    component: string,
+    component: 'source-controller' | 'kustomize-controller',
     annotations: Record<string, string> = {},
   ): void {
     if (this.stopped) return;
-    const namespace = object.metadata.namespace ?? 'default';
-    const involvedKey = `${object.kind}/${namespace}/${object.metadata.name}`;
-    const now = kubeTime();
-    const last = this.lastEvent.get(involvedKey);
-    if (last && last.reason === reason && last.message === message) {
-      const updated = this.store.mutate(EVENT, last.namespace, last.name, (event) => {
-        event['count'] = ((event['count'] as number | undefined) ?? 1) + 1;
-        event['lastTimestamp'] = now;
-      });
-      if (updated) return;
-    }
-    const name = `${object.metadata.name}.${(Date.now() * 1000 + (this.eventCounter++ % 1000)).toString(16)}`;
-    try {
-      this.store.create(EVENT, {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name, namespace, annotations },
-        involvedObject: {
-          apiVersion: object.apiVersion,
-          kind: object.kind,
-          name: object.metadata.name,
-          namespace,
-          uid: object.metadata.uid,
-          resourceVersion: object.metadata.resourceVersion,
-        },
-        reason,
-        message,
-        type,
-        source: { component },
-        reportingComponent: component,
-        reportingInstance: '',
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-        eventTime: null,
-      });
-      this.lastEvent.set(involvedKey, { name, namespace, reason, message });
-    } catch {
-      // Events are best effort, as in Kubernetes.
-    }
+    this.recorders[component].record(object, type, reason, message, annotations);
   }
 
   // ---- GitRepository ---------------------------------------------------------------------------
