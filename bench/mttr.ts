@@ -18,6 +18,7 @@ import { ensureRedis } from '../src/demo/redis.ts';
 import { silentLogger } from '../src/logging.ts';
 import { DEPLOYMENT, KUSTOMIZATION, POD } from '../src/sandbox/resources.ts';
 import { BROKEN_IMAGE_GLOB, createFleet, readyFor, waitForKustomization } from '../src/sandbox/scenario.ts';
+import { deploymentComplete } from '../src/cluster/rollout-verdict.ts';
 import { startSandbox } from '../src/sandbox/sandbox.ts';
 import type { KubeObject } from '../src/sandbox/store.ts';
 import { startRuntime } from '../workers/runtime.ts';
@@ -42,17 +43,6 @@ function arg(args: string[], flag: string, fallback: number): number {
 
 function image(d: KubeObject): string {
   return d.spec?.template?.spec?.containers?.[0]?.image ?? '';
-}
-
-function complete(d: KubeObject): boolean {
-  const s = d.status ?? {};
-  const want = d.spec?.replicas ?? 1;
-  return (
-    (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
-    s.updatedReplicas === want &&
-    s.availableReplicas === want &&
-    s.replicas === want
-  );
 }
 
 function median(values: number[]): number {
@@ -105,7 +95,8 @@ async function oneRun(
       const d = event.object;
       if (d.metadata.name !== 'podinfo') return;
       if (!badAppliedAt && image(d) === BAD) badAppliedAt = performance.now();
-      if (badAppliedAt && !recoveredAt && image(d) === GOOD && complete(d)) recoveredAt = performance.now();
+      if (badAppliedAt && !recoveredAt && image(d) === GOOD && deploymentComplete(d))
+        recoveredAt = performance.now();
     });
     const stopPods = sandbox.store.watch(POD, (event) => {
       const waiting = event.object.status?.containerStatuses?.[0]?.state?.waiting?.reason;

@@ -8,6 +8,7 @@ import {
   setHeaderOptions,
   type V1Deployment,
 } from '@kubernetes/client-node';
+import { deploymentComplete } from '../src/cluster/rollout-verdict.ts';
 import { startSandbox } from '../src/sandbox/sandbox.ts';
 
 function parseArgs(args: string[]): { deployments: number; replicas: number; podReadyMs: number } {
@@ -35,17 +36,6 @@ function manifest(name: string, replicas: number, image: string): V1Deployment {
   };
 }
 
-function complete(d: V1Deployment): boolean {
-  const s = d.status ?? {};
-  const want = d.spec?.replicas ?? 1;
-  return (
-    (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-    s.updatedReplicas === want &&
-    s.replicas === want &&
-    s.availableReplicas === want
-  );
-}
-
 async function allRolledOut(
   apps: AppsV1Api,
   namespace: string,
@@ -55,7 +45,7 @@ async function allRolledOut(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const list = await apps.listNamespacedDeployment({ namespace });
-    if (list.items.length === count && list.items.every(complete)) return;
+    if (list.items.length === count && list.items.every(deploymentComplete)) return;
     if (Date.now() > deadline)
       throw new Error(`not all ${count} deployments rolled out within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));

@@ -2,20 +2,16 @@
 // ReplicaSet of the wanted revision among the Deployment's ReplicaSets, then JSON-patch the Deployment's
 // pod template to that ReplicaSet's template without the pod-template-hash label. The Deployment
 // controller then reuses that ReplicaSet (and bumps its revision). Used by the MTTR benchmark's
-// baseline and by the Flux fast path.
+// baseline; the Flux fast path patches the recorded last-good template instead
+// (KubeCluster.setPodTemplate).
 import type { AppsV1Api, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-
-const REVISION = 'deployment.kubernetes.io/revision';
+import { revisionOf } from './rollout-history.ts';
 
 export type NativeRollbackOutcome =
   { kind: 'rolled-back'; toRevision: number; replicaSet: string } | { kind: 'skipped'; reason: string };
 
-function revisionOf(rs: V1ReplicaSet): number {
-  return Number(rs.metadata?.annotations?.[REVISION] ?? '0');
-}
-
-export async function ownedReplicaSets(apps: AppsV1Api, deployment: V1Deployment): Promise<V1ReplicaSet[]> {
+async function ownedReplicaSets(apps: AppsV1Api, deployment: V1Deployment): Promise<V1ReplicaSet[]> {
   const namespace = deployment.metadata!.namespace!;
   const selector = Object.entries(deployment.spec?.selector?.matchLabels ?? {})
     .map(([k, v]) => `${k}=${v}`)

@@ -1,6 +1,7 @@
 // Detection: from a snapshot of one app (its Flux Kustomization and the Deployments it applied) to a
 // failure signal, or nothing. Pure; the detector worker builds snapshots from its informers.
 import type { KubeObjectJson } from '../cluster/informer.ts';
+import { deploymentComplete } from '../cluster/rollout-verdict.ts';
 import { templatesEqual } from '../cluster/template.ts';
 import type { AppRef } from '../domain/app-ref.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
@@ -114,16 +115,8 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
 export function healthyRevision(snapshot: AppSnapshot): string | undefined {
   const verdict = assessKustomization(snapshot.kustomization);
   if (verdict.state !== 'healthy' || !verdict.goodRevision) return undefined;
-  for (const { deployment } of snapshot.workloads) {
-    const s = deployment.status ?? {};
-    const want = deployment.spec?.replicas ?? 1;
-    const complete =
-      (s.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0) &&
-      s.updatedReplicas === want &&
-      s.availableReplicas === want &&
-      s.replicas === want;
-    if (!complete) return undefined;
-  }
+  if (!snapshot.workloads.every(({ deployment }) => deploymentComplete(deployment as never)))
+    return undefined;
   if (snapshot.workloads.some((w) => failingPodsOf(w, Number.POSITIVE_INFINITY).length > 0)) return undefined;
   return verdict.goodRevision.raw;
 }
