@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { frontendDeployment, readyFor, waitForKustomization } from '../../src/sandbox/scenario.ts';
 import { redisUrl } from '../global-setup.ts';
 import { GITHUB_TEST_TOKEN, type Loop, revertCommitsFor, startLoop } from '../helpers/loop.ts';
+import { until } from '../helpers/wait.ts';
 
 const BROKEN = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
 const run = promisify(execFile);
@@ -24,18 +25,6 @@ function capture(): { stream: Writable; text: () => string } {
     }),
     text: () => chunks.join(''),
   };
-}
-
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Every value stored under the loop's Redis prefix (job data, incident records, dedupe keys). */

@@ -4,6 +4,7 @@ import { type KubeObjectJson, ResilientInformer } from '../../src/cluster/inform
 import { CONFIG_MAP } from '../../src/sandbox/resources.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
 import { type TcpProxy, startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { until } from '../helpers/wait.ts';
 
 function kubeConfigFor(server: string): KubeConfig {
   const kc = new KubeConfig();
@@ -14,14 +15,6 @@ function kubeConfigFor(server: string): KubeConfig {
     currentContext: 'x',
   });
   return kc;
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const configMap = (name: string, value = '1') => ({

@@ -6,23 +6,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isRewindError } from '../../src/domain/errors.ts';
 import { GitHubForge, type GitHubForgeDeps } from '../../src/forge/github.ts';
 import type { EnsurePullRequestInput } from '../../src/forge/port.ts';
-import type { Logger } from '../../src/pipeline/ports.ts';
 import { BOT_LOGIN, type SandboxForge, startSandboxForge } from '../../src/sandbox/forge/server.ts';
 import { type GitDir, gitdir } from '../helpers/gitdir.ts';
+import { recordingLogger } from '../helpers/wait.ts';
 
 const OWNER = 'acme';
 const REPO = 'fleet';
-
-function recordingLogger(lines: string[]): Logger {
-  const logger: Logger = {
-    info: (obj, msg) => lines.push(JSON.stringify([obj, msg])),
-    warn: (obj, msg) => lines.push(JSON.stringify([obj, msg])),
-    error: (obj, msg) => lines.push(JSON.stringify([obj, msg])),
-    debug: (obj, msg) => lines.push(JSON.stringify([obj, msg])),
-    child: () => logger,
-  };
-  return logger;
-}
 
 interface World {
   dir: GitDir;

@@ -4,24 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { sign } from '@octokit/webhooks-methods';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/pipeline/ports.ts';
 import { type GitHubWebhookEvent, createGitHubWebhookHandler } from '../../src/server/webhooks.ts';
 import { redisUrl } from '../global-setup.ts';
+import { recordingLogger } from '../helpers/wait.ts';
 
 const SECRET = `whsec-${randomUUID()}`;
 const PREFIX = `rewind-test:webhooks:${randomUUID()}:`;
 const MAX = 64 * 1024;
-
-function recordingLogger(lines: string[]): Logger {
-  const logger: Logger = {
-    info: (obj, msg) => lines.push(JSON.stringify([obj, msg])),
-    warn: (obj, msg) => lines.push(JSON.stringify([obj, msg])),
-    error: (obj, msg) => lines.push(JSON.stringify([obj, msg])),
-    debug: (obj, msg) => lines.push(JSON.stringify([obj, msg])),
-    child: () => logger,
-  };
-  return logger;
-}
 
 interface Reply {
   status: number;
