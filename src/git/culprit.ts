@@ -140,7 +140,7 @@ export function isRewindCommit(
  * A merge commit that brought in a Rewind revert (the pull request Rewind opened, merged by a
  * person or by Rewind) is Rewind's too: its own message has no trailer, the merged commits do.
  */
-async function markMergedRewindCommits(
+export async function markMergedRewindCommits(
   repo: GitRepo,
   entries: { commit: CandidateCommit; incidentTrailer: string }[],
 ): Promise<{ commit: CandidateCommit; incidentTrailer: string }[]> {

@@ -6,7 +6,8 @@
 import { assertValidBranchName } from '../domain/branch.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { InvalidInputError } from '../domain/errors.ts';
-import { findIncidentCommit } from './push.ts';
+import type { CandidateCommit } from './culprit.ts';
+import { type FixForwardCheck, findIncidentCommit } from './push.ts';
 import type { GitRepo } from './repo.ts';
 import type { RevertOutcome } from './revert.ts';
 import type { GitWorkspace } from './workspace.ts';
@@ -15,7 +16,8 @@ export type BranchPushOutcome =
   | { readonly kind: 'pushed'; readonly sha: CommitSha; readonly revert: RevertOutcome }
   | { readonly kind: 'already-pushed'; readonly sha: CommitSha }
   | { readonly kind: 'not-pushed'; readonly revert: RevertOutcome }
-  | { readonly kind: 'gave-up'; readonly message: string };
+  | { readonly kind: 'gave-up'; readonly message: string }
+  | { readonly kind: 'superseded'; readonly commits: readonly CandidateCommit[] };
 
 export interface BranchPushInput {
   readonly workspace: GitWorkspace;
@@ -26,6 +28,7 @@ export interface BranchPushInput {
   readonly branch: string;
   readonly incidentId: string;
   readonly buildRevert: (worktree: GitRepo, head: CommitSha) => Promise<RevertOutcome>;
+  readonly fixForward?: FixForwardCheck;
 }
 
 export async function pushRevertBranch(input: BranchPushInput): Promise<BranchPushOutcome> {
@@ -48,6 +51,8 @@ export async function pushRevertBranch(input: BranchPushInput): Promise<BranchPu
     const existing = await findIncidentCommit(mirror.repo, current, input.incidentId);
     if (existing !== undefined) return { kind: 'already-pushed', sha: current };
   }
+  const later = (await input.fixForward?.(mirror.repo, baseHead)) ?? [];
+  if (later.length > 0) return { kind: 'superseded', commits: later };
   return input.workspace.withWorktree(mirror, baseHead, async (worktree) => {
     const revert = await input.buildRevert(worktree, baseHead);
     if (!('sha' in revert)) return { kind: 'not-pushed', revert };

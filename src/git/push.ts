@@ -2,7 +2,7 @@ import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
 import { InvalidInputError } from '../domain/errors.ts';
 import { assertValidBranchName } from '../domain/branch.ts';
 import { INCIDENT_ID_PATTERN } from '../domain/incident.ts';
-import { INCIDENT_TRAILER } from './culprit.ts';
+import { type CandidateCommit, INCIDENT_TRAILER } from './culprit.ts';
 import type { GitRepo } from './repo.ts';
 import type { RevertOutcome } from './revert.ts';
 import type { GitWorkspace, Mirror } from './workspace.ts';
@@ -18,7 +18,12 @@ export type PushOutcome =
   /** The revert builder decided not to produce a commit (needs-human, nothing-to-revert). */
   | { readonly kind: 'not-pushed'; readonly revert: RevertOutcome }
   /** Someone kept moving the branch; a later retry of the job can try again. */
-  | { readonly kind: 'gave-up'; readonly attempts: number; readonly message: string };
+  | { readonly kind: 'gave-up'; readonly attempts: number; readonly message: string }
+  /** Someone pushed a change to the app after the bad revision: they are fixing forward. */
+  | { readonly kind: 'superseded'; readonly commits: readonly CandidateCommit[] };
+
+/** People's commits on the branch after the bad revision that touch the app (empty: go ahead). */
+export type FixForwardCheck = (repo: GitRepo, head: CommitSha) => Promise<readonly CandidateCommit[]>;
 
 export interface DirectPushInput {
   readonly workspace: GitWorkspace;
@@ -28,6 +33,8 @@ export interface DirectPushInput {
   readonly incidentId: string;
   /** Builds the revert commit in a worktree checked out at the current branch head. */
   readonly buildRevert: (worktree: GitRepo, head: CommitSha) => Promise<RevertOutcome>;
+  /** Asked on every fetched head right before building and pushing. */
+  readonly fixForward?: FixForwardCheck;
   readonly maxAttempts?: number;
 }
 
@@ -54,6 +61,9 @@ export async function pushRevertDirect(input: DirectPushInput): Promise<PushOutc
     }
     const existing = await findIncidentCommit(mirror.repo, head, input.incidentId);
     if (existing !== undefined) return { kind: 'already-pushed', sha: existing };
+    // A push that races this one fails the fast-forward and comes back here with the new head.
+    const later = (await input.fixForward?.(mirror.repo, head)) ?? [];
+    if (later.length > 0) return { kind: 'superseded', commits: later };
 
     const revert = await input.workspace.withWorktree(mirror, head, async (worktree) => {
       const outcome = await input.buildRevert(worktree, head);

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { INCIDENT_TRAILER, REVERTS_TRAILER, type CandidateCommit } from './culprit.ts';
 import { isCovered } from './path-closure.ts';
-import { type GitRepo, pathspecs } from './repo.ts';
+import { restoreDiscards, revertExceedsCulprits } from './people-first.ts';
+import { type GitAuthor, type GitRepo, pathspecs } from './repo.ts';
 
 export type RevertOutcome =
   /** The whole commit(s) reverted. */
@@ -31,6 +32,8 @@ export interface BuildRevertInput {
   readonly good?: CommitSha;
   /** How the culprit was found (`single-commit, high`), for the message. */
   readonly rule?: string;
+  /** Rewind's own commit author: its commits are never "somebody's work" a restore would discard. */
+  readonly rewindAuthor?: GitAuthor;
 }
 
 /**
@@ -53,13 +56,41 @@ export async function buildRevert(worktree: GitRepo, input: BuildRevertInput): P
   const conflicts = new Set<string>();
   if (!touchesHealthyApp) {
     const whole = await tryWholeRevert(worktree, input.commits, conflicts);
-    if (whole) return commitOrNothing(worktree, input, 'reverted', [...touched]);
+    if (whole)
+      return onlyTheCulprits(
+        worktree,
+        input,
+        await commitOrNothing(worktree, input, 'reverted', [...touched]),
+      );
   }
   const scoped = await tryScopedRevert(worktree, input.commits, touchedFailing, conflicts);
-  if (scoped) return commitOrNothing(worktree, input, 'scoped', touchedFailing);
+  if (scoped)
+    return onlyTheCulprits(worktree, input, await commitOrNothing(worktree, input, 'scoped', touchedFailing));
   if (input.good !== undefined) {
+    // Restoring the files to the last good revision is only a revert when nobody else changed them
+    // since: otherwise it would silently discard their commits (people come first).
+    const head = await worktree.head();
+    const discarded = await restoreDiscards(
+      worktree,
+      input.good,
+      head,
+      touchedFailing,
+      input.commits,
+      input.rewindAuthor ?? { name: '', email: '' },
+    );
+    if (discarded.length > 0) {
+      return {
+        kind: 'needs-human',
+        conflicts: [...conflicts].sort(),
+        message: `Reverting ${input.commits.map((c) => c.sha.slice(0, 7)).join(', ')} conflicts in ${[...conflicts].join(', ') || touchedFailing.join(', ')}, and restoring those files to the last good revision would discard ${discarded.length} later commit(s) by other people (${discarded.map((c) => c.sha.slice(0, 7)).join(', ')}); revert by hand.`,
+      };
+    }
     await restoreFiles(worktree, input.good, touchedFailing);
-    return commitOrNothing(worktree, input, 'restored', touchedFailing);
+    return onlyTheCulprits(
+      worktree,
+      input,
+      await commitOrNothing(worktree, input, 'restored', touchedFailing),
+    );
   }
   return {
     kind: 'needs-human',
@@ -141,6 +172,26 @@ async function restoreFiles(worktree: GitRepo, good: CommitSha, files: readonly 
   if (existing.length > 0) await worktree.run(['checkout', good, '--', ...pathspecs(existing)]);
   if (absent.length > 0)
     await worktree.run(['rm', '-q', '-r', '-f', '--ignore-unmatch', '--', ...pathspecs(absent)]);
+}
+
+/**
+ * The last word before a revert commit leaves the builder: it may take back only what the culprits
+ * changed. A commit that removes or adds any other line is dropped and the incident needs a person.
+ */
+async function onlyTheCulprits(
+  worktree: GitRepo,
+  input: BuildRevertInput,
+  outcome: RevertOutcome,
+): Promise<RevertOutcome> {
+  if (!('sha' in outcome)) return outcome;
+  const exceeding = await revertExceedsCulprits(worktree, outcome.sha, input.commits, outcome.paths);
+  if (exceeding.length === 0) return outcome;
+  await worktree.run(['reset', '--quiet', '--hard', 'HEAD~1']);
+  return {
+    kind: 'needs-human',
+    conflicts: exceeding,
+    message: `The ${outcome.kind} revert of ${input.commits.map((c) => c.sha.slice(0, 7)).join(', ')} would also undo lines the culprit did not write in ${exceeding.join(', ')} (somebody changed them since); revert by hand.`,
+  };
 }
 
 async function commitOrNothing(

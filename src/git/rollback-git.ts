@@ -2,9 +2,16 @@
 // and build + push (or only build, for a dry run) the revert. Wraps the workspace, culprit finder,
 // revert builder and direct-push forge.
 import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
-import { REVERTS_TRAILER, findCulprit, validateRange, type CulpritOutcome } from './culprit.ts';
+import {
+  type CandidateCommit,
+  REVERTS_TRAILER,
+  findCulprit,
+  validateRange,
+  type CulpritOutcome,
+} from './culprit.ts';
 import { pathClosure } from './path-closure.ts';
-import { findIncidentCommit, pushRevertDirect, type PushOutcome } from './push.ts';
+import { laterChanges } from './people-first.ts';
+import { type FixForwardCheck, findIncidentCommit, pushRevertDirect, type PushOutcome } from './push.ts';
 import { pushRevertBranch, type BranchPushOutcome } from './push-branch.ts';
 import type { GitAuthor } from './repo.ts';
 import { buildRevert, type BuildRevertInput, type RevertOutcome } from './revert.ts';
@@ -24,9 +31,11 @@ export interface Located {
   readonly outcome: CulpritOutcome;
 }
 
-export interface RevertPushInput extends Omit<BuildRevertInput, 'commits'> {
+export interface RevertPushInput extends Omit<BuildRevertInput, 'commits' | 'rewindAuthor'> {
   readonly url: string;
   readonly branch: string;
+  /** The revision the app failed on: a person's change to the failing apps after it stops the push. */
+  readonly bad: CommitSha;
   readonly commits: BuildRevertInput['commits'];
   readonly dryRun: boolean;
 }
@@ -38,6 +47,25 @@ export class RollbackGit {
     private readonly workspace: GitWorkspace,
     private readonly author: GitAuthor,
   ) {}
+
+  /**
+   * Commits on `branch` after `bad` that touch `paths` and are not Rewind's: someone is fixing the
+   * app forward (fetched fresh: this is asked right before acting).
+   */
+  async laterChanges(
+    url: string,
+    branch: string,
+    bad: CommitSha,
+    paths: readonly string[],
+  ): Promise<readonly CandidateCommit[]> {
+    const mirror = await this.workspace.syncMirror(url);
+    const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
+    return head === undefined ? [] : laterChanges(mirror.repo, bad, head, paths, this.author);
+  }
+
+  private fixForwardCheck(bad: CommitSha, paths: readonly string[]): FixForwardCheck {
+    return (repo, head) => laterChanges(repo, bad, head, paths, this.author);
+  }
 
   async closureOf(url: string, commit: CommitSha, appPath: string): Promise<readonly string[]> {
     const mirror = await this.workspace.syncMirror(url);
@@ -65,7 +93,8 @@ export class RollbackGit {
   }
 
   async revertAndPush(input: RevertPushInput): Promise<RevertPushOutcome> {
-    const { url, branch, dryRun, ...build } = input;
+    const { url, branch, dryRun, bad, ...rest } = input;
+    const build = { ...rest, rewindAuthor: this.author };
     if (dryRun) {
       const mirror = await this.workspace.syncMirror(url);
       const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
@@ -81,6 +110,7 @@ export class RollbackGit {
       branch,
       incidentId: input.incidentId,
       buildRevert: (worktree) => buildRevert(worktree, build),
+      fixForward: this.fixForwardCheck(bad, input.failingPaths),
     });
   }
 
@@ -94,7 +124,8 @@ export class RollbackGit {
   async revertAndPushBranch(
     input: Omit<RevertPushInput, 'dryRun'> & { readonly prBranch: string },
   ): Promise<BranchPushOutcome> {
-    const { url, branch, prBranch, ...build } = input;
+    const { url, branch, prBranch, bad, ...rest } = input;
+    const build = { ...rest, rewindAuthor: this.author };
     return pushRevertBranch({
       workspace: this.workspace,
       remoteUrl: url,
@@ -102,6 +133,7 @@ export class RollbackGit {
       branch: prBranch,
       incidentId: input.incidentId,
       buildRevert: (worktree) => buildRevert(worktree, build),
+      fixForward: this.fixForwardCheck(bad, input.failingPaths),
     });
   }
 

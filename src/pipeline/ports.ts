@@ -50,4 +50,5 @@ export type GitPort = Pick<
   | 'filesChangedBy'
   | 'closureOf'
   | 'isAncestor'
+  | 'laterChanges'
 >;

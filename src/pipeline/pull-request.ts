@@ -66,7 +66,17 @@ export interface OpenInput extends Omit<RevertPushInput, 'dryRun'> {
 export type OpenOutcome =
   | { kind: 'opened'; pr: PullRequest }
   | { kind: 'needs-human'; reason: string; message: string }
-  | { kind: 'stopped'; result: { kind: 'stopped'; condition: 'Ignored'; reason: string } };
+  | { kind: 'stopped'; result: { kind: 'stopped'; condition: 'Ignored' | 'Superseded'; reason: string } };
+
+/** How a fix-forward stops an incident: the commits people pushed after the bad revision, named. */
+export function fixForwardMessage(commits: readonly CandidateCommit[], bad: string, when: string): string {
+  const named = commits
+    .slice(0, 5)
+    .map((c) => `${shortSha(c.sha)} "${c.subject}"${c.authorName ? ` by ${c.authorName}` : ''}`)
+    .join(', ');
+  const more = commits.length > 5 ? ` and ${commits.length - 5} more` : '';
+  return `Someone is fixing forward: ${named}${more} changed the app after the bad revision ${bad.slice(0, 7)}; Rewind leaves it to them (${when}). If that change fails too, Rewind handles it as a new incident.`;
+}
 
 async function recordPullRequest(rec: IncidentRecorder, pr: PullRequest, reason: string): Promise<void> {
   await rec.details({ pr: { number: pr.number, url: pr.url, branch: pr.headBranch } });
@@ -149,6 +159,14 @@ export async function openPullRequest(
     };
   }
   if (pushed.kind === 'gave-up') throw new Error(pushed.message);
+  if (pushed.kind === 'superseded') {
+    const stopped = await rec.stop(
+      'Superseded',
+      'FixForward',
+      fixForwardMessage(pushed.commits, input.bad, 'checked before pushing the revert branch'),
+    );
+    return { kind: 'stopped', result: { kind: 'stopped', condition: 'Superseded', reason: stopped.reason } };
+  }
   await rec.details({
     revert:
       pushed.kind === 'pushed'
@@ -204,13 +222,18 @@ export async function openPullRequest(
 export type AdvanceOutcome =
   | { kind: 'merged'; sha: string }
   | { kind: 'waiting-for-merge'; pullRequest: number }
-  | { kind: 'stopped'; condition: 'Ignored' | 'NeedsHuman'; reason: string };
+  | { kind: 'stopped'; condition: 'Ignored' | 'NeedsHuman' | 'Superseded'; reason: string };
 
 /** Follows an open PR: merged -> Merged; closed -> Ignored; open -> merge (auto-merge) or wait (propose). */
 export async function advancePullRequest(
   deps: ForgeDeps,
   rec: IncidentRecorder,
-  policy: { mode: 'auto-merge' | 'propose' | 'observe'; reviewTimeoutMs?: number },
+  policy: {
+    mode: 'auto-merge' | 'propose' | 'observe';
+    reviewTimeoutMs?: number;
+    /** People's commits to the failing apps after the bad revision; asked right before merging. */
+    fixForward?: () => Promise<readonly CandidateCommit[]>;
+  },
 ): Promise<AdvanceOutcome> {
   const number = rec.record.details.pr!.number;
   const pr = await deps.forge.getPullRequest(number);
@@ -247,6 +270,18 @@ export async function advancePullRequest(
     return { kind: 'waiting-for-merge', pullRequest: number };
   }
 
+  const later = (await policy.fixForward?.()) ?? [];
+  if (later.length > 0) {
+    const message = fixForwardMessage(later, rec.record.badRevision, 'checked before merging');
+    const marker = `<!-- rewind:fix-forward incident=${rec.record.id} -->`;
+    await deps.forge.ensureComment(
+      number,
+      marker,
+      `${marker}\nRewind did not merge this pull request. ${message} Merge it by hand if it is still wanted, or close it.`,
+    );
+    const stopped = await rec.stop('Superseded', 'FixForward', message);
+    return { kind: 'stopped', condition: 'Superseded', reason: stopped.reason };
+  }
   const merge = await deps.forge.mergePullRequest(number, { sha: pr.headSha, method: deps.mergeMethod });
   if (merge.outcome === 'refused') {
     const refused = deps.texts.refused({

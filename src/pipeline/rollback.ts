@@ -21,7 +21,14 @@ import { type DurableIncident, INCIDENT_ANNOTATION, parseDurableIncident } from 
 import { IncidentRecorder } from './incident-recorder.ts';
 import { failingPodsOf } from './detect.ts';
 import type { PodFailure } from './pod-signals.ts';
-import { type CrashPoint, type ForgeDeps, advancePullRequest, openPullRequest } from './pull-request.ts';
+import {
+  type CrashPoint,
+  type ForgeDeps,
+  advancePullRequest,
+  fixForwardMessage,
+  openPullRequest,
+} from './pull-request.ts';
+import type { CandidateCommit } from '../git/culprit.ts';
 
 export interface RollbackDeps {
   readonly cluster: ClusterPort;
@@ -159,6 +166,19 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       log,
     });
 
+  // Someone pushed a fix after the bad revision: their change wins. If Rewind holds the app (fast
+  // path / suspendWhilePending), it lets go so the engine applies their fix at once.
+  const releaseHold = async (): Promise<void> => {
+    if (!rec.record.details.suspendedByRewind) return;
+    await deps.cluster.setSuspended(kustomizationRef(app), false);
+    await deps.cluster.requestReconcile(repoRef, `${rec.record.id}-release`);
+    await rec.details({ suspendedByRewind: false });
+  };
+  const supersededByPeople = async (commits: readonly CandidateCommit[], when: string) => {
+    await releaseHold();
+    return rec.stop('Superseded', 'FixForward', fixForwardMessage(commits, bad, when));
+  };
+
   // A pull request exists: nothing to locate again, only to follow it (merge per policy, or wait;
   // after a crash past the merge, carry on to the reconcile request and the verification).
   const following = ['PullRequestOpened', 'Merged', 'ReconcileRequested'].includes(rec.condition);
@@ -169,7 +189,10 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     const advanced = await advancePullRequest(forge, rec, {
       mode: rec.record.details.prPlan ?? (job.manual ? 'auto-merge' : policy.mode),
       reviewTimeoutMs: policy.reviewTimeoutMs,
+      fixForward: async () =>
+        deps.git.laterChanges(url, branch, bad, await deps.git.closureOf(url, bad, source.path)),
     });
+    if (advanced.kind === 'stopped' && advanced.condition === 'Superseded') await releaseHold();
     return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
   }
 
@@ -339,6 +362,15 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     );
   }
 
+  // People come first: a change to the app pushed after the bad revision means someone is fixing
+  // forward. Asked here, before anything is written, and again on the fetched head right before the
+  // push (the git layer), so a fix pushed at the worst moment still wins.
+  if (!rec.record.details.revert?.sha) {
+    const later = await deps.git.laterChanges(url, branch, bad, located.closure);
+    if (later.length > 0 && !(await alreadyPushed()))
+      return supersededByPeople(later, 'checked before acting');
+  }
+
   // 5. Revert + push (check-then-act: a revert already pushed for this incident is reused).
   const failingApps = await failingAppsOn(deps, repoRef, app, bad);
   // Other failing apps take part in this revert only as their own policy allows: observed or paused
@@ -367,6 +399,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   const revertInput = {
     url,
     branch,
+    bad,
     incidentId: rec.record.id,
     commits: culprits,
     failingApps: [appLabel(app), ...failingApps.failing.map((f) => f.label)],
@@ -399,13 +432,16 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       }),
     );
     if (opened.kind !== 'opened') {
+      if (opened.kind === 'stopped' && opened.result.condition === 'Superseded') await releaseHold();
       return opened.kind === 'needs-human' ? stopForHuman(opened.reason, opened.message) : opened.result;
     }
     deps.crashPoint?.('after-pr');
     const advanced = await advancePullRequest(forge, rec, {
       mode: prMode,
       reviewTimeoutMs: policy.reviewTimeoutMs,
+      fixForward: () => deps.git.laterChanges(url, branch, bad, [...failingPaths]),
     });
+    if (advanced.kind === 'stopped' && advanced.condition === 'Superseded') await releaseHold();
     return advanced.kind === 'merged' ? finish(advanced.sha) : advanced;
   }
   const pushed = await serialised(() => deps.git.revertAndPush({ ...revertInput, dryRun }));
@@ -435,6 +471,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     return finish(earlier);
   }
   if (pushed.kind === 'gave-up') throw new Error(pushed.message); // retried by the queue with backoff
+  if (pushed.kind === 'superseded') return supersededByPeople(pushed.commits, 'checked right before pushing');
   const revertSha = pushed.sha;
   await rec.details({
     revert:

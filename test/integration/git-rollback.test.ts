@@ -212,7 +212,7 @@ describe('git rollback loop (real repositories)', () => {
     expect(result.podinfo).toContain('podinfo:1.0');
   });
 
-  it('falls back to restoring the good revision when the revert conflicts', async () => {
+  it('never restores the good revision over a later commit by someone else: the conflict needs a person', async () => {
     const culprit = sha(
       repo.commit('podinfo 2.0', {
         'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0'),
@@ -239,11 +239,10 @@ describe('git rollback loop (real repositories)', () => {
       otherAppsPaths: [],
       good,
     });
-    expect(restored.outcome).toMatchObject({
-      kind: 'restored',
-      paths: ['apps/base/podinfo/deployment.yaml'],
-    });
-    expect(restored.podinfo).toContain('podinfo:1.0');
+    // Restoring podinfo 1.0 would discard "podinfo 2.1", which is not the culprit (people come first).
+    expect(restored.outcome).toMatchObject({ kind: 'needs-human' });
+    expect('message' in restored.outcome && restored.outcome.message).toContain(bad.slice(0, 7));
+    expect(restored.podinfo).toContain('podinfo:2.1');
 
     const human = await revertIn(mirror, bad, { commits: [commit], failingPaths: paths, otherAppsPaths: [] });
     expect(human.outcome).toMatchObject({
@@ -252,7 +251,7 @@ describe('git rollback loop (real repositories)', () => {
     });
   });
 
-  it('restores deletes files that did not exist at the good revision', async () => {
+  it('reverting a file the culprits added deletes it (newest first, no restore needed)', async () => {
     const culprit = sha(
       repo.commit('add hpa', { 'apps/podinfo/hpa.yaml': 'kind: HorizontalPodAutoscaler\nv: 1\n' }),
     );
@@ -268,9 +267,10 @@ describe('git rollback loop (real repositories)', () => {
       authorEmail: 'd',
       committedAt: '',
     };
+    const tune: CandidateCommit = { ...commit, sha: bad, parents: [culprit], subject: 'tune hpa' };
     const result = await ws.withWorktree(mirror, bad, async (wt: GitRepo) => {
       const outcome = await buildRevert(wt, {
-        commits: [commit],
+        commits: [tune, commit],
         incidentId: INCIDENT,
         failingApps: ['p'],
         failingPaths: paths,
@@ -279,7 +279,7 @@ describe('git rollback loop (real repositories)', () => {
       });
       return { outcome, type: await wt.objectType(await wt.head(), 'apps/podinfo/hpa.yaml') };
     });
-    expect(result.outcome.kind).toBe('restored');
+    expect(result.outcome.kind).toBe('reverted');
     expect(result.type).toBeUndefined();
   });
 
