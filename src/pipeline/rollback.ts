@@ -19,6 +19,13 @@ import type { Clock, ClusterPort, GitPort, Logger } from './ports.ts';
 import { recordTemplates, templatesFromReplicaSets } from './verify.ts';
 import { type DurableIncident, INCIDENT_ANNOTATION, parseDurableIncident } from './durable-incident.ts';
 import { IncidentRecorder } from './incident-recorder.ts';
+import {
+  LEDGER_ANNOTATION,
+  isPausedByAnnotation,
+  parseLedger,
+  withNeedsHuman,
+  withRollback,
+} from './durable-ledger.ts';
 import { failingPodsOf } from './detect.ts';
 import type { PodFailure } from './pod-signals.ts';
 import {
@@ -94,6 +101,33 @@ async function loadOrCreate(job: RollbackJob, deps: RollbackDeps): Promise<Incid
 }
 
 export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise<RollbackResult> {
+  const result = await runRollbackSteps(job, deps);
+  if (result.kind === 'stopped' && result.condition === 'NeedsHuman' && !job.manual) {
+    // The loop guard outlives Redis: the same failure is not acted on again after a restart.
+    const record = await deps.incidents.get(job.incidentId);
+    const last = record?.conditions.at(-1);
+    if (record && last) {
+      await updateLedger(deps, record.app, (ledger) =>
+        withNeedsHuman(ledger, record.id, last.reason, last.message, deps.clock.now()),
+      );
+    }
+  }
+  return result;
+}
+
+/** Read-modify-write of the app's durable ledger (a missing app has none to keep). */
+async function updateLedger(
+  deps: RollbackDeps,
+  app: AppRef,
+  change: (ledger: ReturnType<typeof parseLedger>) => ReturnType<typeof parseLedger>,
+): Promise<void> {
+  const object = await deps.cluster.get(kustomizationRef(app));
+  if (!object) return;
+  const next = change(parseLedger(object.metadata?.annotations?.[LEDGER_ANNOTATION]));
+  await deps.cluster.annotate(kustomizationRef(app), { [LEDGER_ANNOTATION]: JSON.stringify(next) });
+}
+
+async function runRollbackSteps(job: RollbackJob, deps: RollbackDeps): Promise<RollbackResult> {
   const rec = new IncidentRecorder(await loadOrCreate(job, deps), deps);
   const { app } = rec.record;
   const log = deps.log.child({ incident: rec.record.id, app: appLabel(app) });
@@ -116,6 +150,16 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       'NeedsHuman',
       'UnknownApp',
       `Kustomization ${app.namespace}/${app.name} does not exist; nothing to roll back.`,
+    );
+  }
+
+  const ledger = parseLedger(kustomization.metadata?.annotations?.[LEDGER_ANNOTATION]);
+  const remembered = ledger.needsHuman.find((e) => e.incident === rec.record.id);
+  if (remembered && !job.manual && !refusedThenMerged) {
+    return rec.stop(
+      'NeedsHuman',
+      remembered.reason,
+      `${remembered.message} (This incident already ended NeedsHuman at ${remembered.at}; Rewind remembers it on the app and does not act again.)`,
     );
   }
 
@@ -240,6 +284,13 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
       'Rewind is paused (policy.paused); set it to false or roll back by hand.',
     );
   }
+  if (!job.manual && isPausedByAnnotation(kustomization.metadata?.annotations) && !(await alreadyPushed())) {
+    return rec.stop(
+      'Ignored',
+      'Paused',
+      `Rewind is paused for ${appLabel(app)} (annotation rewind.dev/paused=true on the app); remove it to let Rewind act, or roll back by hand.`,
+    );
+  }
 
   // 3. Locate the culprit.
   const good = rec.record.goodRevision;
@@ -271,7 +322,7 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
     changedValues.push(...diff.changedValues);
   }
   if (!job.manual && !dryRun && policy.mode !== 'observe') {
-    const budget = await budgetLeft(deps, rec.record.id, app, policy.budgets);
+    const budget = await budgetLeft(deps, rec.record.id, app, policy.budgets, ledger.rollbacks);
     if (budget) return rec.stop('NeedsHuman', 'BudgetExhausted', budget);
   } // Before acting, the incident is written onto the Kustomization: if Redis is lost from here on,
   // the detector finds it there and re-runs this job, which then completes instead of starting over.
@@ -508,6 +559,13 @@ async function requestReconcileAndVerify(
   rec: IncidentRecorder,
   { app, repoRef, revertSha, policyVerifyMs, log }: FinishInput,
 ): Promise<RollbackResult> {
+  // Budgets outlive Redis: the rollback is counted on the app itself once the revert is in Git.
+  if (rec.record.details.trigger !== 'manual') {
+    const mergedAt = rec.record.conditions.find((c) => c.type === 'Merged')?.at;
+    await updateLedger(deps, app, (ledger) =>
+      withRollback(ledger, rec.record.id, mergedAt ? new Date(mergedAt) : deps.clock.now()),
+    );
+  }
   const kustomization = await deps.cluster.get(kustomizationRef(app));
   const durable = parseDurableIncident(kustomization?.metadata?.annotations?.[INCIDENT_ANNOTATION]);
   // 6. Make Flux apply it now: source first, then the Kustomization (what `flux reconcile --with-source` does).
@@ -627,6 +685,7 @@ async function budgetLeft(
   incidentId: string,
   app: AppRef,
   budgets: { perHour: number; perDay: number; cooldownMs: number },
+  durable: readonly { incident: string; at: string }[],
 ): Promise<string | undefined> {
   const { perHour, perDay, cooldownMs } = budgets;
   const now = deps.clock.now().getTime();
@@ -638,7 +697,12 @@ async function budgetLeft(
       r.details.trigger !== 'manual' &&
       r.conditions.some((c) => c.type === 'Merged'),
   );
-  const mergedAt = recent.map((r) => Date.parse(r.conditions.find((c) => c.type === 'Merged')!.at));
+  // Redis records and the app's durable ledger, one entry per incident (either may be missing).
+  const merged = new Map<string, number>();
+  for (const r of recent) merged.set(r.id, Date.parse(r.conditions.find((c) => c.type === 'Merged')!.at));
+  for (const r of durable)
+    if (r.incident !== incidentId && !merged.has(r.incident)) merged.set(r.incident, Date.parse(r.at));
+  const mergedAt = [...merged.values()];
   const lastHour = mergedAt.filter((t) => now - t < 3_600_000).length;
   const lastDay = mergedAt.filter((t) => now - t < 86_400_000).length;
   if (lastHour >= perHour)

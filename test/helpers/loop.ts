@@ -54,6 +54,8 @@ export interface LoopOptions {
   forge?: { protection?: ProtectionOptions; faults?: FaultOptions; pollInterval?: string };
   /** Where Rewind's logs go (default: nowhere). */
   logTo?: NodeJS.WritableStream;
+  /** Detector timings (e.g. a short re-offer period for Redis-loss tests). */
+  detector?: { resyncMs?: number; reofferMs?: number };
 }
 
 let counter = 0;
@@ -116,7 +118,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     env,
     verifyIntervalMs: 100,
     lockDurationMs: 3000,
-    detector: { debounceMs: 10 },
+    detector: { debounceMs: 10, ...options.detector },
     github: { minWriteGapMs: 20, retryBaseDelayMs: 20, retryAfterBaseMs: 20 },
   });
   if (forge) {
