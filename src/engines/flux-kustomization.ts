@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import type { KubeObjectJson } from '../cluster/informer.ts';
 import { type Revision, tryParseRevision } from '../domain/revision.ts';
+import { type Engine, type EngineCluster, type EngineObjectRef, pollUntil } from './engine.ts';
 import {
   conditionSchema,
   findCondition,
@@ -167,3 +169,124 @@ export function normaliseSourcePath(path: string): string {
 function parseOptionalRevision(raw: string | undefined): Revision | undefined {
   return raw === undefined || raw === '' ? undefined : tryParseRevision(raw);
 }
+
+// ---- The Engine port for Flux Kustomizations -------------------------------------------------
+
+const KUSTOMIZATION_KIND = { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization' } as const;
+const GIT_REPOSITORY_KIND = { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository' } as const;
+/** `flux reconcile` patches this annotation; any new value triggers a reconcile (fluxcd/pkg apis/meta). */
+export const RECONCILE_REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
+export const KUSTOMIZE_NAME_LABEL = 'kustomize.toolkit.fluxcd.io/name';
+export const KUSTOMIZE_NAMESPACE_LABEL = 'kustomize.toolkit.fluxcd.io/namespace';
+
+function gitRepositoryRef(object: KubeObjectJson): EngineObjectRef | undefined {
+  const source = sourceOf(object);
+  if (!source || source.sourceRef.kind !== 'GitRepository') return undefined;
+  return { ...GIT_REPOSITORY_KIND, namespace: source.sourceRef.namespace, name: source.sourceRef.name };
+}
+
+async function artifactRevision(
+  cluster: EngineCluster,
+  object: KubeObjectJson,
+): Promise<Revision | undefined> {
+  const ref = gitRepositoryRef(object);
+  const repo = ref ? await cluster.get(ref) : undefined;
+  return parseOptionalRevision(repo?.status?.artifact?.revision as string | undefined);
+}
+
+export const fluxKustomizationEngine: Engine = {
+  id: 'flux-kustomization',
+  kind: { ...KUSTOMIZATION_KIND, plural: 'kustomizations', group: 'kustomize.toolkit.fluxcd.io' },
+  noun: 'Kustomization',
+  listCommand: 'kubectl get kustomizations -A',
+  ref: (app) => ({ ...KUSTOMIZATION_KIND, namespace: app.namespace, name: app.name }),
+  assess: assessKustomization,
+  attemptedRevision: (object) =>
+    parseOptionalRevision(object.status?.lastAttemptedRevision as string | undefined),
+  appliedRevision: (object) =>
+    parseOptionalRevision(object.status?.lastAppliedRevision as string | undefined),
+  // lastAppliedRevision is written after the health checks pass only when there are some.
+  appliedMeansHealthy: (object) =>
+    object.spec?.wait === true || ((object.spec?.healthChecks as unknown[] | undefined)?.length ?? 0) > 0,
+  workloadSelector: (app) =>
+    `${KUSTOMIZE_NAME_LABEL}=${app.name},${KUSTOMIZE_NAMESPACE_LABEL}=${app.namespace}`,
+  appOfWorkload(deployment) {
+    const labels = deployment.metadata?.labels ?? {};
+    const name = labels[KUSTOMIZE_NAME_LABEL];
+    const namespace = labels[KUSTOMIZE_NAMESPACE_LABEL];
+    return name && namespace ? { namespace, name } : undefined;
+  },
+
+  async source(cluster, object) {
+    const source = sourceOf(object);
+    const repoRef = gitRepositoryRef(object);
+    if (!source || !repoRef) {
+      return {
+        kind: 'unsupported',
+        reason: 'UnsupportedSource',
+        message: `Kustomization ${object.metadata?.namespace}/${object.metadata?.name} does not come from a GitRepository; Rewind can only revert Git sources.`,
+      };
+    }
+    const repo = await cluster.get(repoRef);
+    const url = repo?.spec?.url as string | undefined;
+    const ref = (repo?.spec?.ref ?? {}) as Record<string, unknown>;
+    const branch = ref['branch'] as string | undefined;
+    // Flux's default ref is the master branch; tags, semver ranges and pinned commits cannot take a revert.
+    if (repo && !branch && (ref['tag'] || ref['semver'] || ref['commit'] || ref['name'])) {
+      return {
+        kind: 'unsupported',
+        reason: 'UnsupportedRef',
+        message: `GitRepository ${repoRef.namespace}/${repoRef.name} follows a tag, semver range or commit, not a branch; a revert commit would not be deployed. Roll back by moving that ref.`,
+      };
+    }
+    if (!repo || !url) {
+      return {
+        kind: 'unsupported',
+        reason: 'SourceNotFound',
+        message: `GitRepository ${repoRef.namespace}/${repoRef.name} not found or has no spec.url.`,
+      };
+    }
+    return {
+      kind: 'git',
+      url,
+      branch: branch ?? 'master',
+      path: source.path,
+      key: `${repoRef.namespace}/${repoRef.name}`,
+    };
+  },
+
+  async sourceHas(cluster, object, revision) {
+    return (await artifactRevision(cluster, object))?.sha === revision;
+  },
+
+  // `flux reconcile kustomization --with-source`: the source first, then the Kustomization. Resuming
+  // triggers a reconcile at once, so it waits for the artifact: with the old one, Flux would re-apply
+  // the bad revision and then block on its health check for spec.timeout.
+  async applyNow(cluster, request) {
+    const object = await cluster.get(this.ref(request.app));
+    if (!object) return { fetched: false };
+    const repoRef = gitRepositoryRef(object);
+    if (repoRef) await cluster.annotate(repoRef, { [RECONCILE_REQUESTED_AT]: request.token });
+    let fetched = true;
+    if (request.release) {
+      fetched = await pollUntil(
+        () => this.sourceHas(cluster, object, request.revision),
+        request.fetchTimeoutMs,
+      );
+      await this.release(cluster, request.app, request.release);
+    }
+    await cluster.annotate(this.ref(request.app), { [RECONCILE_REQUESTED_AT]: request.token });
+    return { fetched };
+  },
+
+  // `flux suspend|resume`: a merge patch of spec.suspend, nothing else.
+  async hold(cluster, app) {
+    await cluster.mergePatch(this.ref(app), { spec: { suspend: true } });
+    return { suspend: true };
+  },
+  async release(cluster, app) {
+    await cluster.mergePatch(this.ref(app), { spec: { suspend: false } });
+  },
+  releaseHint: (app) =>
+    `Rewind left Kustomization ${app.namespace}/${app.name} suspended (fast path / suspendWhilePending): once Git is right, run "flux resume kustomization ${app.name} -n ${app.namespace}".`,
+};
