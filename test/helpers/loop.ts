@@ -54,6 +54,8 @@ export interface LoopOptions {
   forge?: { protection?: ProtectionOptions; faults?: FaultOptions; pollInterval?: string };
   /** Where Rewind's logs go (default: nowhere). */
   logTo?: NodeJS.WritableStream;
+  /** Overrides of the `git` config keys (default: file remotes allowed, the sandbox's). */
+  git?: Record<string, unknown>;
 }
 
 let counter = 0;
@@ -103,7 +105,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const configInput = {
     redis: { url: redisUrl(), prefix },
     kubernetes: { kubeconfig: sandbox.kubeconfigPath },
-    git: { workdir: path.join(workdir, 'git'), allowFileRemotes: true },
+    git: { workdir: path.join(workdir, 'git'), allowFileRemotes: true, ...options.git },
     forge: forgeConfig,
     policy: { gracePeriod: '500ms', verifyTimeout: '40s', ...options.policy },
   };
