@@ -8,6 +8,7 @@ import { KubeCluster, loadKubeConfig } from '../src/cluster/kube.ts';
 import type { RewindConfig } from '../src/config/index.ts';
 import { redact } from '../src/domain/errors.ts';
 import { GitWorkspace } from '../src/git/workspace.ts';
+import { assertRemoteAllowed, normaliseHost, type RemotePolicy } from '../src/git/remote-url.ts';
 import { RollbackGit } from '../src/git/rollback-git.ts';
 import { runRollback, type RollbackResult } from '../src/pipeline/rollback.ts';
 import { runVerify, type VerifyJobResult } from '../src/pipeline/verify-job.ts';
@@ -31,7 +32,7 @@ import type { GitHubAuth } from '../src/forge/github-auth.ts';
 import { renderResultComment, resultCommentMarker } from '../src/forge/pr-body.ts';
 import { pullRequestTexts } from '../src/forge/texts.ts';
 import { parseDuration } from '../src/config/index.ts';
-import { TerminalError, isRewindError } from '../src/domain/errors.ts';
+import { InvalidInputError, TerminalError, isRewindError } from '../src/domain/errors.ts';
 import { isTerminal, stageTimings } from '../src/domain/incident.ts';
 import { parseCommitSha } from '../src/domain/commit-sha.ts';
 import { IncidentRecorder } from '../src/pipeline/incident-recorder.ts';
@@ -106,7 +107,7 @@ export function gitWorkspaceFor(config: RewindConfig, env: RuntimeOptions['env']
   return new GitWorkspace({
     root: path.resolve(config.git.workdir),
     author: config.git.author,
-    allowedProtocols: config.git.allowFileRemotes ? ['https', 'ssh', 'file'] : ['https', 'ssh'],
+    ...remotePolicy(config),
     ...(token ? { credentials: { token, ...(username ? { username } : {}) } } : {}),
   });
 }
@@ -173,35 +174,36 @@ export function forgeFactory(
   };
 }
 
-/** The host of a Git URL (https://host/..., ssh://git@host/..., git@host:o/r), or undefined for local paths. */
-export function gitHost(url: string): string | undefined {
-  const scp = /^[\w.-]+@([\w.-]+):/.exec(url);
-  if (scp) return scp[1]!.toLowerCase();
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'file:' ? undefined : parsed.hostname.toLowerCase();
-  } catch {
-    return undefined; // a local path
-  }
-}
-
 /**
- * Which GitOps sources Rewind may act on: credentials (git token, forge token) are only ever used
- * with the configured hosts, so a GitRepository pointing elsewhere cannot collect them.
+ * Which Git remotes Rewind may use: credentials (git token, forge token) are only ever used with
+ * the configured hosts, so a GitRepository pointing elsewhere cannot collect them; with no
+ * credentials at all and an empty git.allowedHosts, any host. Local repositories only with
+ * git.allowFileRemotes.
  */
-export function sourceTrust(config: RewindConfig): (url: string) => string | undefined {
-  const hosts = new Set(config.git.allowedHosts.map((h) => h.toLowerCase()));
+export function remotePolicy(config: RewindConfig): RemotePolicy {
+  const hosts = new Set(config.git.allowedHosts.map(normaliseHost));
   if (config.forge.type === 'github') {
     const api = new URL(config.forge.apiUrl).hostname.toLowerCase();
-    hosts.add(api === 'api.github.com' ? 'github.com' : api);
+    hosts.add(normaliseHost(api === 'api.github.com' ? 'github.com' : api));
   }
   const hasCredentials = Boolean(config.git.credentials?.tokenEnv) || config.forge.type === 'github';
+  return {
+    allowedProtocols: config.git.allowFileRemotes ? ['https', 'ssh', 'file'] : ['https', 'ssh'],
+    ...(hosts.size === 0 && !hasCredentials ? {} : { allowedHosts: [...hosts] }),
+  };
+}
+
+/** Why Rewind must not act on a GitOps source (the remote policy's refusal), or undefined. */
+export function sourceTrust(config: RewindConfig): (url: string) => string | undefined {
+  const policy = remotePolicy(config);
   return (url) => {
-    const host = gitHost(url);
-    if (host === undefined) return undefined; // local repositories: allowed only with git.allowFileRemotes
-    if (hosts.has(host)) return undefined;
-    if (hosts.size === 0 && !hasCredentials) return undefined;
-    return `The GitOps source ${redact(url)} is on ${host}, which is not a trusted Git host (git.allowedHosts: ${[...hosts].join(', ') || 'none'}). Rewind does not send credentials there; add the host to git.allowedHosts if it is yours.`;
+    try {
+      assertRemoteAllowed(url, policy);
+      return undefined;
+    } catch (error) {
+      if (error instanceof InvalidInputError) return error.message;
+      throw error;
+    }
   };
 }
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommitSha } from '../domain/commit-sha.ts';
-import { InvalidInputError } from '../domain/errors.ts';
+import { assertRemoteAllowed, type GitTransport } from './remote-url.ts';
 import { type GitAuthor, gitEnvironment, GitRepo } from './repo.ts';
 
 export interface GitCredentials {
@@ -17,7 +17,12 @@ export interface GitWorkspaceDeps {
   readonly author: GitAuthor;
   readonly credentials?: GitCredentials;
   /** Transports git may use (default https only); `file` is for local remotes (tests, sandbox). */
-  readonly allowedProtocols?: readonly string[];
+  readonly allowedProtocols?: readonly GitTransport[];
+  /**
+   * Hosts remotes may be on (config git.allowedHosts plus the forge's host); undefined accepts any
+   * host. Checked before any git process runs, like the transports.
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 /** A bare mirror of one remote, shared by every job for that remote. */
@@ -44,18 +49,34 @@ export class GitWorkspace {
   }
 
   mirrorDir(url: string): string {
-    const id = createHash('sha256').update(normaliseRemoteUrl(url)).digest('hex').slice(0, 16);
+    const id = createHash('sha256')
+      .update(this.assertAllowed(url).replace(/\/+$/, ''))
+      .digest('hex')
+      .slice(0, 16);
     return path.join(this.root, 'mirrors', `${id}.git`);
+  }
+
+  /**
+   * Refuses (InvalidInputError, never retried) a URL git must not see: option-looking hosts,
+   * transport helpers, embedded passwords, transports or hosts outside the configured ones.
+   */
+  assertAllowed(url: string): string {
+    assertRemoteAllowed(url, {
+      allowedProtocols: this.deps.allowedProtocols ?? ['https'],
+      ...(this.deps.allowedHosts === undefined ? {} : { allowedHosts: this.deps.allowedHosts }),
+    });
+    return url;
   }
 
   /** Creates the mirror on first use, then fetches every branch (pruning deleted ones). */
   async syncMirror(url: string): Promise<Mirror> {
+    this.assertAllowed(url);
     const repo = await this.repoFor(url);
     await this.withMirrorLock(url, async () => {
       if (!(await exists(path.join(repo.dir, 'HEAD')))) {
         await mkdir(repo.dir, { recursive: true });
         await repo.run(['init', '--quiet', '--bare']);
-        await repo.run(['remote', 'add', 'origin', assertAllowedUrl(url)]);
+        await repo.run(['remote', 'add', 'origin', url]);
         await repo.run(['config', 'remote.origin.fetch', '+refs/heads/*:refs/heads/*']);
       }
       await repo.run(['fetch', '--quiet', '--prune', '--no-tags', '--update-head-ok', 'origin']);
@@ -131,29 +152,6 @@ export class GitWorkspace {
     })();
     return this.askpassReady;
   }
-}
-
-function normaliseRemoteUrl(url: string): string {
-  return assertAllowedUrl(url).replace(/\/+$/, '');
-}
-
-/** Refuses URLs that are options, use transport helpers (`ext::`), or embed credentials (they get logged). */
-export function assertAllowedUrl(url: string): string {
-  if (url === '' || url.startsWith('-') || url.includes('\0') || /\s/.test(url)) {
-    throw new InvalidInputError(
-      'Refusing a git remote URL that is empty, looks like an option or contains whitespace.',
-    );
-  }
-  if (/^[a-z][a-z0-9+.-]*::/i.test(url)) {
-    throw new InvalidInputError('Refusing a git remote URL with a transport helper (`<transport>::`).');
-  }
-  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/@]*)@/i.exec(url)?.[1];
-  if (authority?.includes(':') === true) {
-    throw new InvalidInputError(
-      'Refusing a git remote URL that embeds credentials; configure git.credentials.tokenEnv instead.',
-    );
-  }
-  return url;
 }
 
 async function exists(file: string): Promise<boolean> {

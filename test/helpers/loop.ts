@@ -56,6 +56,8 @@ export interface LoopOptions {
   logTo?: NodeJS.WritableStream;
   /** Detector timings (e.g. a short re-offer period for Redis-loss tests). */
   detector?: { resyncMs?: number; reofferMs?: number };
+  /** Overrides of the `git` config keys (default: file remotes allowed, the sandbox's). */
+  git?: Record<string, unknown>;
 }
 
 let counter = 0;
@@ -105,7 +107,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const configInput = {
     redis: { url: redisUrl(), prefix },
     kubernetes: { kubeconfig: sandbox.kubeconfigPath },
-    git: { workdir: path.join(workdir, 'git'), allowFileRemotes: true },
+    git: { workdir: path.join(workdir, 'git'), allowFileRemotes: true, ...options.git },
     forge: forgeConfig,
     policy: { gracePeriod: '500ms', verifyTimeout: '40s', ...options.policy },
   };
