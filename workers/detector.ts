@@ -1,18 +1,16 @@
-// Detector role: watches Kustomizations, Deployments, ReplicaSets and Pods through resilient
-// informers, evaluates each affected app (debounced), and enqueues one rollback job per incident
-// (job id = incident id, delayed by the grace period; the job re-checks before acting).
-// It also keeps Rewind's last-healthy record on each Kustomization, so it survives losing Redis.
+// Detector role: watches the app objects of every engine in the registry and the Deployments,
+// ReplicaSets and Pods they manage through resilient informers, evaluates each affected app (debounced), and enqueues one rollback job per incident (job id =
+// incident id, delayed by the grace period; the job re-checks before acting). It also keeps
+// Rewind's last-healthy record on each app object, so it survives losing Redis. It never names an
+// engine: the registry says what to watch and how a Deployment maps to its app.
 import type { Queue } from 'bullmq';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type KubeObjectJson, ResilientInformer } from '../src/cluster/informer.ts';
-import {
-  FLUX_KUSTOMIZATION,
-  KUSTOMIZE_NAME_LABEL,
-  KUSTOMIZE_NAMESPACE_LABEL,
-  type KubeCluster,
-} from '../src/cluster/kube.ts';
+import { type KubeCluster, statusCode } from '../src/cluster/kube.ts';
+import type { Engine } from '../src/engines/engine.ts';
+import { engineFor, registeredEngines } from '../src/engines/registry.ts';
 import { effectivePolicy, type RewindConfig } from '../src/config/index.ts';
-import { appRef, type AppRef } from '../src/domain/app-ref.ts';
+import { appKey, appRef, type AppRef } from '../src/domain/app-ref.ts';
 import { redact } from '../src/domain/errors.ts';
 import {
   type AppSnapshot,
@@ -41,7 +39,7 @@ export interface DetectorOptions {
   resyncMs?: number;
   /** How long to trust that an enqueued job still exists before offering it to the queue again. */
   reofferMs?: number;
-  /** With it, an in-flight incident found on a Kustomization but missing here is resumed. */
+  /** With it, an in-flight incident found on an app object but missing here is resumed. */
   incidents?: IncidentStore;
 }
 
@@ -52,8 +50,11 @@ interface Watched {
   group: string;
 }
 
-const KINDS: Record<'kustomizations' | 'deployments' | 'replicasets' | 'pods', Watched> = {
-  kustomizations: { ...FLUX_KUSTOMIZATION, plural: 'kustomizations', group: 'kustomize.toolkit.fluxcd.io' },
+type WorkloadKind = 'deployments' | 'replicasets' | 'pods';
+/** Informer key: a workload kind, or an engine id for its app objects. */
+type WatchKey = WorkloadKind | Engine['id'];
+
+const WORKLOADS: Record<WorkloadKind, Watched> = {
   deployments: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', group: 'apps' },
   replicasets: { apiVersion: 'apps/v1', kind: 'ReplicaSet', plural: 'replicasets', group: 'apps' },
   pods: { apiVersion: 'v1', kind: 'Pod', plural: 'pods', group: '' },
@@ -64,8 +65,14 @@ function watchPath(kind: Watched, namespace: string | undefined): string {
   return namespace ? `${base}/namespaces/${namespace}/${kind.plural}` : `${base}/${kind.plural}`;
 }
 
+function isWorkloadKind(key: WatchKey): key is WorkloadKind {
+  return key in WORKLOADS;
+}
+
 export class Detector {
-  private readonly informers = new Map<keyof typeof KINDS, ResilientInformer[]>();
+  private readonly informers = new Map<WatchKey, ResilientInformer[]>();
+  /** Engines whose app kind the cluster serves (a cluster without Argo CD has no Applications). */
+  private engines: Engine[] = [];
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Incident ids this process enqueued recently; BullMQ's job id dedupes for good, this saves round trips. */
   private readonly enqueued = new Map<string, number>();
@@ -81,7 +88,20 @@ export class Detector {
       ? [...this.options.config.kubernetes.namespaces]
       : [undefined];
     const starts: Promise<void>[] = [];
-    for (const [name, kind] of Object.entries(KINDS) as [keyof typeof KINDS, Watched][]) {
+    this.engines = [];
+    for (const engine of registeredEngines()) {
+      if (await this.serves(engine)) this.engines.push(engine);
+      else
+        this.options.log.info(
+          { engine: engine.id, kind: engine.kind.kind },
+          'the cluster does not serve this engine kind; not watching it',
+        );
+    }
+    const watched: [WatchKey, Watched][] = [
+      ...this.engines.map((e): [WatchKey, Watched] => [e.id, e.kind]),
+      ...(Object.entries(WORKLOADS) as [WorkloadKind, Watched][]),
+    ];
+    for (const [name, kind] of watched) {
       const list = namespaces.map((namespace) => {
         const informer = new ResilientInformer(this.options.kubeConfig, {
           apiVersion: kind.apiVersion,
@@ -101,8 +121,28 @@ export class Detector {
     }
     await Promise.all(starts);
     // Evaluate everything once the caches are warm (events during start were debounced anyway).
-    for (const ks of this.all('kustomizations'))
-      this.schedule(ks.metadata?.namespace ?? '', ks.metadata?.name ?? '');
+    for (const engine of this.engines)
+      for (const object of this.all(engine.id)) this.schedule(this.refOf(engine, object));
+  }
+
+  /** Whether the API server serves the engine's kind (a 404 on its list means the CRD is absent). */
+  private async serves(engine: Engine): Promise<boolean> {
+    try {
+      await this.options.cluster.list(engine.kind, this.options.config.kubernetes.namespaces[0]);
+      return true;
+    } catch (error) {
+      const code = statusCode(error);
+      if (code === 404) return false;
+      throw error;
+    }
+  }
+
+  private refOf(engine: Engine, object: KubeObjectJson): AppRef | undefined {
+    try {
+      return appRef(engine.id, object.metadata?.namespace ?? '', object.metadata?.name ?? '');
+    } catch {
+      return undefined;
+    }
   }
 
   stop(): void {
@@ -118,26 +158,24 @@ export class Detector {
     return Object.fromEntries([...this.informers].map(([name, list]) => [name, list.map((i) => i.stats)]));
   }
 
-  private all(name: keyof typeof KINDS): KubeObjectJson[] {
+  private all(name: WatchKey): KubeObjectJson[] {
     return (this.informers.get(name) ?? []).flatMap((informer) => informer.list());
   }
 
-  private byUid(name: keyof typeof KINDS, uid: string | undefined): KubeObjectJson | undefined {
+  private byUid(name: WorkloadKind, uid: string | undefined): KubeObjectJson | undefined {
     return uid ? this.all(name).find((o) => o.metadata?.uid === uid) : undefined;
   }
 
-  private onChange(kind: keyof typeof KINDS, object: KubeObjectJson): void {
-    const owner = this.appOf(kind, object);
-    if (owner) this.schedule(owner.namespace, owner.name);
+  private onChange(key: WatchKey, object: KubeObjectJson): void {
+    if (!isWorkloadKind(key)) {
+      this.schedule(this.refOf(engineFor({ engine: key }), object));
+      return;
+    }
+    for (const app of this.appsOf(key, object)) this.schedule(app);
   }
 
-  /** Which Kustomization an object belongs to (Deployment labels; RS and Pods through owners). */
-  private appOf(
-    kind: keyof typeof KINDS,
-    object: KubeObjectJson,
-  ): { namespace: string; name: string } | undefined {
-    if (kind === 'kustomizations')
-      return { namespace: object.metadata?.namespace ?? '', name: object.metadata?.name ?? '' };
+  /** Which apps a workload object belongs to (each engine's labels on its Deployment; RS and Pods through owners). */
+  private appsOf(kind: WorkloadKind, object: KubeObjectJson): AppRef[] {
     let deployment: KubeObjectJson | undefined = object;
     if (kind === 'pods') {
       const rsUid = object.metadata?.ownerReferences?.find((r) => r.kind === 'ReplicaSet')?.uid;
@@ -152,43 +190,45 @@ export class Detector {
         object.metadata?.ownerReferences?.find((r) => r.kind === 'Deployment')?.uid,
       );
     }
-    const labels = deployment?.metadata?.labels ?? {};
-    const name = labels[KUSTOMIZE_NAME_LABEL];
-    const namespace = labels[KUSTOMIZE_NAMESPACE_LABEL];
-    return name && namespace ? { namespace, name } : undefined;
+    if (!deployment) return [];
+    const apps: AppRef[] = [];
+    for (const engine of this.engines) {
+      const owner = engine.appOfWorkload(deployment);
+      if (!owner) continue;
+      try {
+        apps.push(appRef(engine.id, owner.namespace, owner.name));
+      } catch {
+        // a label that is not a valid name: not an app Rewind can act on
+      }
+    }
+    return apps;
   }
 
-  private schedule(namespace: string, name: string): void {
-    if (!this.running) return;
-    const key = `${namespace}/${name}`;
+  private schedule(app: AppRef | undefined): void {
+    if (!this.running || !app) return;
+    const key = appKey(app);
     if (this.timers.has(key)) return;
     this.timers.set(
       key,
       setTimeout(() => {
         this.timers.delete(key);
-        void this.evaluate(namespace, name).catch((error: unknown) =>
+        void this.evaluate(app).catch((error: unknown) =>
           this.options.log.error({ err: redact(String(error)), app: key }, 'evaluation failed'),
         );
       }, this.options.debounceMs ?? 25),
     );
   }
 
-  snapshot(namespace: string, name: string): AppSnapshot | undefined {
-    const kustomization = this.all('kustomizations').find(
-      (ks) => ks.metadata?.namespace === namespace && ks.metadata?.name === name,
+  snapshot(app: AppRef): AppSnapshot | undefined {
+    const engine = engineFor(app);
+    const object = this.all(engine.id).find(
+      (o) => o.metadata?.namespace === app.namespace && o.metadata?.name === app.name,
     );
-    if (!kustomization) return undefined;
-    let app: AppRef;
-    try {
-      app = appRef('flux-kustomization', namespace, name);
-    } catch {
-      return undefined;
-    }
-    const deployments = this.all('deployments').filter(
-      (d) =>
-        d.metadata?.labels?.[KUSTOMIZE_NAME_LABEL] === name &&
-        d.metadata?.labels?.[KUSTOMIZE_NAMESPACE_LABEL] === namespace,
-    );
+    if (!object) return undefined;
+    const deployments = this.all('deployments').filter((d) => {
+      const owner = engine.appOfWorkload(d);
+      return owner?.namespace === app.namespace && owner.name === app.name;
+    });
     const replicaSets = this.all('replicasets');
     const pods = this.all('pods');
     const workloads = deployments.map((deployment) => {
@@ -202,12 +242,12 @@ export class Detector {
         pods: pods.filter((pod) => (pod.metadata?.ownerReferences ?? []).some((r) => uids.has(r.uid))),
       };
     });
-    return { app, kustomization, workloads };
+    return { app, object, workloads };
   }
 
-  private async evaluate(namespace: string, name: string): Promise<void> {
+  private async evaluate(app: AppRef): Promise<void> {
     this.stats.evaluations++;
-    const snapshot = this.snapshot(namespace, name);
+    const snapshot = this.snapshot(app);
     if (!snapshot) return;
     const now = this.options.clock.now();
     await this.recordHealthy(snapshot);
@@ -235,11 +275,11 @@ export class Detector {
   }
 
   /**
-   * After Redis was lost, an incident that had already acted (its record is on the Kustomization)
+   * After Redis was lost, an incident that had already acted (its record is on the app object)
    * is resumed: the rollback job is idempotent, finds its pushed revert and carries on to verification.
    */
   private async resumeDurable(snapshot: AppSnapshot, now: Date): Promise<void> {
-    const durable = parseDurableIncident(snapshot.kustomization.metadata?.annotations?.[INCIDENT_ANNOTATION]);
+    const durable = parseDurableIncident(snapshot.object.metadata?.annotations?.[INCIDENT_ANNOTATION]);
     if (!durable || !this.options.incidents) return;
     const last = this.enqueued.get(durable.id);
     if (last !== undefined && now.getTime() - last < (this.options.reofferMs ?? 15_000)) return;
@@ -251,7 +291,7 @@ export class Detector {
       goodRevision: durable.good,
       trigger: durable.trigger,
       reason: 'Resumed',
-      message: 'Incident found on the Kustomization without a record in Redis; resuming it.',
+      message: 'Incident found on the app object without a record in Redis; resuming it.',
       detectedAt: now.toISOString(),
       manual: durable.trigger === 'manual',
       dryRun: false,
@@ -260,18 +300,16 @@ export class Detector {
     this.enqueued.set(durable.id, now.getTime());
     this.options.log.warn(
       { incident: durable.id },
-      'resumed an in-flight incident from its Kustomization annotation',
+      'resumed an in-flight incident from its annotation on the app',
     );
   }
 
-  /** Keeps `rewind.dev/last-healthy-revision` on the Kustomization current (only writes on change). */
+  /** Keeps `rewind.dev/last-healthy-revision` on the app object current (only writes on change). */
   private async recordHealthy(snapshot: AppSnapshot): Promise<void> {
     const revision = healthyRevision(snapshot);
-    if (!revision || snapshot.kustomization.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] === revision)
-      return;
-    await this.options.cluster.annotate(
-      { ...FLUX_KUSTOMIZATION, namespace: snapshot.app.namespace, name: snapshot.app.name },
-      { [LAST_HEALTHY_ANNOTATION]: revision },
-    );
+    if (!revision || snapshot.object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] === revision) return;
+    await this.options.cluster.annotate(engineFor(snapshot.app).ref(snapshot.app), {
+      [LAST_HEALTHY_ANNOTATION]: revision,
+    });
   }
 }

@@ -1,14 +1,14 @@
 // `rewind rollback <app> [--to SHA] [--dry-run]`: the same pipeline as an automatic rollback, run in
 // this process and followed to the end (no worker needed), with a human as the trigger. Input is
 // validated before anything is recorded: unknown app, malformed SHA, SHA not in the history.
-import { FLUX_GIT_REPOSITORY, FLUX_KUSTOMIZATION, KubeCluster, loadKubeConfig } from '../src/cluster/kube.ts';
+import { KubeCluster, loadKubeConfig } from '../src/cluster/kube.ts';
 import type { RewindConfig } from '../src/config/index.ts';
 import { appKey, appLabel, parseAppRef } from '../src/domain/app-ref.ts';
 import { parseCommitSha } from '../src/domain/commit-sha.ts';
-import { UnknownAppError, InvalidInputError } from '../src/domain/errors.ts';
+import { InvalidInputError, NotFoundError } from '../src/domain/errors.ts';
 import { isTerminal, stageTimings } from '../src/domain/incident.ts';
 import { tryParseRevision } from '../src/domain/revision.ts';
-import { assessKustomization, sourceOf } from '../src/engines/flux-kustomization.ts';
+import { engineFor } from '../src/engines/registry.ts';
 import { RollbackGit } from '../src/git/rollback-git.ts';
 import { LAST_HEALTHY_ANNOTATION } from '../src/pipeline/detect.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
@@ -53,40 +53,30 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
   const cluster = new KubeCluster(loadKubeConfig(config.kubernetes.kubeconfig));
   await cluster.ping();
 
-  const kustomization = await cluster.get({
-    ...FLUX_KUSTOMIZATION,
-    namespace: app.namespace,
-    name: app.name,
-  });
-  if (!kustomization) {
-    throw new UnknownAppError(
-      `No Kustomization ${app.namespace}/${app.name} in ${cluster.server}. List the apps with "kubectl get kustomizations -A" and pass <namespace>/<name>.`,
+  const engine = engineFor(app);
+  const object = await cluster.get(engine.ref(app));
+  if (!object) {
+    throw new NotFoundError(
+      `No ${engine.noun} ${app.namespace}/${app.name} in ${cluster.server}. List the apps with "${engine.listCommand}" and pass <namespace>/<name> (app/<namespace>/<name> for Argo CD).`,
     );
   }
-  const bad = tryParseRevision(kustomization.status?.lastAttemptedRevision ?? '')?.sha;
+  const bad = engine.attemptedRevision(object)?.sha;
   if (!bad)
     throw new InvalidInputError(`${appLabel(app)} has not reconciled a revision yet; nothing to roll back.`);
-  const verdict = assessKustomization(kustomization);
+  const verdict = engine.assess(object);
   const good =
     to ??
     (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
-    tryParseRevision(kustomization.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
+    tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
   if (!good || good === bad) {
     throw new InvalidInputError(`No earlier good revision is known for ${appLabel(app)}; pass --to <sha>.`);
   }
 
   const workspace = gitWorkspaceFor(config, options.env);
   const git = new RollbackGit(workspace, config.git.author);
-  const source = sourceOf(kustomization);
-  const repo =
-    source &&
-    (await cluster.get({
-      ...FLUX_GIT_REPOSITORY,
-      namespace: source.sourceRef.namespace,
-      name: source.sourceRef.name,
-    }));
-  const url = repo?.spec?.url as string | undefined;
-  if (!url) throw new InvalidInputError(`${appLabel(app)} has no GitRepository source with a URL.`);
+  const source = await engine.source(cluster, object);
+  if (source.kind !== 'git') throw new InvalidInputError(source.message);
+  const { url } = source;
   const untrusted = sourceTrust(config)(url);
   if (untrusted) throw new InvalidInputError(untrusted);
   await git.validateRange(url, parseCommitSha(good), parseCommitSha(bad));

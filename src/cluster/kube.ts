@@ -45,7 +45,7 @@ export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
   return kc;
 }
 
-function statusCode(error: unknown): number | undefined {
+export function statusCode(error: unknown): number | undefined {
   const e = error as { code?: unknown; statusCode?: unknown; body?: unknown };
   if (typeof e.code === 'number') return e.code;
   if (typeof e.statusCode === 'number') return e.statusCode;
@@ -156,21 +156,6 @@ export class KubeCluster {
   }
 
   /**
-   * Asks a Flux object to reconcile now, exactly as `flux reconcile` does: a merge patch of the
-   * `reconcile.fluxcd.io/requestedAt` annotation (any change of the value triggers a reconcile;
-   * fluxcd/pkg apis/meta/annotations.go). Returns the token written.
-   */
-  async requestReconcile(ref: ObjectRef, token = new Date().toISOString()): Promise<string> {
-    await this.annotate(ref, { [RECONCILE_REQUESTED_AT]: token });
-    return token;
-  }
-
-  /** `flux suspend|resume`: a merge patch of spec.suspend, nothing else. */
-  async setSuspended(ref: ObjectRef, suspended: boolean): Promise<void> {
-    await this.mergePatch(ref, { spec: { suspend: suspended } });
-  }
-
-  /**
    * Replaces a Deployment's pod template with a JSON patch, as `kubectl rollout undo` does
    * (kubectl pkg/polymorphichelpers/rollback.go); the pod-template-hash label is dropped so the
    * controller finds and reuses the ReplicaSet that carries this template.
@@ -181,15 +166,6 @@ export class KubeCluster {
     await this.apps.patchNamespacedDeployment(
       { namespace, name, body: [{ op: 'replace', path: '/spec/template', value }] },
       setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-    );
-  }
-
-  /** Deployments a Flux Kustomization applied (it labels them with its name and namespace). */
-  async deploymentsOfKustomization(namespace: string, name: string): Promise<KubeObjectJson[]> {
-    return this.list(
-      DEPLOYMENT,
-      undefined,
-      `${KUSTOMIZE_NAME_LABEL}=${name},${KUSTOMIZE_NAMESPACE_LABEL}=${namespace}`,
     );
   }
 

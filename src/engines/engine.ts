@@ -89,15 +89,25 @@ export interface Engine {
   /** Which app of this engine a Deployment belongs to, from the labels the engine puts on it. */
   appOfWorkload(deployment: KubeObjectJson): { namespace: string; name: string } | undefined;
 
+  /**
+   * Which source the app follows and its directory there, from the object alone (no I/O): apps
+   * with the same key share one source, so one revert can serve them all.
+   */
+  sourceRefOf(object: KubeObjectJson): { readonly key: string; readonly path: string } | undefined;
   /** The app's Git source (reads the source object when the engine keeps it separately). */
   source(cluster: EngineCluster, object: KubeObjectJson): Promise<AppSource>;
   /** Whether the engine's source already has `revision` (so applying now applies it). */
   sourceHas(cluster: EngineCluster, object: KubeObjectJson, revision: string): Promise<boolean>;
   /** "Apply the branch head now": fetch, release the hold if asked (after the fetch), apply. */
   applyNow(cluster: EngineCluster, request: ApplyRequest): Promise<{ fetched: boolean }>;
-  /** Stops the engine from re-applying the bad revision; returns what to restore. Idempotent. */
-  hold(cluster: EngineCluster, app: AppRef, object: KubeObjectJson): Promise<Hold>;
-  /** Undoes exactly what `hold` did. Idempotent. */
+  /**
+   * What holding the app will change, read from the object before the hold (recorded durably
+   * first, so a retry after a crash restores the original, not the held state).
+   */
+  planHold(object: KubeObjectJson): Hold;
+  /** Stops the engine from re-applying the bad revision (Flux suspend, Argo automated sync off). Idempotent. */
+  hold(cluster: EngineCluster, app: AppRef): Promise<void>;
+  /** Puts back exactly what `planHold` recorded. Idempotent. */
   release(cluster: EngineCluster, app: AppRef, hold: Hold): Promise<void>;
   /** How a person undoes the hold by hand (said when an incident ends while Rewind holds the app). */
   releaseHint(app: AppRef): string;

@@ -197,7 +197,7 @@ async function artifactRevision(
 export const fluxKustomizationEngine: Engine = {
   id: 'flux-kustomization',
   kind: { ...KUSTOMIZATION_KIND, plural: 'kustomizations', group: 'kustomize.toolkit.fluxcd.io' },
-  noun: 'Kustomization',
+  noun: 'Flux Kustomization',
   listCommand: 'kubectl get kustomizations -A',
   ref: (app) => ({ ...KUSTOMIZATION_KIND, namespace: app.namespace, name: app.name }),
   assess: assessKustomization,
@@ -215,6 +215,12 @@ export const fluxKustomizationEngine: Engine = {
     const name = labels[KUSTOMIZE_NAME_LABEL];
     const namespace = labels[KUSTOMIZE_NAMESPACE_LABEL];
     return name && namespace ? { namespace, name } : undefined;
+  },
+
+  sourceRefOf(object) {
+    const source = sourceOf(object);
+    if (!source) return undefined;
+    return { key: `${source.sourceRef.namespace}/${source.sourceRef.name}`, path: source.path };
   },
 
   async source(cluster, object) {
@@ -280,11 +286,13 @@ export const fluxKustomizationEngine: Engine = {
   },
 
   // `flux suspend|resume`: a merge patch of spec.suspend, nothing else.
+  // A Kustomization a person had suspended already stays suspended when Rewind lets go.
+  planHold: (object) => ({ wasSuspended: object.spec?.suspend === true }),
   async hold(cluster, app) {
     await cluster.mergePatch(this.ref(app), { spec: { suspend: true } });
-    return { suspend: true };
   },
-  async release(cluster, app) {
+  async release(cluster, app, hold) {
+    if (hold['wasSuspended'] === true) return;
     await cluster.mergePatch(this.ref(app), { spec: { suspend: false } });
   },
   releaseHint: (app) =>

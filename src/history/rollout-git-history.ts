@@ -3,7 +3,7 @@
 // (`joinRolloutWithCommits`); reading the cluster and the repository goes through ports
 // (`loadHistory`), and `runHistory` returns the text the CLI prints.
 import type { KubeObjectJson } from '../cluster/informer.ts';
-import { DEPLOYMENT, FLUX_GIT_REPOSITORY, FLUX_KUSTOMIZATION } from '../cluster/kube.ts';
+import { DEPLOYMENT } from '../cluster/kube.ts';
 import {
   activeReplicaSet,
   type DeploymentLike,
@@ -15,8 +15,8 @@ import { imageTag } from '../cluster/template.ts';
 import { appLabel, parseAppRef } from '../domain/app-ref.ts';
 import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
 import { InvalidInputError, NotFoundError, redact } from '../domain/errors.ts';
-import { tryParseRevision } from '../domain/revision.ts';
-import { sourceOf } from '../engines/flux-kustomization.ts';
+import type { Engine } from '../engines/engine.ts';
+import { engineFor } from '../engines/registry.ts';
 import { INCIDENT_TRAILER } from '../git/culprit.ts';
 import { pathClosure } from '../git/path-closure.ts';
 import { type GitRepo, pathspecs } from '../git/repo.ts';
@@ -255,7 +255,10 @@ async function presenceChanges(
 // ---------------------------------------------------------------------------------------------
 // Reading the cluster
 
-export type HistoryClusterPort = Pick<ClusterPort, 'get' | 'deploymentsOfKustomization' | 'replicaSetsOf'>;
+export type HistoryClusterPort = Pick<
+  ClusterPort,
+  'get' | 'list' | 'mergePatch' | 'annotate' | 'replicaSetsOf'
+>;
 
 /** The part of GitWorkspace the history needs: a fetched mirror of a remote. */
 export interface HistoryGitPort {
@@ -266,7 +269,7 @@ export interface HistoryRequest {
   readonly cluster: HistoryClusterPort;
   /** Absent: the cluster side only (COMMIT columns stay empty). */
   readonly git?: HistoryGitPort;
-  /** A Flux Kustomization: `podinfo`, `flux-system/podinfo`, `ks/flux-system/podinfo`. */
+  /** An app: `podinfo`, `flux-system/podinfo`, `ks/flux-system/podinfo`, `app/argocd/web`. */
   readonly app?: string;
   /** `namespace/name` (or `name` in `default`): one Deployment of the app, or a bare one without Git. */
   readonly deployment?: string;
@@ -318,7 +321,7 @@ export async function loadHistory(request: HistoryRequest): Promise<DeploymentHi
   if (request.app === undefined) {
     if (wanted === undefined)
       throw new InvalidInputError(
-        'Name an app (a Flux Kustomization) or a Deployment with --deployment ns/name.',
+        'Name an app (ks/<ns>/<name>, app/<ns>/<name>) or a Deployment with --deployment ns/name.',
       );
     const deployment = await request.cluster.get({ ...DEPLOYMENT, ...wanted });
     if (deployment === undefined) {
@@ -333,21 +336,16 @@ export async function loadHistory(request: HistoryRequest): Promise<DeploymentHi
 
   const app = parseAppRef(request.app);
   const label = appLabel(app);
-  if (app.engine !== 'flux-kustomization') {
-    throw new InvalidInputError(
-      `rewind history reads Flux Kustomizations; "${request.app}" is a ${app.engine}. ` +
-        'Use --deployment <namespace>/<name> to see a Deployment without Git.',
-    );
-  }
-  const kustomization = await request.cluster.get({ ...FLUX_KUSTOMIZATION, ...app });
-  if (kustomization === undefined) {
+  const engine = engineFor(app);
+  const object = await request.cluster.get(engine.ref(app));
+  if (object === undefined) {
     throw new NotFoundError(
-      `Unknown app "${request.app}": there is no Flux Kustomization "${app.name}" in namespace "${app.namespace}". ` +
-        'List the apps with `kubectl get kustomizations -A` and pass <namespace>/<name>, ' +
+      `Unknown app "${request.app}": there is no ${engine.noun} "${app.name}" in namespace "${app.namespace}". ` +
+        `List the apps with \`${engine.listCommand}\` and pass <namespace>/<name> (app/<ns>/<name> for Argo CD), ` +
         'or use --deployment <namespace>/<name> for a Deployment without Git.',
     );
   }
-  let deployments = await request.cluster.deploymentsOfKustomization(app.namespace, app.name);
+  let deployments = await request.cluster.list(DEPLOYMENT, undefined, engine.workloadSelector(app));
   if (wanted !== undefined) {
     const applied = deployments.map((d) => `${d.metadata?.namespace}/${d.metadata?.name}`);
     deployments = deployments.filter(
@@ -363,7 +361,7 @@ export async function loadHistory(request: HistoryRequest): Promise<DeploymentHi
   }
   if (deployments.length === 0) return [];
 
-  const located = await locateSource(request, kustomization);
+  const located = await locateSource(request, engine, object);
   const withReplicaSets = await Promise.all(
     deployments.map(async (d) => ({ deployment: d, replicaSets: await request.cluster.replicaSetsOf(d) })),
   );
@@ -415,43 +413,25 @@ interface LocatedSource {
   readonly notes: string[];
 }
 
-/** Where the app comes from: mirror, commit Flux last attempted (or the branch head), path closure. */
-async function locateSource(request: HistoryRequest, kustomization: KubeObjectJson): Promise<LocatedSource> {
-  const source = sourceOf(kustomization);
-  if (source === undefined)
-    return { notes: ['The Kustomization has no spec.sourceRef; commits not joined.'] };
-  if (source.sourceRef.kind !== 'GitRepository') {
-    return {
-      notes: [`The app's source is a ${source.sourceRef.kind}, not a Git repository; commits not joined.`],
-    };
-  }
-  const repoName = `${source.sourceRef.namespace}/${source.sourceRef.name}`;
-  const gitRepository = await request.cluster.get({
-    ...FLUX_GIT_REPOSITORY,
-    namespace: source.sourceRef.namespace,
-    name: source.sourceRef.name,
-  });
-  const url = gitRepository?.spec?.url as string | undefined;
-  if (gitRepository === undefined || typeof url !== 'string' || url === '') {
-    return { notes: [`GitRepository ${repoName} not found or has no spec.url; commits not joined.`] };
-  }
+/** Where the app comes from: mirror, commit the engine last attempted (or the branch head), path closure. */
+async function locateSource(
+  request: HistoryRequest,
+  engine: Engine,
+  object: KubeObjectJson,
+): Promise<LocatedSource> {
+  const source = await engine.source(request.cluster, object);
+  if (source.kind !== 'git') return { notes: [`${source.message} Commits not joined.`] };
   if (request.git === undefined) return { notes: ['No Git workspace configured; commits not joined.'] };
-  // Flux's default when spec.ref names no branch.
-  const branch = (gitRepository.spec?.ref?.branch as string | undefined) ?? 'master';
+  const { url, branch } = source;
   const { repo } = await request.git.syncMirror(url);
-
-  const attempted = tryParseRevision(
-    (kustomization.status?.lastAttemptedRevision as string | undefined) ??
-      (kustomization.status?.lastAppliedRevision as string | undefined) ??
-      '',
-  );
+  const attempted = engine.attemptedRevision(object) ?? engine.appliedRevision(object);
   const tip =
     (attempted === undefined ? undefined : await repo.resolveCommit(attempted.sha)) ??
     (await repo.resolveCommit(`refs/heads/${branch}`));
   if (tip === undefined) {
     return {
       notes: [
-        `Neither the revision Flux attempted (${attempted?.raw ?? 'none'}) nor branch ${branch} is in ${redact(url)}; commits not joined.`,
+        `Neither the revision the ${engine.noun} attempted (${attempted?.raw ?? 'none'}) nor branch ${branch} is in ${redact(url)}; commits not joined.`,
       ],
     };
   }
@@ -474,8 +454,8 @@ export async function runHistory(options: RunHistoryOptions): Promise<string> {
   const histories = await loadHistory(options);
   if (histories.length === 0 && !options.json && options.app !== undefined) {
     return (
-      `App ${options.app} applied no Deployments (none carries its kustomize.toolkit.fluxcd.io/name ` +
-      'and /namespace labels). Check `kubectl get deployments -A --show-labels`.\n'
+      `App ${options.app} manages no Deployments (none carries its engine's tracking labels, e.g. ` +
+      'kustomize.toolkit.fluxcd.io/name or app.kubernetes.io/instance). Check `kubectl get deployments -A --show-labels`.\n'
     );
   }
   return options.json ? formatHistoryJson(histories) : formatHistoryTable(histories);

@@ -1,5 +1,6 @@
-// Detection: from a snapshot of one app (its Flux Kustomization and the Deployments it applied) to a
-// failure signal, or nothing. Pure; the detector worker builds snapshots from its informers.
+// Detection: from a snapshot of one app (its engine object and the Deployments it manages) to a
+// failure signal, or nothing. Pure; the detector worker builds snapshots from its informers. The
+// engine (src/engines/registry.ts) says what failed, attempted and applied mean for its object.
 import type { KubeObjectJson } from '../cluster/informer.ts';
 import { deploymentComplete } from '../cluster/rollout-verdict.ts';
 import { templatesEqual } from '../cluster/template.ts';
@@ -7,14 +8,14 @@ import type { AppRef } from '../domain/app-ref.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { incidentIdFor } from '../domain/incident.ts';
 import { tryParseRevision } from '../domain/revision.ts';
-import { assessKustomization } from '../engines/flux-kustomization.ts';
+import { engineFor } from '../engines/registry.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
 import { type PodFailure, podFailure } from './pod-signals.ts';
 
 /**
- * Rewind's own record of the last revision it saw healthy, kept on the Kustomization so it survives
- * losing Redis. Needed when Flux has no health checks (then lastAppliedRevision is set right after
- * apply, even when the Pods crash-loop).
+ * Rewind's own record of the last revision it saw healthy, kept on the app object so it survives
+ * losing Redis. Needed when the engine's applied revision does not mean healthy (Flux without health
+ * checks; Argo CD, whose history lists syncs, not healthy deployments).
  */
 export const LAST_HEALTHY_ANNOTATION = 'rewind.dev/last-healthy-revision';
 
@@ -26,7 +27,8 @@ export interface WorkloadSnapshot {
 
 export interface AppSnapshot {
   readonly app: AppRef;
-  readonly kustomization: KubeObjectJson;
+  /** The engine object of the app. */
+  readonly object: KubeObjectJson;
   readonly workloads: readonly WorkloadSnapshot[];
 }
 
@@ -60,9 +62,10 @@ export function failingPodsOf(workload: WorkloadSnapshot, restartThreshold: numb
 }
 
 export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): FailureSignal | undefined {
-  const { app, kustomization } = snapshot;
-  const verdict = assessKustomization(kustomization);
-  const lastHealthy = tryParseRevision(kustomization.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '');
+  const { app, object } = snapshot;
+  const engine = engineFor(app);
+  const verdict = engine.assess(object);
+  const lastHealthy = tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '');
 
   if (verdict.state === 'failed' && verdict.badRevision) {
     const bad = verdict.badRevision.sha;
@@ -81,16 +84,13 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
   if (verdict.state === 'suspended' || (verdict.state === 'healthy' && !lastHealthy)) return undefined;
 
   // Early detection: the revision being rolled out already has failing Pods; no need to wait for
-  // Flux's health-check timeout.
-  const attempted = tryParseRevision(kustomization.status?.lastAttemptedRevision ?? '');
+  // the engine's health-check timeout (Flux) or progress deadline (Argo CD, 600 s by default).
+  const attempted = engine.attemptedRevision(object);
   if (!attempted) return undefined;
-  const applied = tryParseRevision(kustomization.status?.lastAppliedRevision ?? '');
-  // Flux sets lastAppliedRevision only after its health checks pass when it has some (wait or
-  // healthChecks); without them it is set right after apply, even if the Pods crash, and only
-  // Rewind's own record of a healthy revision can be trusted as "good".
-  const checksHealth =
-    kustomization.spec?.wait === true ||
-    ((kustomization.spec?.healthChecks as unknown[] | undefined)?.length ?? 0) > 0;
+  const applied = engine.appliedRevision(object);
+  // When the engine's applied revision only means "applied" (not "healthy"), only Rewind's own
+  // record of a healthy revision can be trusted as good.
+  const checksHealth = engine.appliedMeansHealthy(object);
   const good =
     verdict.state === 'healthy' || !checksHealth
       ? (lastHealthy ?? (checksHealth ? applied : undefined))
@@ -111,9 +111,9 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
   };
 }
 
-/** Whether the app is fully healthy: engine Ready on a fresh status and every Deployment complete. */
+/** Whether the app is fully healthy: engine healthy on a fresh status and every Deployment complete. */
 export function healthyRevision(snapshot: AppSnapshot): string | undefined {
-  const verdict = assessKustomization(snapshot.kustomization);
+  const verdict = engineFor(snapshot.app).assess(snapshot.object);
   if (verdict.state !== 'healthy' || !verdict.goodRevision) return undefined;
   if (!snapshot.workloads.every(({ deployment }) => deploymentComplete(deployment as never)))
     return undefined;

@@ -1,5 +1,5 @@
 // The part of an incident that must survive losing Redis, kept as an annotation on the app's
-// Kustomization from just before the push until the incident ends (Argo CD's stance: Redis is a
+// app object from just before the push until the incident ends (Argo CD's stance: Redis is a
 // cache that can be rebuilt). The detector re-enqueues an incident it finds here without a record.
 import { z } from 'zod';
 import { appRefSchema } from '../queue/jobs.ts';
@@ -14,8 +14,10 @@ export const durableIncidentSchema = z.object({
   bad: sha,
   good: sha,
   trigger: z.enum(['engine', 'pods', 'manual']),
-  /** Rewind suspended the Kustomization (fast path) and must resume it. */
+  /** Written by earlier versions (only ever a suspend); read as a hold. */
   suspendedByRewind: z.boolean().default(false),
+  /** What Rewind changed to hold the engine (engine-specific), to be undone exactly. */
+  hold: z.record(z.string(), z.unknown()).optional(),
   /** Last-good ReplicaSet uid per Deployment (`namespace/name`). */
   lastGood: z.record(z.string(), z.string()),
 });
@@ -25,7 +27,11 @@ export function parseDurableIncident(raw: string | undefined): DurableIncident |
   if (!raw) return undefined;
   try {
     const parsed = durableIncidentSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
+    if (!parsed.success) return undefined;
+    const { data } = parsed;
+    return data.hold === undefined && data.suspendedByRewind
+      ? { ...data, hold: { wasSuspended: false } }
+      : data;
   } catch {
     return undefined;
   }

@@ -29,7 +29,8 @@ export interface IncidentDetails {
   readonly pr?: { readonly number: number; readonly url: string; readonly branch: string };
   /** How the pull request is to be merged, decided once from the policies of every app it reverts. */
   readonly prPlan?: 'auto-merge' | 'propose' | 'observe';
-  readonly suspendedByRewind?: boolean;
+  /** What Rewind changed to hold the engine (Flux suspend, Argo automated sync off), to undo exactly. */
+  readonly hold?: Readonly<Record<string, unknown>>;
   readonly verification?: readonly DeploymentVerdictSummary[];
   readonly warnings?: readonly string[];
   /** Last-good and bad pod templates per Deployment, recorded while the bad revision was live. */

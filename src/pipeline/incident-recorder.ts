@@ -10,6 +10,7 @@ import {
 } from '../domain/incident.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { redact } from '../domain/errors.ts';
+import { engineFor, isSupportedEngine } from '../engines/registry.ts';
 import type { IncidentDetails, IncidentRecord, IncidentStore } from './incident-record.ts';
 import type { Clock, Logger } from './ports.ts';
 
@@ -50,11 +51,11 @@ export class IncidentRecorder {
       this.record.conditions.some((c) => c.type === type)
     )
       return;
-    // Whatever ends an incident while Rewind holds Flux suspended must say so, and how to undo it.
+    // Whatever ends an incident while Rewind holds the engine must say so, and how to undo it.
     const app = this.record.app;
     const note =
-      isTerminal(type) && type !== 'Converged' && this.record.details.suspendedByRewind
-        ? ` Rewind left Kustomization ${app.namespace}/${app.name} suspended (fast path / suspendWhilePending): once Git is right, run "flux resume kustomization ${app.name} -n ${app.namespace}".`
+      isTerminal(type) && type !== 'Converged' && this.record.details.hold && isSupportedEngine(app.engine)
+        ? ` ${engineFor(app).releaseHint(app)}`
         : '';
     const result = transition(this.record, {
       type,

@@ -1,17 +1,17 @@
 // The ports the pipeline sees. Adapters (src/cluster, src/git, src/queue, src/forge) implement
-// them; only composition roots (workers/, src/cli.ts, src/server) wire adapters in.
+// them; only composition roots (workers/, src/cli.ts, src/server) wire adapters in. Engine-specific
+// verbs (suspend, reconcile requests, refresh) are not here: they belong to the Engine port
+// (src/engines/engine.ts), built on the generic verbs below.
 import type { KubeObjectJson } from '../cluster/informer.ts';
-import type { Kind, ObjectRef } from '../cluster/kube.ts';
+import type { CommitSha } from '../domain/commit-sha.ts';
+import type { EngineCluster } from '../engines/engine.ts';
+import type { CandidateCommit } from '../git/culprit.ts';
+import type { BranchPushOutcome } from '../git/push-branch.ts';
+import type { Located, LocateInput, RevertPushInput, RevertPushOutcome } from '../git/rollback-git.ts';
 
-export interface ClusterPort {
-  get(ref: ObjectRef): Promise<KubeObjectJson | undefined>;
-  list(kind: Kind, namespace?: string, labelSelector?: string): Promise<KubeObjectJson[]>;
-  annotate(ref: ObjectRef, annotations: Record<string, string | null>): Promise<KubeObjectJson>;
-  requestReconcile(ref: ObjectRef, token?: string): Promise<string>;
-  setSuspended(ref: ObjectRef, suspended: boolean): Promise<void>;
+export interface ClusterPort extends EngineCluster {
   /** Replaces a Deployment's pod template (what `kubectl rollout undo` patches). */
   setPodTemplate(namespace: string, name: string, template: unknown): Promise<void>;
-  deploymentsOfKustomization(namespace: string, name: string): Promise<KubeObjectJson[]>;
   replicaSetsOf(deployment: KubeObjectJson): Promise<KubeObjectJson[]>;
   podsOf(replicaSet: KubeObjectJson): Promise<KubeObjectJson[]>;
   recordEvent(
@@ -20,6 +20,29 @@ export interface ClusterPort {
     reason: string,
     message: string,
   ): Promise<void>;
+}
+
+/** The git side of a rollback (implemented by src/git/rollback-git.ts over real repositories). */
+export interface GitPort {
+  locate(input: LocateInput): Promise<Located>;
+  /** The revert commit already on the branch for this incident, if a previous attempt pushed it. */
+  pushedRevert(url: string, branch: string, incidentId: string): Promise<CommitSha | undefined>;
+  revertAndPush(input: RevertPushInput): Promise<RevertPushOutcome>;
+  revertAndPushBranch(
+    input: Omit<RevertPushInput, 'dryRun'> & { readonly prBranch: string },
+  ): Promise<BranchPushOutcome>;
+  /** The newest Rewind commit on the branch reverting `culprit`, if any. */
+  revertOf(url: string, branch: string, culprit: CommitSha): Promise<CommitSha | undefined>;
+  filesChangedBy(url: string, commit: CommitSha): Promise<string[]>;
+  closureOf(url: string, commit: CommitSha, appPath: string): Promise<readonly string[]>;
+  isAncestor(url: string, ancestor: CommitSha, descendant: CommitSha): Promise<boolean>;
+  /** People's commits on the branch after `bad` touching `paths` (someone fixing forward). */
+  laterChanges(
+    url: string,
+    branch: string,
+    bad: CommitSha,
+    paths: readonly string[],
+  ): Promise<readonly CandidateCommit[]>;
 }
 
 export interface Clock {
@@ -36,19 +59,3 @@ export interface Logger {
   debug(obj: object, msg?: string): void;
   child(bindings: object): Logger;
 }
-
-import type { RollbackGit } from '../git/rollback-git.ts';
-
-/** The git side of a rollback (implemented by src/git/rollback-git.ts over real repositories). */
-export type GitPort = Pick<
-  RollbackGit,
-  | 'locate'
-  | 'pushedRevert'
-  | 'revertAndPush'
-  | 'revertAndPushBranch'
-  | 'revertOf'
-  | 'filesChangedBy'
-  | 'closureOf'
-  | 'isAncestor'
-  | 'laterChanges'
->;

@@ -1,8 +1,8 @@
 // The verify job: checks convergence once; the worker re-runs it later ("check again later" as a
 // delayed job) until it converges, fails, or passes its deadline. Ends the incident, records a
-// Kubernetes Event on the Kustomization and clears the durable incident annotation.
-import { FLUX_KUSTOMIZATION } from '../cluster/kube.ts';
+// Kubernetes Event on the app object and clears the durable incident annotation.
 import { appLabel } from '../domain/app-ref.ts';
+import { engineFor } from '../engines/registry.ts';
 import { shortSha } from '../domain/commit-sha.ts';
 import { isTerminal, stageTimings } from '../domain/incident.ts';
 import type { VerifyJob } from '../queue/jobs.ts';
@@ -67,16 +67,10 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
           : { outcome: 'failed', reason: last.message, evidence: [] },
       );
     }
-    const ks = await deps.cluster.get({
-      ...FLUX_KUSTOMIZATION,
-      namespace: record.app.namespace,
-      name: record.app.name,
-    });
-    if (parseDurableIncident(ks?.metadata?.annotations?.[INCIDENT_ANNOTATION])?.id === record.id) {
-      await deps.cluster.annotate(
-        { ...FLUX_KUSTOMIZATION, namespace: record.app.namespace, name: record.app.name },
-        { [INCIDENT_ANNOTATION]: null },
-      );
+    const ref = engineFor(record.app).ref(record.app);
+    const object = await deps.cluster.get(ref);
+    if (parseDurableIncident(object?.metadata?.annotations?.[INCIDENT_ANNOTATION])?.id === record.id) {
+      await deps.cluster.annotate(ref, { [INCIDENT_ANNOTATION]: null });
     }
     return { kind: 'already-finished' };
   }
@@ -86,7 +80,7 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
       kind: 'check-again',
       message: `incident is at ${rec.condition}; waiting for the reconcile request`,
     };
-  const ref = { ...FLUX_KUSTOMIZATION, namespace: record.app.namespace, name: record.app.name };
+  const ref = engineFor(record.app).ref(record.app);
   const outcome = await verifyOnce(
     deps.cluster,
     record,
@@ -104,13 +98,11 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
       deps.crashPoint?.('before-result-comment');
       await deps.postResult?.(rec.record, result);
     }
-    const kustomization = await deps.cluster.get(ref);
-    if (kustomization) {
-      await deps.cluster.recordEvent(kustomization, type, reason, message);
+    const object = await deps.cluster.get(ref);
+    if (object) {
+      await deps.cluster.recordEvent(object, type, reason, message);
       // Only this incident's record: another incident of the same app may have written its own since.
-      if (
-        parseDurableIncident(kustomization.metadata?.annotations?.[INCIDENT_ANNOTATION])?.id === record.id
-      ) {
+      if (parseDurableIncident(object.metadata?.annotations?.[INCIDENT_ANNOTATION])?.id === record.id) {
         await deps.cluster.annotate(ref, { [INCIDENT_ANNOTATION]: null });
       }
     }

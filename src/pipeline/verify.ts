@@ -2,12 +2,11 @@
 // every Deployment of the app is back on its last-good pod template, on a ReplicaSet that existed
 // before the incident, fully rolled out, with the bad ReplicaSet scaled to 0.
 import type { KubeObjectJson } from '../cluster/informer.ts';
-import { FLUX_KUSTOMIZATION } from '../cluster/kube.ts';
 import { lastGoodTemplateCandidates } from '../cluster/rollout-history.ts';
 import { convergenceVerdict, rolloutStatus } from '../cluster/rollout-verdict.ts';
 import type { PodTemplate } from '../cluster/template.ts';
-import { tryParseRevision } from '../domain/revision.ts';
-import { assessKustomization } from '../engines/flux-kustomization.ts';
+import { engineFor } from '../engines/registry.ts';
+import { workloadsOf } from './app-objects.ts';
 import type { DeploymentVerdictSummary, IncidentRecord } from './incident-record.ts';
 import type { ClusterPort } from './ports.ts';
 
@@ -77,30 +76,27 @@ export async function verifyOnce(
   contains?: (ancestor: string, descendant: string) => Promise<boolean>,
 ): Promise<VerifyOutcome> {
   const { app } = record;
-  const kustomization = await cluster.get({
-    ...FLUX_KUSTOMIZATION,
-    namespace: app.namespace,
-    name: app.name,
-  });
-  if (!kustomization)
+  const engine = engineFor(app);
+  const object = await cluster.get(engine.ref(app));
+  if (!object)
     return {
       state: 'failed',
-      message: `Kustomization ${app.namespace}/${app.name} no longer exists.`,
+      message: `${engine.noun} ${app.namespace}/${app.name} no longer exists.`,
       deployments: [],
     };
-  const verdict = assessKustomization(kustomization);
-  const applied = tryParseRevision(kustomization.status?.lastAppliedRevision ?? '');
+  const verdict = engine.assess(object);
+  const applied = engine.appliedRevision(object);
   const revertApplied =
     applied !== undefined &&
     (applied.sha === revertSha || ((await contains?.(revertSha, applied.sha).catch(() => false)) ?? false));
   if (verdict.state !== 'healthy' || !revertApplied) {
     return {
       state: 'pending',
-      message: `waiting for Flux to apply ${revertSha.slice(0, 12)} (now: ${verdict.state}, applied ${applied?.sha.slice(0, 12) ?? 'nothing'}: ${verdict.message})`,
+      message: `waiting for the ${engine.noun} to apply ${revertSha.slice(0, 12)} (now: ${verdict.state}, applied ${applied?.sha.slice(0, 12) ?? 'nothing'}: ${verdict.message})`,
       deployments: [],
     };
   }
-  const deployments = await cluster.deploymentsOfKustomization(app.namespace, app.name);
+  const deployments = await workloadsOf(cluster, app);
   const summaries: DeploymentVerdictSummary[] = [];
   const warnings: string[] = [];
   let allConverged = true;

@@ -1,0 +1,83 @@
+// Step 4, contain: before anything is written, the incident goes onto the app object (if Redis is
+// lost from here on, the detector finds it there and re-runs this job, which completes instead of
+// starting over). Then, per policy, the engine is held (Flux suspend, Argo automated sync off) so it
+// does not re-apply the bad revision, and on the fast path each Deployment gets its last-good
+// template back the way `kubectl rollout undo` does (the controller reuses the old ReplicaSet): the
+// cluster recovers at native speed while Git catches up. It needs no culprit, so it runs before the
+// culprit search. Idempotent: a retry writes the same record and patches the same templates again.
+import { templateDiff } from '../../cluster/template.ts';
+import { type DurableIncident, INCIDENT_ANNOTATION, parseDurableIncident } from '../durable-incident.ts';
+import { workloadsOf } from '../app-objects.ts';
+import { type WorkloadTemplates, recordTemplates, templatesFromReplicaSets } from '../verify.ts';
+import type { RollbackContext } from './context.ts';
+
+export interface Contained {
+  readonly templates: WorkloadTemplates;
+  /** Values that differ between the last-good and bad templates (for the pickaxe), and the diff. */
+  readonly changedValues: readonly string[];
+  readonly changes: readonly string[];
+}
+
+export async function contain(ctx: RollbackContext): Promise<Contained> {
+  const { deps, rec, app, engine, object, policy } = ctx;
+  const deployments = await workloadsOf(deps.cluster, app);
+  const durable = parseDurableIncident(object.metadata?.annotations?.[INCIDENT_ANNOTATION]);
+  const templates =
+    rec.record.details.templates ??
+    (durable?.id === rec.record.id
+      ? await templatesFromReplicaSets(deps.cluster, deployments, durable.lastGood)
+      : undefined) ??
+    (await recordTemplates(
+      deps.cluster,
+      deployments,
+      rec.record.failingSince ?? rec.record.conditions[0]!.at,
+    ));
+  if (!rec.record.details.templates) await rec.details({ templates });
+  const changes: string[] = [];
+  const changedValues: string[] = [];
+  for (const [key, lastGood] of Object.entries(templates.lastGood)) {
+    const diff = templateDiff(lastGood.template, templates.bad[key]);
+    changes.push(...diff.changes.map((c) => `${key}: ${c}`));
+    changedValues.push(...diff.changedValues);
+  }
+  if (!ctx.acting) return { templates, changedValues, changes };
+
+  const holding =
+    (policy.fastPath || policy.suspendWhilePending) && rec.record.details.revert?.sha === undefined;
+  // The hold is planned from the object before it is held, and kept durably first, so a retry
+  // after a crash restores what the app had, not the held state.
+  const hold = holding ? (rec.record.details.hold ?? durable?.hold ?? engine.planHold(object)) : undefined;
+  if (durable?.id !== rec.record.id || (hold && !durable.hold)) {
+    const record: DurableIncident = {
+      id: rec.record.id,
+      app,
+      bad: ctx.bad,
+      good: rec.record.goodRevision!,
+      trigger: rec.record.details.trigger,
+      suspendedByRewind: false,
+      ...(hold ? { hold } : {}),
+      lastGood: Object.fromEntries(
+        Object.entries(templates.lastGood).flatMap(([key, value]) =>
+          value.rsUid ? [[key, value.rsUid]] : [],
+        ),
+      ),
+    };
+    await deps.cluster.annotate(engine.ref(app), { [INCIDENT_ANNOTATION]: JSON.stringify(record) });
+  }
+  if (hold) {
+    await rec.details({ hold });
+    await engine.hold(deps.cluster, app);
+    // policy.suspendWhilePending only holds: the engine stops re-trying the bad revision until the
+    // revert is in Git, without touching the Deployments.
+    const toRestore = policy.fastPath ? Object.entries(templates.lastGood) : [];
+    for (const [key, lastGood] of toRestore) {
+      const [namespace = '', name = ''] = key.split('/');
+      await deps.cluster.setPodTemplate(namespace, name, lastGood.template);
+    }
+    ctx.log.info(
+      { deployments: Object.keys(templates.lastGood) },
+      'held the app; fast path rolled back natively',
+    );
+  }
+  return { templates, changedValues, changes };
+}

@@ -1,0 +1,68 @@
+// Step 2, recheck (the grace period ends here): is the app still failing on the same revision, and
+// may Rewind act at all (pause switches)? Skipped for manual rollbacks, and whenever this incident's
+// revert is already on the branch (a previous attempt acted; this one finishes the job).
+import { appLabel } from '../../domain/app-ref.ts';
+import { shortSha } from '../../domain/commit-sha.ts';
+import { isPausedByAnnotation } from '../durable-ledger.ts';
+import { type RollbackContext, type Step, done, next } from './context.ts';
+import { failingPodsOfApp } from './failing-apps.ts';
+
+export async function recheck(ctx: RollbackContext): Promise<Step<void>> {
+  const { rec, app, engine, object, bad } = ctx;
+  if (!ctx.manual) {
+    const verdict = engine.assess(object);
+    const attempted = engine.attemptedRevision(object);
+    const applied = engine.appliedRevision(object);
+    if (verdict.state === 'healthy' && applied?.sha === bad && !(await ctx.alreadyPushed())) {
+      return done(
+        rec.stop(
+          'Ignored',
+          'Recovered',
+          `${appLabel(app)} became healthy on ${shortSha(bad)} during the grace period; no rollback needed.`,
+        ),
+      );
+    }
+    if (
+      rec.record.details.trigger === 'pods' &&
+      verdict.state !== 'failed' &&
+      (await failingPodsOfApp(ctx.deps, app)).length === 0 &&
+      !(await ctx.alreadyPushed())
+    ) {
+      return done(
+        rec.stop(
+          'Ignored',
+          'Recovered',
+          `The Pods of ${appLabel(app)} recovered during the grace period; no rollback needed.`,
+        ),
+      );
+    }
+    if (attempted && attempted.sha !== bad && !(await ctx.alreadyPushed())) {
+      return done(
+        rec.stop(
+          'Superseded',
+          'NewRevision',
+          `The ${engine.noun} moved on to ${attempted.raw} before Rewind acted; the incident for ${shortSha(bad)} is superseded.`,
+        ),
+      );
+    }
+  }
+  if (ctx.policy.paused && !(await ctx.alreadyPushed())) {
+    return done(
+      rec.stop(
+        'Ignored',
+        'Paused',
+        'Rewind is paused (policy.paused); set it to false or roll back by hand.',
+      ),
+    );
+  }
+  if (!ctx.manual && isPausedByAnnotation(object.metadata?.annotations) && !(await ctx.alreadyPushed())) {
+    return done(
+      rec.stop(
+        'Ignored',
+        'Paused',
+        `Rewind is paused for ${appLabel(app)} (annotation rewind.dev/paused=true on the app); remove it to let Rewind act, or roll back by hand.`,
+      ),
+    );
+  }
+  return next(undefined);
+}
