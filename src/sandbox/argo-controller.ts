@@ -15,10 +15,16 @@ import {
   resourceStatuses,
   trackedInstance,
 } from './argo-compare.ts';
+import {
+  type ApplicationCondition,
+  appendHistory,
+  autoSyncDecision,
+  retryDelayMs,
+  sourceOf,
+} from './argo-policy.ts';
 import { type OperationPhase, runSync } from './argo-sync.ts';
 import { kubeTime } from './conditions.ts';
 import { EventRecorder } from './events.ts';
-import { durationOr } from './flux-duration.ts';
 import { buildManifests, normalizeRepoPath } from './flux-kustomize.ts';
 import { GitMirrors } from './flux-source.ts';
 import { APPLICATION, EVENT } from './resources.ts';
@@ -38,8 +44,6 @@ export interface ArgoControllerOptions {
 
 export const REFRESH_ANNOTATION = 'argocd.argoproj.io/refresh';
 const SKIP_RECONCILE_ANNOTATION = 'argocd.argoproj.io/skip-reconcile';
-/** spec.revisionHistoryLimit default (application_defaults.go RevisionHistoryLimit). */
-const REVISION_HISTORY_LIMIT = 10;
 const DEFAULT_RECONCILE_TIMEOUT_MS = 180_000;
 const DEFAULT_SELF_HEAL_TIMEOUT_MS = 5_000;
 const MAX_CACHED_MANIFESTS = 256;
@@ -51,12 +55,6 @@ interface Rendered {
   sourceType: 'Kustomize' | 'Directory';
 }
 
-interface ApplicationCondition {
-  type: string;
-  message: string;
-  lastTransitionTime: string;
-}
-
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -64,36 +62,6 @@ function errorMessage(error: unknown): string {
 function splitKey(key: string): [string, string] {
   const slash = key.indexOf('/');
   return [key.slice(0, slash), key.slice(slash + 1)];
-}
-
-/** spec.source (or an operation's source override), validated: InvalidSpecError otherwise. */
-function sourceOf(value: unknown): AppSource {
-  const source = (value ?? {}) as Record<string, unknown>;
-  if (typeof source['repoURL'] !== 'string' || source['repoURL'] === '') {
-    throw new Error('spec.source.repoURL is required');
-  }
-  return {
-    repoURL: source['repoURL'],
-    path: typeof source['path'] === 'string' ? source['path'] : '',
-    targetRevision:
-      typeof source['targetRevision'] === 'string' && source['targetRevision']
-        ? source['targetRevision']
-        : 'HEAD',
-  };
-}
-
-/** Sources equal ignoring targetRevision (alreadyAttemptedSync compares the resolved SHA instead). */
-function sameSource(a: unknown, b: AppSource): boolean {
-  const source = (a ?? {}) as Record<string, unknown>;
-  return source['repoURL'] === b.repoURL && (source['path'] ?? '') === b.path;
-}
-
-/** Retry backoff of an operation: duration * factor^(attempt-1), capped at maxDuration. */
-function retryDelayMs(retry: any, attempt: number): number {
-  const base = durationOr(retry?.backoff?.duration, 5_000);
-  const factor = typeof retry?.backoff?.factor === 'number' ? retry.backoff.factor : 2;
-  const max = durationOr(retry?.backoff?.maxDuration, 180_000);
-  return Math.min(base * factor ** (attempt - 1), max);
 }
 
 export class ArgoController {
@@ -333,7 +301,9 @@ export class ArgoController {
     const current = this.store.get(APPLICATION, namespace, name);
     if (!current) return;
     const decision =
-      comparison && sha && source ? this.autoSyncDecision(current, comparison, sha, source) : {};
+      comparison && sha && source
+        ? autoSyncDecision(current, comparison, sha, source, this.selfHealTimeoutMs)
+        : {};
     const conditions = [comparisonError, decision.condition].filter(
       (condition): condition is ApplicationCondition => condition !== undefined,
     );
@@ -393,55 +363,6 @@ export class ArgoController {
     if (goToGit) {
       this.schedule(`refresh/${key}`, this.reconcileTimeoutMs, () => this.requestRefresh(key, 'latest'));
     }
-  }
-
-  /**
-   * appcontroller.go autoSync: only when automated sync is enabled, no operation is in progress
-   * and the app is OutOfSync; one attempt per revision and source (a failed one is not retried and
-   * leaves a SyncError condition); a successful one is repeated only to self-heal, no sooner than
-   * selfHealTimeout after it finished.
-   */
-  private autoSyncDecision(
-    app: KubeObject,
-    comparison: Comparison,
-    sha: string,
-    source: AppSource,
-  ): { operation?: Record<string, unknown>; condition?: ApplicationCondition; selfHealInMs?: number } {
-    const policy = app.spec?.syncPolicy ?? {};
-    const automated = policy.automated;
-    if (!automated || automated.enabled === false) return {};
-    const state = app.status?.operationState;
-    if (app['operation'] || state?.phase === 'Running') return {};
-    if (comparison.sync !== 'OutOfSync') return {};
-    const outOfSync = comparison.resources.filter((r) => r.status !== 'Synced');
-    // "Skipping auto-sync: need to prune extra resources only but automated prune is disabled"
-    if (automated.prune !== true && outOfSync.every((r) => r.requiresPruning)) return {};
-    const attempted =
-      state?.syncResult?.revision === sha && sameSource(state.syncResult.source, source) ? state : undefined;
-    if (attempted) {
-      if (attempted.phase !== 'Succeeded') {
-        return {
-          condition: {
-            type: 'SyncError',
-            message: `Failed last sync attempt to ${sha}: ${attempted.message ?? ''}`,
-            lastTransitionTime: kubeTime(),
-          },
-        };
-      }
-      if (automated.selfHeal !== true) return {};
-      const finishedAt = Date.parse(attempted.finishedAt ?? '');
-      const remaining = Number.isNaN(finishedAt)
-        ? this.selfHealTimeoutMs
-        : this.selfHealTimeoutMs - (Date.now() - finishedAt);
-      if (remaining > 0) return { selfHealInMs: remaining };
-    }
-    return {
-      operation: {
-        initiatedBy: { automated: true },
-        ...(policy.retry ? { retry: structuredClone(policy.retry) } : {}),
-        sync: { revision: sha, prune: automated.prune === true },
-      },
-    };
   }
 
   private recordTransitions(app: KubeObject, before: any, comparison: Comparison | undefined): void {
@@ -512,7 +433,7 @@ export class ArgoController {
     this.writeStatus(namespace, name, (status) => {
       status['operationState'] = state;
       if (outcome.phase === 'Succeeded' && outcome.syncResult) {
-        status['history'] = this.appendHistory(app, status['history'], {
+        status['history'] = appendHistory(app, status['history'], {
           revision: outcome.syncResult.revision,
           source: outcome.syncResult.source,
           deployStartedAt: state['startedAt'],
@@ -577,34 +498,5 @@ export class ArgoController {
         syncResult: { resources: [], revision: sha, source: sourceRecord },
       };
     }
-  }
-
-  /** persistRevisionHistory: id = last id + 1, truncated to spec.revisionHistoryLimit (default 10). */
-  private appendHistory(
-    app: KubeObject,
-    history: unknown,
-    entry: {
-      revision: string;
-      source: Record<string, unknown>;
-      deployStartedAt: string;
-      deployedAt: string;
-      initiatedBy: Record<string, unknown>;
-    },
-  ): unknown[] {
-    const entries: any[] = Array.isArray(history) ? structuredClone(history) : [];
-    const lastId: number = entries.length > 0 ? Number(entries[entries.length - 1].id) || 0 : -1;
-    entries.push({
-      deployStartedAt: entry.deployStartedAt,
-      deployedAt: entry.deployedAt,
-      id: lastId + 1,
-      initiatedBy: entry.initiatedBy,
-      revision: entry.revision,
-      source: entry.source,
-    });
-    const limit =
-      typeof app.spec?.revisionHistoryLimit === 'number'
-        ? app.spec.revisionHistoryLimit
-        : REVISION_HISTORY_LIMIT;
-    return entries.slice(Math.max(0, entries.length - limit));
   }
 }
