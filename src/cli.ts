@@ -2,12 +2,24 @@
 // builds adapters.
 import { Command, InvalidArgumentError } from 'commander';
 import type { RewindConfig } from './config/index.ts';
+import { parseGoDuration } from './sandbox/flux-duration.ts';
 import type { Role } from '../workers/runtime.ts';
 
 function integer(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
   return n;
+}
+
+/** A Go duration ("180s", "1m30s", "500ms") in milliseconds, as Argo CD's settings take them. */
+function duration(value: string): number {
+  try {
+    const ms = parseGoDuration(value);
+    if (ms >= 0) return ms;
+  } catch {
+    // reported below
+  }
+  throw new InvalidArgumentError('expected a duration such as 180s, 2m or 500ms');
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -23,7 +35,7 @@ const program = new Command('rewind')
 program
   .command('sandbox')
   .description(
-    'run a local Kubernetes-compatible sandbox cluster (API server, Deployment controller, Flux syncer)',
+    'run a local Kubernetes-compatible sandbox cluster (API server, Deployment controller, Flux syncer, Argo CD application-controller)',
   )
   .option('--kubeconfig <file>', 'write a kubeconfig for the sandbox here', './kubeconfig')
   .option('--port <n>', 'port to listen on (0 = any free port)', integer, 0)
@@ -42,6 +54,18 @@ program
     [],
   )
   .option(
+    '--argo-reconcile-timeout <duration>',
+    "how often Argo CD compares each Application with Git (Argo's timeout.reconciliation)",
+    duration,
+    180_000,
+  )
+  .option(
+    '--argo-self-heal-timeout <duration>',
+    'how long after a sync Argo CD waits before a self-heal',
+    duration,
+    5_000,
+  )
+  .option(
     '--forge',
     'also create a sample Flux fleet (bare Git repository, GitRepository, two Kustomizations) and serve a GitHub-compatible forge over it',
     false,
@@ -57,6 +81,8 @@ program
       podReadyMs: number;
       unreadyImage: string[];
       crashImage: string[];
+      argoReconcileTimeout: number;
+      argoSelfHealTimeout: number;
       forge: boolean;
       forgeToken?: string;
       webhookUrl?: string;
@@ -70,6 +96,8 @@ program
         podReadyMs: options.podReadyMs,
         unreadyImages: options.unreadyImage,
         crashImages: options.crashImage,
+        argoReconcileTimeoutMs: options.argoReconcileTimeout,
+        argoSelfHealTimeoutMs: options.argoSelfHealTimeout,
       });
       const stops: (() => Promise<void>)[] = [() => sandbox.stop()];
       if (options.forge) {

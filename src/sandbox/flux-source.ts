@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const SHA1 = /^[0-9a-f]{40}$/;
 const MAX_CACHED_TREES = 64;
+/** Where `resolve` keeps the remote's HEAD (a bare mirror's own HEAD is not the remote's). */
+const REMOTE_HEAD_REF = 'refs/remote-head/HEAD';
 
 export class GitError extends Error {
   constructor(
@@ -156,6 +158,56 @@ export class GitMirrors {
       .toString('utf8')
       .trim();
     if (!SHA1.test(sha)) throw new GitError(`unexpected revision '${sha}' for ${ref}`, '');
+    const { digest, size } = await this.treeSummary(namespace, name, sha);
+    return { sha, digest, size };
+  }
+
+  /**
+   * Fetches every branch and the remote's HEAD into the mirror, as Argo CD's repo-server does, and
+   * resolves `revision` (a branch, `HEAD`/empty, or a full commit SHA) to a commit.
+   */
+  async resolve(
+    namespace: string,
+    name: string,
+    url: string,
+    revision: string,
+    signal?: AbortSignal,
+  ): Promise<FetchResult> {
+    const wanted = revision === '' ? 'HEAD' : revision;
+    if (!SHA1.test(wanted) && !isValidBranchName(wanted)) {
+      throw new GitError(`invalid revision '${wanted}'`, '');
+    }
+    const source = localRepositoryPath(url);
+    const dir = this.mirrorDir(namespace, name);
+    if (!(await exists(path.join(dir, 'HEAD')))) {
+      await mkdir(dir, { recursive: true });
+      await git(['init', '--bare', '--quiet', '--', dir], this.cacheDir, signal);
+    }
+    await git(
+      [
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        '--force',
+        '--prune',
+        '--',
+        source,
+        '+refs/heads/*:refs/heads/*',
+        `+HEAD:${REMOTE_HEAD_REF}`,
+      ],
+      dir,
+      signal,
+    );
+    const ref = SHA1.test(wanted) ? wanted : wanted === 'HEAD' ? REMOTE_HEAD_REF : `refs/heads/${wanted}`;
+    let sha: string;
+    try {
+      sha = (await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], dir, signal))
+        .toString('utf8')
+        .trim();
+    } catch (error) {
+      throw new GitError(`unable to resolve '${wanted}' to a commit SHA`, (error as GitError).stderr ?? '');
+    }
+    if (!SHA1.test(sha)) throw new GitError(`unable to resolve '${wanted}' to a commit SHA`, '');
     const { digest, size } = await this.treeSummary(namespace, name, sha);
     return { sha, digest, size };
   }

@@ -11,6 +11,8 @@ import { durationOr, formatGoDuration } from './flux-duration.ts';
 import { type HealthTarget, formatTarget, waitForHealth } from './flux-health.ts';
 import { BuildError, buildManifests, isNamespaced } from './flux-kustomize.ts';
 import { GitMirrors } from './flux-source.ts';
+import { matchesLive, writeObject } from './object-apply.ts';
+import { SerialQueue } from './serial-queue.ts';
 import {
   GIT_REPOSITORY,
   KUSTOMIZATION,
@@ -37,37 +39,6 @@ const DEFAULT_KUSTOMIZATION_INTERVAL_MS = 5 * 60_000;
 const MAX_HISTORY = 5;
 /** kustomize-controller's --requeue-dependency default: how soon a missing source is looked at again. */
 const DEPENDENCY_REQUEUE_MS = 30_000;
-
-/** Runs at most one task per key; a request that arrives while one runs queues exactly one more. */
-class SerialQueue {
-  private readonly active = new Map<string, Promise<void>>();
-  private readonly queued = new Set<string>();
-  closed = false;
-
-  constructor(private readonly run: (key: string) => Promise<void>) {}
-
-  request(key: string): void {
-    if (this.closed) return;
-    if (this.active.has(key)) {
-      this.queued.add(key);
-      return;
-    }
-    // Start on a later turn: requests arrive from store listeners, and writing to the store from
-    // inside a listener would deliver newer events before older ones to the other watchers.
-    const task = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => (this.closed ? undefined : this.run(key)))
-      .catch(() => undefined)
-      .finally(() => {
-        this.active.delete(key);
-        if (this.queued.delete(key)) this.request(key);
-      });
-    this.active.set(key, task);
-  }
-
-  async idle(): Promise<void> {
-    while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);
-  }
-}
 
 function objectKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? 'default'}/${name}`;
@@ -127,24 +98,6 @@ function parseInventoryEntry(
   const type = resourceByKind(group ? `${group}/${entry.v}` : entry.v, kind);
   return type ? { type, namespace, name } : undefined;
 }
-
-/** True when every field `wanted` sets has the same value in `actual` (lists element-wise). */
-function isSubset(wanted: unknown, actual: unknown): boolean {
-  if (Array.isArray(wanted)) {
-    return (
-      Array.isArray(actual) &&
-      wanted.length === actual.length &&
-      wanted.every((item, index) => isSubset(item, actual[index]))
-    );
-  }
-  if (typeof wanted === 'object' && wanted !== null) {
-    if (typeof actual !== 'object' || actual === null || Array.isArray(actual)) return false;
-    return Object.entries(wanted).every(([k, v]) => isSubset(v, (actual as Record<string, unknown>)[k]));
-  }
-  return wanted === actual;
-}
-
-const SERVER_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'status']);
 
 export class FluxSyncer {
   private readonly mirrors: GitMirrors;
@@ -696,25 +649,17 @@ export class FluxSyncer {
       const existing = this.store.get(target.type, target.namespace, target.name);
       try {
         if (!existing) {
-          this.store.create(target.type, desired);
+          writeObject(this.store, target.type, desired, existing);
           changes.push(`${id} created`);
         } else if (
           existing.metadata.annotations?.[RECONCILE_ANNOTATION] === 'disabled' ||
           existing.metadata.labels?.[RECONCILE_ANNOTATION] === 'disabled'
         ) {
           continue;
-        } else if (this.lastApplied.get(inventoryKey) !== desiredJson || !this.matches(desired, existing)) {
-          const next: KubeObject = structuredClone(existing);
-          for (const field of Object.keys(next)) if (!SERVER_FIELDS.has(field)) delete next[field];
-          for (const [field, value] of Object.entries(desired))
-            if (!SERVER_FIELDS.has(field)) next[field] = value;
-          next.metadata.labels = { ...existing.metadata.labels, ...desired.metadata.labels };
-          if (desired.metadata.annotations || existing.metadata.annotations) {
-            next.metadata.annotations = { ...existing.metadata.annotations, ...desired.metadata.annotations };
+        } else if (this.lastApplied.get(inventoryKey) !== desiredJson || !matchesLive(desired, existing)) {
+          if (writeObject(this.store, target.type, desired, existing) === 'configured') {
+            changes.push(`${id} configured`);
           }
-          const before = existing.metadata.resourceVersion;
-          const stored = this.store.update(target.type, next);
-          if (stored.metadata.resourceVersion !== before) changes.push(`${id} configured`);
         }
       } catch (error) {
         throw new ReconcileFailure('ReconciliationFailed', `${id} apply failed: ${errorMessage(error)}`);
@@ -728,16 +673,6 @@ export class FluxSyncer {
       }))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { inventory, targets: planned.map((p) => p.target), changes };
-  }
-
-  private matches(desired: KubeObject, existing: KubeObject): boolean {
-    for (const [field, value] of Object.entries(desired)) {
-      if (field === 'metadata') {
-        if (!isSubset(desired.metadata.labels ?? {}, existing.metadata.labels ?? {})) return false;
-        if (!isSubset(desired.metadata.annotations ?? {}, existing.metadata.annotations ?? {})) return false;
-      } else if (!SERVER_FIELDS.has(field) && !isSubset(value, existing[field])) return false;
-    }
-    return true;
   }
 
   /** Deletes what left the inventory, if it still carries this Kustomization's owner labels. */

@@ -1,9 +1,10 @@
 // The sandbox cluster: object store + HTTP API server + Deployment controller + simulated Pods +
-// Flux syncer, in one process. Used by `rewind sandbox`, the demo, tests and benchmarks.
+// Flux syncer + Argo CD application-controller, in one process. Used by `rewind sandbox`, the demo, tests and benchmarks.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApiServer } from './api-server.ts';
+import { ArgoController } from './argo-controller.ts';
 import { applyObjectDefaults } from './defaults.ts';
 import { DeploymentController } from './deployment-controller.ts';
 import { FluxSyncer } from './flux-syncer.ts';
@@ -20,6 +21,12 @@ export interface SandboxOptions {
   crashImages?: readonly string[];
   /** Events kept for resuming watches; older resumes get 410 Gone. */
   eventHistory?: number;
+  /** Run the Argo CD application-controller (Applications in namespace `argocd`); default true. */
+  argo?: boolean;
+  /** Argo's timeout.reconciliation: how often each Application is compared with Git; default 180 s. */
+  argoReconcileTimeoutMs?: number;
+  /** Argo's self-heal timeout: the wait after a sync before a self-heal; default 5 s. */
+  argoSelfHealTimeoutMs?: number;
 }
 
 export interface Sandbox {
@@ -68,9 +75,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
   const scratch = await mkdtemp(path.join(tmpdir(), 'rewind-sandbox-'));
   const flux = new FluxSyncer(store, { cacheDir: path.join(scratch, 'sources') });
+  const argo =
+    options.argo === false
+      ? undefined
+      : new ArgoController(store, {
+          cacheDir: path.join(scratch, 'argocd-repo-server'),
+          ...(options.argoReconcileTimeoutMs === undefined
+            ? {}
+            : { reconcileTimeoutMs: options.argoReconcileTimeoutMs }),
+          ...(options.argoSelfHealTimeoutMs === undefined
+            ? {}
+            : { selfHealTimeoutMs: options.argoSelfHealTimeoutMs }),
+        });
   const url = await api.listen();
   workloads.start();
   flux.start();
+  argo?.start();
   const kubeconfigPath = options.kubeconfig ?? path.join(scratch, 'kubeconfig');
   await writeFile(kubeconfigPath, kubeconfigYaml(url), { mode: 0o600 });
   let stopped = false;
@@ -84,6 +104,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       stopped = true;
       workloads.stop();
       await flux.stop();
+      await argo?.stop();
       await api.close();
       await rm(scratch, { recursive: true, force: true });
     },

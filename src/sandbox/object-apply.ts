@@ -1,0 +1,64 @@
+// Writing a desired object into the store the way the sandbox's GitOps controllers apply (Flux's
+// server-side apply, Argo CD's kubectl apply), and the drift test both use: the live object
+// "matches" when every field Git sets has the same value live (defaults and status added by the
+// server, and labels or annotations others add, are not drift).
+import type { ResourceType } from './resources.ts';
+import type { KubeObject, ObjectStore } from './store.ts';
+
+/** Fields the server owns; everything else of an object comes from its manifest. */
+export const SERVER_FIELDS: ReadonlySet<string> = new Set(['apiVersion', 'kind', 'metadata', 'status']);
+
+/** True when every field `wanted` sets has the same value in `actual` (lists element-wise). */
+export function isSubset(wanted: unknown, actual: unknown): boolean {
+  if (Array.isArray(wanted)) {
+    return (
+      Array.isArray(actual) &&
+      wanted.length === actual.length &&
+      wanted.every((item, index) => isSubset(item, actual[index]))
+    );
+  }
+  if (typeof wanted === 'object' && wanted !== null) {
+    if (typeof actual !== 'object' || actual === null || Array.isArray(actual)) return false;
+    return Object.entries(wanted).every(([k, v]) => isSubset(v, (actual as Record<string, unknown>)[k]));
+  }
+  return wanted === actual;
+}
+
+/** True when the live object carries everything `desired` sets (its labels and annotations too). */
+export function matchesLive(desired: KubeObject, live: KubeObject): boolean {
+  for (const [field, value] of Object.entries(desired)) {
+    if (field === 'metadata') {
+      if (!isSubset(desired.metadata.labels ?? {}, live.metadata.labels ?? {})) return false;
+      if (!isSubset(desired.metadata.annotations ?? {}, live.metadata.annotations ?? {})) return false;
+    } else if (!SERVER_FIELDS.has(field) && !isSubset(value, live[field])) return false;
+  }
+  return true;
+}
+
+export type WriteOutcome = 'created' | 'configured' | 'unchanged';
+
+/**
+ * Creates `desired`, or replaces every non-server field of `existing` with the desired ones,
+ * keeping status, server fields, and the labels and annotations others set. Throws the store's
+ * StatusError when the write is refused.
+ */
+export function writeObject(
+  store: ObjectStore,
+  type: ResourceType,
+  desired: KubeObject,
+  existing: KubeObject | undefined,
+): WriteOutcome {
+  if (!existing) {
+    store.create(type, desired);
+    return 'created';
+  }
+  const next: KubeObject = structuredClone(existing);
+  for (const field of Object.keys(next)) if (!SERVER_FIELDS.has(field)) delete next[field];
+  for (const [field, value] of Object.entries(desired)) if (!SERVER_FIELDS.has(field)) next[field] = value;
+  next.metadata.labels = { ...existing.metadata.labels, ...desired.metadata.labels };
+  if (desired.metadata.annotations || existing.metadata.annotations) {
+    next.metadata.annotations = { ...existing.metadata.annotations, ...desired.metadata.annotations };
+  }
+  const stored = store.update(type, next);
+  return stored.metadata.resourceVersion === existing.metadata.resourceVersion ? 'unchanged' : 'configured';
+}
