@@ -26,18 +26,30 @@ export function assertValidBranchName(name: string): string {
   return name;
 }
 
+/**
+ * `text` without trailing `.`, `-` and `.lock`, in any mix (`a.lock-` would still end in `.lock`
+ * after one pass of each). A loop, not `/[.-]+$/`: a regex tries every start position, and on
+ * `.-.-.-…x` each try runs to the end (quadratic in the length).
+ */
+function withoutRefUnsafeEnding(text: string): string {
+  let end = text.length;
+  for (;;) {
+    if (end > 0 && '.-'.includes(text.charAt(end - 1))) end -= 1;
+    else if (end >= 5 && text.startsWith('.lock', end - 5)) end -= 5;
+    else return text.slice(0, end);
+  }
+}
+
 /** Turns arbitrary text into one valid ref component (lowercase, [a-z0-9._-], no leading '.'/'-'). */
 export function sanitizeRefComponent(text: string): string {
-  const cleaned = text
+  const collapsed = text
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-')
     .replace(/\.{2,}/g, '.')
     .replace(/-{2,}/g, '-')
-    .replace(/^[.-]+/, '')
-    .replace(/(\.lock)+$/, '')
-    .replace(/[.-]+$/, '')
-    .slice(0, 100)
-    .replace(/[.-]+$/, '');
+    .replace(/^[.-]+/, '');
+  // Again after the cut: the first 100 characters may end in `.lock` or `.`.
+  const cleaned = withoutRefUnsafeEnding(withoutRefUnsafeEnding(collapsed).slice(0, 100));
   return cleaned === '' ? 'x' : cleaned;
 }
 

@@ -4,7 +4,13 @@
 // bounds are generous wall-clock limits for a busy 2-core machine; the quadratic versions took
 // seconds to minutes on the same inputs.
 import { describe, expect, it } from 'vitest';
-import { MAX_MARKED_TEXT_LENGTH, parseRollbackMarkers } from '../../src/domain/branch.ts';
+import {
+  MAX_MARKED_TEXT_LENGTH,
+  isValidBranchName,
+  parseRollbackMarkers,
+  sanitizeRefComponent,
+} from '../../src/domain/branch.ts';
+import { redact } from '../../src/domain/errors.ts';
 
 const BOUND_MS = 200;
 const SHA = 'a'.repeat(40);
@@ -63,5 +69,34 @@ describe('parsing rollback markers out of hostile bodies', () => {
     expect(parseRollbackMarkers(body)).toEqual([
       { incident: 'inc-ks.flux-system.podinfo-0123456789ab', culprit: SHA },
     ]);
+  });
+});
+
+describe('other parsers of untrusted text', () => {
+  const length = 64 * 1024;
+
+  it('redacts credentials from a hostile commit message in milliseconds', () => {
+    const hostile = {
+      'repeated x-access-token prefixes': fill('x-access-token:', length),
+      'a long dotted word before no scheme': fill('a.', length),
+      'repeated schemes': fill('a://b:', length),
+    };
+    for (const [shape, text] of Object.entries(hostile)) {
+      const ms = elapsedMs(() => redact(text));
+
+      expect({ shape, fast: ms < BOUND_MS }).toEqual({ shape, fast: true });
+    }
+    expect(redact(`${fill('a.', 1000)}https://user:secret@example.com`)).not.toContain('secret');
+    expect(redact(`${fill('x-access-token:', 1000)}ghs_abc@github.com`)).not.toContain('ghs_abc');
+  });
+
+  it('sanitises a hostile ref component in milliseconds', () => {
+    for (const text of [`${fill('.-', length)}a`, `${fill('.lock', length)}a`, fill('.lock', length)]) {
+      let cleaned = '';
+      const ms = elapsedMs(() => (cleaned = sanitizeRefComponent(text)));
+
+      expect(ms).toBeLessThan(BOUND_MS);
+      expect(isValidBranchName(`rewind/${cleaned}/x`)).toBe(true);
+    }
   });
 });

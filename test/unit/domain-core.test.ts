@@ -161,7 +161,18 @@ describe('branches and PR markers', () => {
   });
 
   it('sanitises components to valid refs', () => {
-    for (const raw of ['..a..b', '.hidden', 'x.lock', 'a b:c?d', '-flag', '~^', 'a@{b']) {
+    const cutAtLock = `${'x'.repeat(95)}.lock.lock`; // the 100-character cut ends in `.lock`
+    for (const raw of [
+      '..a..b',
+      '.hidden',
+      'x.lock',
+      'a b:c?d',
+      '-flag',
+      '~^',
+      'a@{b',
+      'a.lock-',
+      cutAtLock,
+    ]) {
       expect(isValidBranchName(`rewind/${sanitizeRefComponent(raw)}/x`)).toBe(true);
     }
     for (const bad of ['a..b', 'a/.b', 'a.lock', 'a//b', '/a', 'a/', 'a.', '@', 'a@{1}', 'a b', '-x']) {
