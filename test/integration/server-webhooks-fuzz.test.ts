@@ -222,7 +222,7 @@ function nextDelivery(random: Random): Delivery {
           : { ref: 'refs/heads/main', commits: [] };
   const roll = random();
   if (roll < 0.06) {
-    // Not JSON (or not UTF-8-clean JSON) at all.
+    // Raw text: mostly not JSON at all.
     const text = JSON.stringify(base);
     const broken = pickFrom(random, [
       text.slice(0, Math.floor(random() * text.length)),
@@ -234,8 +234,17 @@ function nextDelivery(random: Random): Delivery {
       '['.repeat(200_000),
       '{"a":'.repeat(50_000),
       '\u0000',
+      // Valid, but nested deeper than any recursive walker survives.
+      `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
     ]);
-    return { name, body: broken === '' ? '{' : broken, mustRefuse: true, note: 'invalid JSON' };
+    const body = broken === '' ? '{' : broken;
+    let mustRefuse = true;
+    try {
+      mustRefuse = breaksWhatRewindReads(name, JSON.parse(body));
+    } catch {
+      // Not JSON: refused whatever the event.
+    }
+    return { name, body, mustRefuse, note: 'raw text' };
   }
   if (roll < 0.12) {
     return { name, body: JSON.stringify(base), mustRefuse: false, note: 'unchanged' };
