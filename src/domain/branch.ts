@@ -26,18 +26,30 @@ export function assertValidBranchName(name: string): string {
   return name;
 }
 
+/**
+ * `text` without trailing `.`, `-` and `.lock`, in any mix (`a.lock-` would still end in `.lock`
+ * after one pass of each). A loop, not `/[.-]+$/`: a regex tries every start position, and on
+ * `.-.-.-…x` each try runs to the end (quadratic in the length).
+ */
+function withoutRefUnsafeEnding(text: string): string {
+  let end = text.length;
+  for (;;) {
+    if (end > 0 && '.-'.includes(text.charAt(end - 1))) end -= 1;
+    else if (end >= 5 && text.startsWith('.lock', end - 5)) end -= 5;
+    else return text.slice(0, end);
+  }
+}
+
 /** Turns arbitrary text into one valid ref component (lowercase, [a-z0-9._-], no leading '.'/'-'). */
 export function sanitizeRefComponent(text: string): string {
-  const cleaned = text
+  const collapsed = text
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-')
     .replace(/\.{2,}/g, '.')
     .replace(/-{2,}/g, '-')
-    .replace(/^[.-]+/, '')
-    .replace(/(\.lock)+$/, '')
-    .replace(/[.-]+$/, '')
-    .slice(0, 100)
-    .replace(/[.-]+$/, '');
+    .replace(/^[.-]+/, '');
+  // Again after the cut: the first 100 characters may end in `.lock` or `.`.
+  const cleaned = withoutRefUnsafeEnding(withoutRefUnsafeEnding(collapsed).slice(0, 100));
   return cleaned === '' ? 'x' : cleaned;
 }
 
@@ -61,18 +73,52 @@ export function buildRollbackMarker(marker: RollbackMarker): string {
   return `<!-- rewind:incident=${marker.incident} culprit=${marker.culprit} -->`;
 }
 
-const MARKER = /<!--\s*rewind:incident=(\S+)\s+culprit=([0-9a-f]{40})\s*-->/g;
+/** GitHub rejects pull request bodies and comments longer than this many characters. */
+export const GITHUB_MAX_BODY_CHARS = 65_536;
 
-/** Every valid marker in a body (one PR may carry several incidents of one culprit). */
+/**
+ * The longest text Rewind scans for markers, in UTF-16 code units: GitHub counts characters, and
+ * one character takes at most two code units, so no body GitHub stores is longer than this. Anything
+ * longer did not come from GitHub and is not parsed at all (a hint, not a fact: nothing is lost).
+ */
+export const MAX_MARKED_TEXT_LENGTH = 2 * GITHUB_MAX_BODY_CHARS;
+
+// Incident ids are `inc-<engine>.<namespace ≤63>.<name ≤253>-<12 hex>`, well under this.
+const MAX_MARKER_INCIDENT_CHARS = 512;
+const MARKER_OPEN = '<!--';
+// Matched only where `<!--` starts (sticky), with the incident id limited to the characters and the
+// length an id can have. The old `<!--\s*rewind:incident=(\S+)\s+...` let `\S+` run to the end of
+// the body from every `<!--` it met: one signed 1 MB body of `<!--rewind:incident=` took 38.7 s.
+// Here each token can be scanned from one `<!--` only (`<` is not an id character), so a body costs
+// time linear in its length.
+const MARKER_AFTER_OPEN = new RegExp(
+  `\\s*rewind:incident=([a-z0-9.-]{1,${MAX_MARKER_INCIDENT_CHARS}})\\s+culprit=([0-9a-f]{40})\\s*-->`,
+  'y',
+);
+
+/**
+ * Every valid marker in a body (one PR may carry several incidents of one culprit). Texts longer than
+ * `MAX_MARKED_TEXT_LENGTH` carry none.
+ */
 export function parseRollbackMarkers(body: string): RollbackMarker[] {
   const found: RollbackMarker[] = [];
-  for (const match of body.matchAll(MARKER)) {
-    const [, incident, culprit] = match;
+  if (body.length > MAX_MARKED_TEXT_LENGTH) return found;
+  let from = 0;
+  for (;;) {
+    const open = body.indexOf(MARKER_OPEN, from);
+    if (open === -1) return found;
+    MARKER_AFTER_OPEN.lastIndex = open + MARKER_OPEN.length;
+    const match = MARKER_AFTER_OPEN.exec(body);
+    if (match === null) {
+      from = open + 1;
+      continue;
+    }
+    const [whole, incident, culprit] = match;
     if (incident !== undefined && INCIDENT_ID_PATTERN.test(incident) && isCommitSha(culprit)) {
       found.push({ incident, culprit });
     }
+    from = open + MARKER_OPEN.length + whole.length;
   }
-  return found;
 }
 
 export function parseRollbackMarker(body: string): RollbackMarker | undefined {

@@ -166,9 +166,12 @@ const SECRET_PATTERNS: readonly [RegExp, string][] = [
     /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----[\s\S]*?(?:-----END \1-----|$)/g,
     `-----BEGIN $1-----${REDACTED}-----END $1-----`,
   ],
-  // x-access-token:<token>@host and any user:password@ in a URL authority.
-  [/\bx-access-token:[^@\s/]+@/gi, `x-access-token:${REDACTED}@`],
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, `$1${REDACTED}@`],
+  // x-access-token:<token>@host and any user:password@ in a URL authority. Linear on any text (these
+  // run on commit messages and cluster events): a token stops at `:` (no GitHub token has one, and
+  // one inside a URL is caught by the next pattern), so `x-access-token:` repeated cannot make each
+  // start rescan the rest; a scheme is at most 32 characters, so `a.a.a.a...` cannot either.
+  [/\bx-access-token:[^@\s/:]+@/gi, `x-access-token:${REDACTED}@`],
+  [/\b([a-z][a-z0-9+.-]{0,31}:\/\/)[^/\s:@]+:[^/\s@]+@/gi, `$1${REDACTED}@`],
   [/\b(Bearer|token|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
   [/\bgithub_pat_[A-Za-z0-9_]{20,}/g, REDACTED],
   // GitHub tokens: classic fixed-length ones and the variable-length stateless installation tokens

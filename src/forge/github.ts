@@ -210,6 +210,9 @@ function sleep(ms: number): Promise<void> {
 // GitHub's own noreply addresses name the login: `12345+octocat@users.noreply.github.com`.
 const NOREPLY = /^(?:\d+\+)?([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))@users\.noreply\./i;
 const PLAIN_EMAIL = /^[^\s@"():]+@[^\s@"():]+\.[^\s@"():]+$/;
+// RFC 5321's limit. PLAIN_EMAIL backtracks quadratically on `a@.....x y`, and commit metadata is
+// anyone's: longer addresses are not looked up, so that cost stays bounded.
+const MAX_EMAIL_LENGTH = 254;
 
 /**
  * Paces every HTTP attempt (it runs inside Octokit's retry and throttling plugins, so their retries
@@ -715,7 +718,7 @@ export class GitHubForge implements Forge {
     if (noreply?.[1] !== undefined) return noreply[1];
     // The address comes from commit metadata: anything that is not a plain address could smuggle
     // search qualifiers into the query.
-    if (!PLAIN_EMAIL.test(address)) return undefined;
+    if (address.length > MAX_EMAIL_LENGTH || !PLAIN_EMAIL.test(address)) return undefined;
     try {
       const client = await this.client();
       const { data } = await client.rest.search.users({ q: `${address} in:email`, per_page: 1 });

@@ -2,15 +2,14 @@
 // comments it posts later (verification result, merge refused). Same input -> same text, so
 // re-ensuring a pull request never flaps; every free-text field is scrubbed of credentials and of
 // anything that could fake Rewind's hidden markers or ping people.
-import { buildRollbackMarker } from '../domain/branch.ts';
+import { GITHUB_MAX_BODY_CHARS, buildRollbackMarker } from '../domain/branch.ts';
 import { type CommitSha, shortSha } from '../domain/commit-sha.ts';
 import { redact } from '../domain/errors.ts';
 import type { FailingAppText } from '../pipeline/pull-request.ts';
 import { INCIDENT_ID_PATTERN } from '../domain/incident.ts';
 import { InvalidInputError } from '../domain/errors.ts';
 
-/** GitHub rejects bodies and comments longer than this. */
-export const GITHUB_MAX_BODY_CHARS = 65_536;
+export { GITHUB_MAX_BODY_CHARS };
 /** GitHub rejects titles longer than this. */
 export const GITHUB_MAX_TITLE_CHARS = 256;
 

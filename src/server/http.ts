@@ -4,9 +4,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { parseRollbackMarkers } from '../domain/branch.ts';
 import type { Logger } from '../pipeline/ports.ts';
 import type { Runtime } from '../../workers/runtime.ts';
+import { wakeIncidentsFor } from './github-events.ts';
 import { handleHealth } from './health.ts';
 import { createGitHubWebhookHandler } from './webhooks.ts';
 
@@ -22,34 +22,13 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-interface PullRequestPayload {
-  pull_request?: { body?: string | null };
-  issue?: { body?: string | null; pull_request?: unknown };
-}
-
 export async function startHttpServer(runtime: Runtime, options: HttpServerOptions): Promise<HttpServer> {
   const webhook = options.github
     ? createGitHubWebhookHandler({
         secret: options.github.secret,
         dedupe: { redis: options.github.redis, prefix: `${options.github.prefix}:webhook-delivery:` },
         log: options.log,
-        onEvent: async ({ name, payload }) => {
-          if (name !== 'pull_request' && name !== 'issue_comment') return;
-          const body =
-            (payload as PullRequestPayload).pull_request?.body ??
-            (payload as PullRequestPayload).issue?.body ??
-            '';
-          const merged = (payload as { pull_request?: { merged?: boolean } }).pull_request?.merged === true;
-          for (const marker of parseRollbackMarkers(body ?? '')) {
-            const woken =
-              (merged && (await runtime.followMerged(marker.incident))) ||
-              (await runtime.wake(marker.incident));
-            options.log.info(
-              { incident: marker.incident, event: name, woken },
-              'webhook for an incident pull request',
-            );
-          }
-        },
+        onEvent: (event) => wakeIncidentsFor(event, runtime, options.log),
       })
     : undefined;
   const server = http.createServer((req, res) => {

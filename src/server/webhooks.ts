@@ -1,22 +1,17 @@
 // `POST /webhooks/github`: GitHub deliveries are hints that wake the pipeline up, so the endpoint
-// only authenticates, deduplicates and hands the event over (onEvent enqueues); it answers fast
-// (GitHub gives up after 10 s and does not retry). Order matters for safety: the size cap applies
-// while the body is read, the HMAC is checked on the raw bytes before anything is parsed, and
-// neither the signature, the secret nor any header is ever logged.
+// only authenticates, checks the payload's shape, deduplicates and hands the event over (onEvent
+// enqueues); it answers fast (GitHub gives up after 10 s and does not retry). Order matters for
+// safety: the size cap applies while the body is read, the HMAC is checked on the raw bytes before
+// anything is parsed, and neither the signature, the secret nor any header is ever logged.
 import { redact } from '../domain/errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { verify } from '@octokit/webhooks-methods';
 import type { Redis } from 'ioredis';
 import { ConfigError } from '../domain/errors.ts';
 import type { Logger } from '../pipeline/ports.ts';
+import { type GitHubWebhookEvent, parseGitHubDelivery } from './github-events.ts';
 
-export interface GitHubWebhookEvent {
-  /** `X-GitHub-Event`, e.g. `issue_comment`, `pull_request`. */
-  readonly name: string;
-  /** `X-GitHub-Delivery`: unchanged when GitHub (or a person) redelivers. */
-  readonly deliveryId: string;
-  readonly payload: unknown;
-}
+export type { GitHubWebhookEvent };
 
 export interface GitHubWebhookHandlerOptions {
   readonly secret: string;
@@ -29,7 +24,10 @@ export interface GitHubWebhookHandlerOptions {
     /** How long a delivery id is remembered (default 72 h, GitHub's redelivery window). */
     readonly ttlSeconds?: number;
   };
-  /** Hands the event over (enqueue only); a throw answers 500 so a redelivery is accepted. */
+  /**
+   * Hands a schema-checked event over (enqueue only); a throw answers 500 so a redelivery is
+   * accepted. Events Rewind does not handle, pings and invalid payloads never reach it.
+   */
   readonly onEvent: (event: GitHubWebhookEvent) => Promise<void>;
   readonly log: Logger;
   /** A client that stops sending mid-body is cut off after this long (default 10 s). */
@@ -103,8 +101,9 @@ function answer(res: ServerResponse, status: number, body: object, close = false
 
 /**
  * The handler for `POST /webhooks/github` (mount it on that path; it does not look at the URL).
- * Answers: 202 accepted, 200 `{duplicate: true}`, 400 malformed, 401 unsigned or badly signed,
- * 405 not POST, 408 body too slow, 413 too large, 500 onEvent failed, 503 Redis unavailable.
+ * Answers: 202 accepted, 200 `{duplicate: true}` / `{pong: true}` / `{ignored: true}` (an event
+ * Rewind does not handle), 400 malformed, 401 unsigned or badly signed, 405 not POST, 408 body too
+ * slow, 413 too large, 422 a payload Rewind cannot read, 500 onEvent failed, 503 Redis unavailable.
  */
 export function createGitHubWebhookHandler(options: GitHubWebhookHandlerOptions): WebhookHandler {
   if (options.secret === '') {
@@ -172,6 +171,19 @@ export function createGitHubWebhookHandler(options: GitHubWebhookHandlerOptions)
       return answer(res, 400, { error: 'body is not JSON' });
     }
 
+    // Checked before the delivery is remembered: a redelivery of a refused payload is refused the
+    // same way, and what the consumer gets is typed.
+    const parsed = parseGitHubDelivery(name, deliveryId, payload);
+    if (parsed.kind === 'invalid') {
+      log.warn({ problems: parsed.problems }, 'webhook payload refused');
+      return answer(res, 422, {
+        error: 'payload does not match the event schema',
+        problems: parsed.problems,
+      });
+    }
+    if (parsed.kind === 'ping') return answer(res, 200, { pong: true });
+    if (parsed.kind === 'ignored') return answer(res, 200, { ignored: true });
+
     const key = `${prefix}${deliveryId}`;
     let fresh: boolean;
     try {
@@ -186,7 +198,7 @@ export function createGitHubWebhookHandler(options: GitHubWebhookHandlerOptions)
     }
 
     try {
-      await options.onEvent({ name, deliveryId, payload });
+      await options.onEvent(parsed.event);
     } catch (error) {
       // Forget the delivery so GitHub's (or a person's) redelivery is accepted.
       await redis.del(key).catch(() => undefined);

@@ -280,4 +280,17 @@ describe('GitHubForge on the sandbox forge', () => {
     expect(await forge.loginForEmail('nobody@example.com')).toBeUndefined();
     expect(await forge.loginForEmail('x in:login')).toBeUndefined();
   });
+
+  it('gives up at once on a hostile commit email instead of backtracking over it', async () => {
+    const w = await world();
+    const forge = w.forge();
+    // The address pattern is quadratic on this shape: 64 KB took seconds before addresses were capped.
+    const hostile = `a@${'.'.repeat(64 * 1024)}:`;
+
+    const start = performance.now();
+    const login = await forge.loginForEmail(hostile);
+
+    expect(login).toBeUndefined();
+    expect(performance.now() - start).toBeLessThan(1_000);
+  });
 });

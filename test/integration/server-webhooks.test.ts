@@ -81,7 +81,11 @@ async function deliver(
   return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
 }
 
-const payload = JSON.stringify({ action: 'created', comment: { body: '/rollback podinfo' } });
+const payload = JSON.stringify({
+  action: 'created',
+  issue: { number: 7, body: null, pull_request: {} },
+  comment: { body: '/rollback podinfo' },
+});
 
 describe('POST /webhooks/github', () => {
   it('accepts a validly signed delivery once and hands it over', async () => {
@@ -180,6 +184,74 @@ describe('POST /webhooks/github', () => {
     const reply = await deliver('x'.repeat(MAX + 1));
 
     expect(reply.status).toBe(413);
+  });
+
+  it('refuses a pull_request payload whose body is not text with 422, and its redelivery the same way', async () => {
+    const id = randomUUID();
+    const odd = JSON.stringify({ action: 'edited', pull_request: { number: 7, body: { html: '<b>' } } });
+
+    const first = await deliver(odd, { 'x-github-event': 'pull_request' }, id);
+    const redelivery = await deliver(odd, { 'x-github-event': 'pull_request' }, id);
+
+    expect(first.status).toBe(422);
+    expect(first.body).toMatchObject({ problems: [expect.stringContaining('pull_request.body')] });
+    expect(redelivery).toEqual(first);
+    expect(await redis.exists(`${PREFIX}${id}`)).toBe(0);
+    expect(received).toHaveLength(0);
+  });
+
+  it('refuses a null payload for an event it handles with 422', async () => {
+    for (const event of ['pull_request', 'issue_comment', 'ping']) {
+      expect((await deliver('null', { 'x-github-event': event })).status).toBe(422);
+    }
+    expect(received).toHaveLength(0);
+  });
+
+  it('acknowledges events it does not handle without handing them over, whatever their shape', async () => {
+    for (const body of ['null', '[1,2]', JSON.stringify({ ref: 'refs/heads/main' })]) {
+      expect(await deliver(body, { 'x-github-event': 'push' })).toEqual({
+        status: 200,
+        body: { ignored: true },
+      });
+    }
+    expect(received).toHaveLength(0);
+  });
+
+  it('answers a ping without handing it over', async () => {
+    const hello = JSON.stringify({ zen: 'Design for failure.', hook_id: 1, hook: { active: true } });
+
+    expect(await deliver(hello, { 'x-github-event': 'ping' })).toEqual({ status: 200, body: { pong: true } });
+    expect(received).toHaveLength(0);
+  });
+
+  it('hands over only the fields Rewind reads from a pull_request payload', async () => {
+    const id = randomUUID();
+    const full = {
+      action: 'closed',
+      number: 7,
+      pull_request: { number: 7, body: null, merged: true, title: 'Revert', head: { sha: 'c'.repeat(40) } },
+      repository: { full_name: 'acme/fleet' },
+      sender: { login: 'octocat' },
+    };
+
+    const reply = await deliver(JSON.stringify(full), { 'x-github-event': 'pull_request' }, id);
+
+    expect(reply.status).toBe(202);
+    expect(received).toEqual([
+      {
+        name: 'pull_request',
+        deliveryId: id,
+        payload: { action: 'closed', pull_request: { number: 7, body: null, merged: true } },
+      },
+    ]);
+  });
+
+  it('refuses a badly signed payload with 401 before looking at its shape', async () => {
+    const wrong = await sign('another secret', 'null');
+
+    const reply = await deliver('null', { 'x-github-event': 'pull_request', 'x-hub-signature-256': wrong });
+
+    expect(reply.status).toBe(401);
   });
 
   it('answers 500 when the event cannot be handed over, and accepts the redelivery', async () => {

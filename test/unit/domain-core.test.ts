@@ -24,6 +24,7 @@ import {
   transition,
 } from '../../src/domain/incident.ts';
 import { branchOf, formatRevision, parseRevision, tryParseRevision } from '../../src/domain/revision.ts';
+import { mulberry32 } from '../../src/sandbox/forge/faults.ts';
 
 const SHA = '363a6a8fe6a7f13e05d34c163b0ef02a777da20a';
 const SHA2 = 'd676e33990dc2865d67c022d26dea93d5e3236ff';
@@ -160,7 +161,18 @@ describe('branches and PR markers', () => {
   });
 
   it('sanitises components to valid refs', () => {
-    for (const raw of ['..a..b', '.hidden', 'x.lock', 'a b:c?d', '-flag', '~^', 'a@{b']) {
+    const cutAtLock = `${'x'.repeat(95)}.lock.lock`; // the 100-character cut ends in `.lock`
+    for (const raw of [
+      '..a..b',
+      '.hidden',
+      'x.lock',
+      'a b:c?d',
+      '-flag',
+      '~^',
+      'a@{b',
+      'a.lock-',
+      cutAtLock,
+    ]) {
       expect(isValidBranchName(`rewind/${sanitizeRefComponent(raw)}/x`)).toBe(true);
     }
     for (const bad of ['a..b', 'a/.b', 'a.lock', 'a//b', '/a', 'a/', 'a.', '@', 'a@{1}', 'a b', '-x']) {
@@ -173,6 +185,58 @@ describe('branches and PR markers', () => {
     const body = `Reverting.\n\n${buildRollbackMarker(marker)}\n`;
     expect(parseRollbackMarker(body)).toEqual(marker);
     expect(parseRollbackMarkers('<!-- rewind:incident=$(rm) culprit=abc -->')).toEqual([]);
+  });
+
+  it('finds exactly the markers the former regex found, in bodies made of marker fragments', () => {
+    // The former pattern, kept as the reference: right but quadratic (issue 7), so only short bodies.
+    const former = /<!--\s*rewind:incident=(\S+)\s+culprit=([0-9a-f]{40})\s*-->/g;
+    // Each part of a marker, with its valid spellings first and near misses after.
+    const parts = [
+      ['<!--', '<!-', '<!--<!--', 'x<!--'],
+      ['', ' ', '\n\t', '\u00a0', 'x'],
+      ['rewind:incident=', 'rewind:incident', 'REWIND:incident='],
+      [
+        'inc-ks.flux-system.podinfo-363a6a8fe6a7',
+        'inc-x-0123456789ab',
+        'INC-x-0123456789ab',
+        'inc-x-0123',
+        '$(rm)',
+        'inc-x-0123456789ab<!--',
+      ],
+      [' ', '\t', '\u2028 ', '', '-'],
+      ['culprit=', 'culprit', 'culprit=='],
+      [SHA, SHA2, SHA.slice(1), SHA.toUpperCase(), `${SHA}0`],
+      ['', ' ', '\n'],
+      ['-->', '->', '- ->'],
+    ];
+    const noise = ['', ' ', 'text ', '\n', '<!-- ', 'rewind:incident=', '-->'];
+    const random = mulberry32(7);
+    const oneOf = (options: readonly string[]): string => {
+      // Mostly the valid spelling, so that many bodies carry real markers.
+      const i = random() < 0.8 ? 0 : Math.floor(random() * options.length);
+      return options[i]!;
+    };
+    let compared = 0;
+    let withMarkers = 0;
+    for (let i = 0; i < 5_000; i++) {
+      let body = '';
+      for (let m = Math.floor(random() * 4); m >= 0; m--) {
+        body += oneOf(noise) + parts.map(oneOf).join('') + oneOf(noise);
+      }
+      const raw = [...body.matchAll(former)];
+      // A marker nested inside another's token (`incident=junk<!--rewind:...`) is found now; the
+      // former pattern swallowed it with the invalid outer one. Those bodies are not compared.
+      if (raw.some((m) => m[1]?.includes('<!--'))) continue;
+      const expected = raw
+        .filter((m) => /^inc-[a-z0-9.-]+-[0-9a-f]{12}$/.test(m[1]!))
+        .map((m) => ({ incident: m[1], culprit: m[2] }));
+      expect(parseRollbackMarkers(body), body).toEqual(expected);
+      compared++;
+      if (expected.length > 0) withMarkers++;
+    }
+    expect(compared).toBeGreaterThan(4_500);
+    expect(withMarkers).toBeGreaterThan(1_000);
+    expect(withMarkers).toBeLessThan(compared);
   });
 });
 

@@ -25,8 +25,8 @@ export interface FaultAnswer {
   readonly body: Record<string, unknown>;
 }
 
-/** mulberry32: tiny, seedable, good enough to pick faults. */
-function mulberry32(seed: number): () => number {
+/** mulberry32: tiny, seedable, good enough to pick faults (and to make fuzz tests reproducible). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
