@@ -74,7 +74,7 @@ export interface Runtime {
 
 /**
  * Fault injection for the crash-safety tests: REWIND_CRASH_AT=after-push | before-reconcile |
- * after-branch-push | after-pr | after-merge | before-result-comment kills the process there.
+ * after-branch-push | after-pr-created | after-pr | after-merge | before-result-comment kills the process there.
  */
 function crashPointFrom(env: RuntimeOptions['env']): ((name: string) => void) | undefined {
   const at = env['REWIND_CRASH_AT'];
@@ -165,6 +165,7 @@ export function forgeFactory(
         mergeMethod: forge.mergeMethod,
         labels: forge.labels,
         teamReviewers: forge.teamReviewers,
+        log: log.child({ forge: key }),
         ...(crashPoint ? { crashPoint } : {}),
       };
       cache.set(key, deps);
