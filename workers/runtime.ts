@@ -31,10 +31,11 @@ import type { GitHubAuth } from '../src/forge/github-auth.ts';
 import { renderResultComment, resultCommentMarker } from '../src/forge/pr-body.ts';
 import { pullRequestTexts } from '../src/forge/texts.ts';
 import { parseDuration } from '../src/config/index.ts';
-import { TerminalError, isRewindError } from '../src/domain/errors.ts';
+import { TerminalError } from '../src/domain/errors.ts';
 import { isTerminal, stageTimings } from '../src/domain/incident.ts';
 import { parseCommitSha } from '../src/domain/commit-sha.ts';
-import { IncidentRecorder } from '../src/pipeline/incident-recorder.ts';
+import { IncidentRecorder, type RecorderDeps } from '../src/pipeline/incident-recorder.ts';
+import { isFatal, runIncidentJob } from '../src/pipeline/incident-job.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
 import type { ForgeDeps } from '../src/pipeline/pull-request.ts';
 import type { VerificationResult } from '../src/pipeline/verify-job.ts';
@@ -84,12 +85,19 @@ function crashPointFrom(env: RuntimeOptions['env']): ((name: string) => void) | 
   };
 }
 
-/** Errors that retrying cannot fix end the job at once (BullMQ's UnrecoverableError). */
-async function unrecoverableOnTerminal<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Errors that retrying cannot fix end the incident (with the error's message) and the job at once:
+ * BullMQ's UnrecoverableError skips the remaining attempts and their backoff.
+ */
+async function unrecoverableOnTerminal<T>(
+  incidentId: string,
+  deps: RecorderDeps,
+  fn: () => Promise<T>,
+): Promise<T> {
   try {
-    return await fn();
+    return await runIncidentJob(incidentId, deps, { retried: true }, fn);
   } catch (error) {
-    if (isRewindError(error) && !error.retryable) throw new UnrecoverableError(redact(error.message));
+    if (isFatal(error)) throw new UnrecoverableError(redact(error.message));
     throw error;
   }
 }
@@ -278,7 +286,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         QUEUE_NAMES.rollback,
         async (job, token) => {
           const data = rollbackJobSchema.parse(job.data);
-          const result = await unrecoverableOnTerminal(() =>
+          const result = await unrecoverableOnTerminal(data.incidentId, { incidents, clock, log }, () =>
             runRollback(data, {
               cluster,
               git,
@@ -314,22 +322,25 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       new Worker<VerifyJob, VerifyJobResult>(
         QUEUE_NAMES.verify,
         async (job, token) => {
-          const result = await runVerify(verifyJobSchema.parse(job.data), {
-            cluster,
-            incidents,
-            clock,
-            log: log.child({ job: job.id }),
-            ...(postResult ? { postResult } : {}),
-            contains: async (record, ancestor, descendant) =>
-              record.details.source
-                ? git.isAncestor(
-                    record.details.source.url,
-                    parseCommitSha(ancestor),
-                    parseCommitSha(descendant),
-                  )
-                : false,
-            ...(crashPoint ? { crashPoint } : {}),
-          });
+          const data = verifyJobSchema.parse(job.data);
+          const result = await unrecoverableOnTerminal(data.incidentId, { incidents, clock, log }, () =>
+            runVerify(data, {
+              cluster,
+              incidents,
+              clock,
+              log: log.child({ job: job.id }),
+              ...(postResult ? { postResult } : {}),
+              contains: async (record, ancestor, descendant) =>
+                record.details.source
+                  ? git.isAncestor(
+                      record.details.source.url,
+                      parseCommitSha(ancestor),
+                      parseCommitSha(descendant),
+                    )
+                  : false,
+              ...(crashPoint ? { crashPoint } : {}),
+            }),
+          );
           if (result.kind === 'check-again') {
             // "Check again later" as a delayed job, not a busy worker (BullMQ's DelayedError pattern).
             await job.moveToDelayed(Date.now() + interval, token);
