@@ -386,6 +386,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   let detector: Detector | undefined;
+  async function close(): Promise<void> {
+    detector?.stop();
+    await Promise.all(workers.map((w) => w.close()));
+    await rollbackQueue.close();
+    await verifyQueue.close();
+    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+  }
   if (options.roles.includes('detector')) {
     detector = new Detector({
       config,
@@ -398,7 +405,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       incidents,
       ...(options.detector ?? {}),
     });
-    await detector.start();
+    // A detector that cannot start leaves nothing running behind it (workers, Redis connections).
+    await detector.start().catch(async (error: unknown) => {
+      await close();
+      throw error;
+    });
   }
   log.info({ roles: options.roles, cluster: cluster.server, prefix }, 'rewind started');
 
@@ -440,12 +451,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     incidents,
     rollbackQueue,
     verifyQueue,
-    async close() {
-      detector?.stop();
-      await Promise.all(workers.map((w) => w.close()));
-      await rollbackQueue.close();
-      await verifyQueue.close();
-      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
-    },
+    close,
   };
 }
