@@ -157,23 +157,29 @@ async function serve(
 ): Promise<void> {
   const { startRuntime } = await import('../workers/runtime.ts');
   const { createLogger } = await import('./logging.ts');
+  const { listenHttp } = await import('./server/http.ts');
   const cfg = await config(file);
   const log = createLogger();
-  const runtime = await startRuntime({ config: cfg, roles, log, env: process.env });
-  let server: { close(): Promise<void> } | undefined;
+  // The port first: when it is taken, nothing else has started yet.
+  const server = listen === undefined ? undefined : await listenHttp({ port: listen, log });
+  const runtime = await startRuntime({ config: cfg, roles, log, env: process.env }).catch(
+    async (error: unknown) => {
+      await server?.close();
+      throw error;
+    },
+  );
   let webhookRedis: { quit(): Promise<unknown> } | undefined;
-  if (listen !== undefined) {
-    const { startHttpServer } = await import('./server/http.ts');
+  if (server) {
     const secretEnv = cfg.forge.type === 'github' ? cfg.forge.webhookSecretEnv : undefined;
     const secret = secretEnv ? process.env[secretEnv] : undefined;
-    let github: Parameters<typeof startHttpServer>[1]['github'];
+    let github: Parameters<typeof server.serve>[1];
     if (secret) {
       const { redisConnection } = await import('./queue/connection.ts');
       const redis = redisConnection(cfg.redis);
       webhookRedis = redis;
       github = { secret, redis, prefix: cfg.redis.prefix };
     }
-    server = await startHttpServer(runtime, { port: listen, log, ...(github ? { github } : {}) });
+    server.serve(runtime, github);
   }
   await new Promise<void>((resolve) => {
     const drain = (): void => {

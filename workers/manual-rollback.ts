@@ -13,6 +13,7 @@ import { RollbackGit } from '../src/git/rollback-git.ts';
 import { LAST_HEALTHY_ANNOTATION } from '../src/pipeline/detect.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
 import { type Logger, systemClock } from '../src/pipeline/ports.ts';
+import { runIncidentJob } from '../src/pipeline/incident-job.ts';
 import { runRollback } from '../src/pipeline/rollback.ts';
 import { runVerify } from '../src/pipeline/verify-job.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
@@ -107,34 +108,42 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
     print(
       `rolling back ${appLabel(app)} from ${bad.slice(0, 12)} to ${good.slice(0, 12)}${options.dryRun ? ' (dry run)' : ''}`,
     );
-    const result = await runRollback(
-      {
-        incidentId,
-        app,
-        badRevision: bad,
-        goodRevision: good,
-        trigger: 'manual',
-        reason: 'ManualRollback',
-        message: `Rollback requested by ${options.requestedBy}.`,
-        detectedAt: new Date().toISOString(),
-        manual: true,
-        dryRun: options.dryRun,
-        requestedBy: options.requestedBy.slice(0, 100),
-      },
-      {
-        ...deps,
-        enqueueVerify: async (job) => {
-          verifyJob = job;
+    // Nothing retries this run: whatever stops it ends the incident, so `rewind status` never shows
+    // it waiting in a middle condition.
+    await runIncidentJob(incidentId, deps, { retried: false }, async () => {
+      const result = await runRollback(
+        {
+          incidentId,
+          app,
+          badRevision: bad,
+          goodRevision: good,
+          trigger: 'manual',
+          reason: 'ManualRollback',
+          message: `Rollback requested by ${options.requestedBy}.`,
+          detectedAt: new Date().toISOString(),
+          manual: true,
+          dryRun: options.dryRun,
+          requestedBy: options.requestedBy.slice(0, 100),
         },
-      },
-    );
-    if (result.kind === 'handed-to-verifier' && verifyJob) {
-      for (;;) {
-        const outcome = await runVerify(verifyJob, verifyDeps);
-        if (outcome.kind !== 'check-again') break;
-        await new Promise((r) => setTimeout(r, 250));
+        {
+          ...deps,
+          enqueueVerify: async (job) => {
+            verifyJob = job;
+          },
+        },
+      );
+      if (result.kind === 'handed-to-verifier' && verifyJob) {
+        for (;;) {
+          const outcome = await runVerify(verifyJob, verifyDeps);
+          if (outcome.kind !== 'check-again') break;
+          await new Promise((r) => setTimeout(r, 250));
+        }
       }
-    }
+    }).catch(async (error: unknown) => {
+      const record = await incidents.get(incidentId);
+      if (record) for (const line of describeIncident(record)) print(line);
+      throw error;
+    });
     const record = await incidents.get(incidentId);
     if (record) for (const line of describeIncident(record)) print(line);
     const last = record?.conditions.at(-1);

@@ -32,10 +32,11 @@ import type { GitHubAuth } from '../src/forge/github-auth.ts';
 import { renderResultComment, resultCommentMarker } from '../src/forge/pr-body.ts';
 import { pullRequestTexts } from '../src/forge/texts.ts';
 import { parseDuration } from '../src/config/index.ts';
-import { InvalidInputError, TerminalError, isRewindError } from '../src/domain/errors.ts';
+import { InvalidInputError, TerminalError } from '../src/domain/errors.ts';
 import { isTerminal, stageTimings } from '../src/domain/incident.ts';
 import { parseCommitSha } from '../src/domain/commit-sha.ts';
-import { IncidentRecorder } from '../src/pipeline/incident-recorder.ts';
+import { IncidentRecorder, type RecorderDeps } from '../src/pipeline/incident-recorder.ts';
+import { isFatal, runIncidentJob } from '../src/pipeline/incident-job.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
 import type { ForgeDeps } from '../src/pipeline/pull-request.ts';
 import type { VerificationResult } from '../src/pipeline/verify-job.ts';
@@ -75,7 +76,7 @@ export interface Runtime {
 
 /**
  * Fault injection for the crash-safety tests: REWIND_CRASH_AT=after-push | before-reconcile |
- * after-branch-push | after-pr | after-merge | before-result-comment kills the process there.
+ * after-branch-push | after-pr-created | after-pr | after-merge | before-result-comment kills the process there.
  */
 function crashPointFrom(env: RuntimeOptions['env']): ((name: string) => void) | undefined {
   const at = env['REWIND_CRASH_AT'];
@@ -85,12 +86,19 @@ function crashPointFrom(env: RuntimeOptions['env']): ((name: string) => void) | 
   };
 }
 
-/** Errors that retrying cannot fix end the job at once (BullMQ's UnrecoverableError). */
-async function unrecoverableOnTerminal<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Errors that retrying cannot fix end the incident (with the error's message) and the job at once:
+ * BullMQ's UnrecoverableError skips the remaining attempts and their backoff.
+ */
+async function unrecoverableOnTerminal<T>(
+  incidentId: string,
+  deps: RecorderDeps,
+  fn: () => Promise<T>,
+): Promise<T> {
   try {
-    return await fn();
+    return await runIncidentJob(incidentId, deps, { retried: true }, fn);
   } catch (error) {
-    if (isRewindError(error) && !error.retryable) throw new UnrecoverableError(redact(error.message));
+    if (isFatal(error)) throw new UnrecoverableError(redact(error.message));
     throw error;
   }
 }
@@ -166,6 +174,7 @@ export function forgeFactory(
         mergeMethod: forge.mergeMethod,
         labels: forge.labels,
         teamReviewers: forge.teamReviewers,
+        log: log.child({ forge: key }),
         ...(crashPoint ? { crashPoint } : {}),
       };
       cache.set(key, deps);
@@ -279,7 +288,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         QUEUE_NAMES.rollback,
         async (job, token) => {
           const data = rollbackJobSchema.parse(job.data);
-          const result = await unrecoverableOnTerminal(() =>
+          const result = await unrecoverableOnTerminal(data.incidentId, { incidents, clock, log }, () =>
             runRollback(data, {
               cluster,
               git,
@@ -315,22 +324,25 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       new Worker<VerifyJob, VerifyJobResult>(
         QUEUE_NAMES.verify,
         async (job, token) => {
-          const result = await runVerify(verifyJobSchema.parse(job.data), {
-            cluster,
-            incidents,
-            clock,
-            log: log.child({ job: job.id }),
-            ...(postResult ? { postResult } : {}),
-            contains: async (record, ancestor, descendant) =>
-              record.details.source
-                ? git.isAncestor(
-                    record.details.source.url,
-                    parseCommitSha(ancestor),
-                    parseCommitSha(descendant),
-                  )
-                : false,
-            ...(crashPoint ? { crashPoint } : {}),
-          });
+          const data = verifyJobSchema.parse(job.data);
+          const result = await unrecoverableOnTerminal(data.incidentId, { incidents, clock, log }, () =>
+            runVerify(data, {
+              cluster,
+              incidents,
+              clock,
+              log: log.child({ job: job.id }),
+              ...(postResult ? { postResult } : {}),
+              contains: async (record, ancestor, descendant) =>
+                record.details.source
+                  ? git.isAncestor(
+                      record.details.source.url,
+                      parseCommitSha(ancestor),
+                      parseCommitSha(descendant),
+                    )
+                  : false,
+              ...(crashPoint ? { crashPoint } : {}),
+            }),
+          );
           if (result.kind === 'check-again') {
             // "Check again later" as a delayed job, not a busy worker (BullMQ's DelayedError pattern).
             await job.moveToDelayed(Date.now() + interval, token);
@@ -376,6 +388,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   let detector: Detector | undefined;
+  async function close(): Promise<void> {
+    detector?.stop();
+    await Promise.all(workers.map((w) => w.close()));
+    await rollbackQueue.close();
+    await verifyQueue.close();
+    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+  }
   if (options.roles.includes('detector')) {
     detector = new Detector({
       config,
@@ -388,7 +407,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       incidents,
       ...(options.detector ?? {}),
     });
-    await detector.start();
+    // A detector that cannot start leaves nothing running behind it (workers, Redis connections).
+    await detector.start().catch(async (error: unknown) => {
+      await close();
+      throw error;
+    });
   }
   log.info({ roles: options.roles, cluster: cluster.server, prefix }, 'rewind started');
 
@@ -430,12 +453,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     incidents,
     rollbackQueue,
     verifyQueue,
-    async close() {
-      detector?.stop();
-      await Promise.all(workers.map((w) => w.close()));
-      await rollbackQueue.close();
-      await verifyQueue.close();
-      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
-    },
+    close,
   };
 }

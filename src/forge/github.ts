@@ -10,6 +10,7 @@ import {
   TransientError,
   isRewindError,
 } from '../domain/errors.ts';
+import { optionalCall } from '../pipeline/optional-call.ts';
 import type { Logger } from '../pipeline/ports.ts';
 import {
   type AttemptGate,
@@ -432,26 +433,35 @@ export class GitHubForge implements Forge {
     }
     const log = this.log.child({ pr: pull.number, branch: input.branch });
 
+    // Labels and reviewers help people find and review the revert; the PR is no less a rollback
+    // without them, so their failures are logged and never end the incident.
     let labels = (pull.labels ?? []).map((l) => l.name);
     const missingLabels = distinct(input.labels).filter((l) => !labels.includes(l));
     if (missingLabels.length > 0) {
-      const data = await this.call(
-        `label pull request #${pull.number}`,
-        async (c) =>
-          (
-            await c.rest.issues.addLabels({
-              owner: this.owner,
-              repo: this.repo,
-              issue_number: pull.number,
-              labels: missingLabels,
-            })
-          ).data,
-      );
-      labels = parse(labelsSchema, data, 'the labels').map((l) => l.name);
-      log.info({ labels: missingLabels }, 'labels added');
+      const added = await optionalCall(log, `label pull request #${pull.number}`, async () => {
+        const data = await this.call(
+          `label pull request #${pull.number}`,
+          async (c) =>
+            (
+              await c.rest.issues.addLabels({
+                owner: this.owner,
+                repo: this.repo,
+                issue_number: pull.number,
+                labels: missingLabels,
+              })
+            ).data,
+        );
+        return parse(labelsSchema, data, 'the labels').map((l) => l.name);
+      });
+      if (added !== undefined) {
+        labels = added;
+        log.info({ labels: missingLabels }, 'labels added');
+      }
     }
 
-    await this.ensureReviewers(pull, input, outcome === 'created', log);
+    await optionalCall(log, `request reviews on #${pull.number}`, () =>
+      this.ensureReviewers(pull, input, outcome === 'created', log),
+    );
 
     let title = pull.title;
     let body = pull.body ?? '';

@@ -11,9 +11,11 @@ import type { Forge, PullRequest } from '../forge/port.ts';
 import type { CandidateCommit, CulpritOutcome } from '../git/culprit.ts';
 import type { RevertPushInput } from '../git/rollback-git.ts';
 import type { IncidentRecorder } from './incident-recorder.ts';
-import type { GitPort } from './ports.ts';
+import { optionalCall } from './optional-call.ts';
+import type { GitPort, Logger } from './ports.ts';
 
-export type CrashPoint = 'after-push' | 'before-reconcile' | 'after-branch-push' | 'after-pr' | 'after-merge';
+export type CrashPoint =
+  'after-push' | 'before-reconcile' | 'after-branch-push' | 'after-pr-created' | 'after-pr' | 'after-merge';
 
 export interface FailingAppText {
   readonly label: string;
@@ -50,6 +52,8 @@ export interface ForgeDeps {
   readonly mergeMethod: 'merge' | 'squash' | 'rebase';
   readonly labels: readonly string[];
   readonly teamReviewers: readonly string[];
+  /** Where optional calls that failed (labels, reviewers, informative comments) are reported. */
+  readonly log: Logger;
   /** Fault injection for crash-safety tests. */
   readonly crashPoint?: (name: CrashPoint) => void;
 }
@@ -92,8 +96,12 @@ export async function openPullRequest(
   const { forge } = deps;
   const culprit = input.culprit.sha;
 
-  // One PR per culprit: an open Rewind PR for the same commit takes this app in.
+  const prBranch = revertBranchFor(input.app, culprit);
+  // One PR per culprit: an open Rewind PR for the same commit takes this app in. This incident's own
+  // PR (its branch), found again after a crash or a lost answer, is not one to join: joining it
+  // would leave the incident waiting for an owner that is itself.
   for (const pr of await forge.listOpenRewindPullRequests()) {
+    if (pr.headBranch === prBranch) continue;
     const markers = parseRollbackMarkers(pr.body);
     if (!markers.some((m) => m.culprit === culprit)) continue;
     if (!markers.some((m) => m.incident === rec.record.id)) {
@@ -115,10 +123,13 @@ export async function openPullRequest(
         pr.number,
         pr.body + deps.texts.alsoFailing({ incidentId: rec.record.id, culprit, app: self }),
       );
-      await forge.ensureComment(
-        pr.number,
-        `<!-- rewind:joined=${rec.record.id} -->`,
-        `<!-- rewind:joined=${rec.record.id} -->\n${appLabel(input.app)} fails on the same commit ${shortSha(input.culprit.sha)} (${self.reason}); this pull request reverts it for both.`,
+      // Tells the reviewers; the body above already carries this incident's marker.
+      await optionalCall(deps.log, `comment on #${pr.number} that ${appLabel(input.app)} joined`, () =>
+        forge.ensureComment(
+          pr.number,
+          `<!-- rewind:joined=${rec.record.id} -->`,
+          `<!-- rewind:joined=${rec.record.id} -->\n${appLabel(input.app)} fails on the same commit ${shortSha(input.culprit.sha)} (${self.reason}); this pull request reverts it for both.`,
+        ),
       );
     }
     await rec.details({ revert: { kind: 'joined', sha: pr.headSha } });
@@ -131,7 +142,6 @@ export async function openPullRequest(
     return { kind: 'opened', pr };
   }
 
-  const prBranch = revertBranchFor(input.app, culprit);
   const previous = await forge.findPullRequest(prBranch);
   if (previous?.state === 'closed' && !previous.merged && !input.manual) {
     const result = await rec.stop(
@@ -184,7 +194,10 @@ export async function openPullRequest(
   );
   deps.crashPoint?.('after-branch-push');
 
-  const author = await forge.loginForEmail(input.culprit.authorEmail).catch(() => undefined);
+  // Only to name the author and ask them to review.
+  const author = await optionalCall(deps.log, 'find the culprit author on the forge', () =>
+    forge.loginForEmail(input.culprit.authorEmail),
+  );
   const { title, body } = deps.texts.pullRequest({
     incidentId: rec.record.id,
     apps: input.failingAppsDetail,
@@ -215,6 +228,7 @@ export async function openPullRequest(
     reviewers: author ? [author] : [],
     teamReviewers: deps.teamReviewers,
   });
+  deps.crashPoint?.('after-pr-created');
   await recordPullRequest(rec, ensured.pr, ensured.outcome === 'created' ? 'Created' : 'AlreadyExisted');
   return { kind: 'opened', pr: ensured.pr };
 }
@@ -290,7 +304,10 @@ export async function advancePullRequest(
       message: merge.message,
       expectedSha: pr.headSha,
     });
-    await deps.forge.ensureComment(number, refused.marker, refused.body);
+    // The incident records the refusal below either way; the comment only tells the reviewers.
+    await optionalCall(deps.log, `comment on #${number} that the merge was refused`, () =>
+      deps.forge.ensureComment(number, refused.marker, refused.body),
+    );
     const stopped = await rec.stop(
       'NeedsHuman',
       'MergeRefused',

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import { TerminalError } from '../domain/errors.ts';
 import type { Logger } from '../pipeline/ports.ts';
 import type { Runtime } from '../../workers/runtime.ts';
 import { wakeIncidentsFor } from './github-events.ts';
@@ -22,7 +23,61 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** A bound port that answers 503 until `serve` gives it the runtime. */
+export interface HttpListener extends HttpServer {
+  serve(runtime: Runtime, github?: HttpServerOptions['github']): void;
+}
+
+/**
+ * Binds the port first, before any worker or Redis connection exists: a port in use (a second
+ * `rewind start`) then fails with what to do, and nothing is left half-started.
+ */
+export async function listenHttp(options: Omit<HttpServerOptions, 'github'>): Promise<HttpListener> {
+  let handler: http.RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'text/plain' }).end('starting\n');
+  };
+  const server = http.createServer((req, res) => handler(req, res));
+  const host = options.host ?? '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, options.port)));
+    server.listen(options.port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    serve(runtime, github) {
+      handler = requestHandler(runtime, { log: options.log, ...(github ? { github } : {}) });
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (error.code === 'EADDRINUSE') {
+    return new TerminalError(
+      `port ${port} is in use on ${host} (another Rewind, or another server, listens there): stop it, or pass --listen <port> with a free port.`,
+      { cause: error },
+    );
+  }
+  if (error.code === 'EACCES') {
+    return new TerminalError(
+      `not allowed to listen on port ${port} on ${host} (ports below 1024 need privileges): pass --listen <port> with a port above 1023.`,
+      { cause: error },
+    );
+  }
+  return new TerminalError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error });
+}
+
 export async function startHttpServer(runtime: Runtime, options: HttpServerOptions): Promise<HttpServer> {
+  const listener = await listenHttp(options);
+  listener.serve(runtime, options.github);
+  return listener;
+}
+
+function requestHandler(
+  runtime: Runtime,
+  options: Pick<HttpServerOptions, 'log' | 'github'>,
+): http.RequestListener {
   const webhook = options.github
     ? createGitHubWebhookHandler({
         secret: options.github.secret,
@@ -31,7 +86,7 @@ export async function startHttpServer(runtime: Runtime, options: HttpServerOptio
         onEvent: (event) => wakeIncidentsFor(event, runtime, options.log),
       })
     : undefined;
-  const server = http.createServer((req, res) => {
+  return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/webhooks/github' && req.method === 'POST') {
       if (!webhook) {
@@ -44,11 +99,5 @@ export async function startHttpServer(runtime: Runtime, options: HttpServerOptio
       return;
     }
     void handleHealth(runtime, req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(options.port, options.host ?? '0.0.0.0', resolve));
-  const address = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -92,3 +92,34 @@ describe('rewind start refuses to half-start, with a message that says what to f
     expect(result.err + result.out).not.toContain('ghp_abcdefghijklmnopqrstuvwxyz0123456789');
   });
 });
+
+describe('rewind start on a port already in use', () => {
+  it('says which port and what to do, exits non-zero, and starts nothing (no worker, no Redis keys)', async () => {
+    const { startSandbox } = await import('../../src/sandbox/sandbox.ts');
+    const { Redis } = await import('ioredis');
+    // A cluster and Redis that answer, so that only the port can stop it.
+    const sandbox = await startSandbox();
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const { port } = taken.address() as net.AddressInfo;
+    const prefix = `rewind-test-port-${process.pid}-${Date.now()}`;
+    const redis = new Redis(redisUrl());
+    try {
+      const result = await rewind(['start', '--listen', String(port)], {
+        REWIND_REDIS_URL: redisUrl(),
+        REWIND_REDIS_PREFIX: prefix,
+        REWIND_KUBERNETES_KUBECONFIG: sandbox.kubeconfigPath,
+      });
+      expect(result.code, result.err).not.toBe(0);
+      expect(result.err).toContain(`port ${port} is in use`);
+      expect(result.err).toContain('--listen');
+      expect(result.err).not.toMatch(/^\s+at /m); // a message, not a crash's stack trace
+      expect(result.err + result.out).not.toContain('rewind started');
+      expect(await redis.keys(`${prefix}*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+      await sandbox.stop();
+    }
+  }, 60_000);
+});

@@ -267,6 +267,15 @@ describe('pull-request idempotency under faults and worker kills', () => {
       takesOver: ['verifier'],
       atCrash: { condition: 'Converged', pulls: 1, merged: true, resultComments: 0 },
     },
+    {
+      // The PR exists but the incident does not know it yet: the takeover must find it as its own
+      // (not join it as another incident's and wait forever).
+      crashAt: 'after-pr-created',
+      child: 'rollback',
+      stays: ['verifier'],
+      takesOver: ['rollback'],
+      atCrash: { condition: 'RevertPrepared', pulls: 1, merged: false, resultComments: 0 },
+    },
   ] as const;
   for (const [i, kill] of KILLS.entries()) {
     it.concurrent(
@@ -317,5 +326,38 @@ describe('pull-request idempotency under faults and worker kills', () => {
       },
       120_000,
     );
+  }
+});
+
+// Reviewers, labels and informative comments only help people; the revert does not depend on them.
+// The case seen in the field: the answer to "create PR" is lost, Rewind finds the PR again, and
+// then the reviews it reads to choose reviewers are not served (404) or keep failing (500).
+describe('optional forge calls never end an incident', () => {
+  for (const status of [404, 500]) {
+    it(`create PR answer lost, then GET /pulls/{n}/reviews answers ${status}: Converged with one PR`, async ({
+      task,
+    }) => {
+      const h = await setUp(task.id, {
+        routes: {
+          'pulls.create': { afterEffect: true, times: 1 },
+          'pulls.listReviews': { status },
+        },
+      });
+      const runtime = await workerRuntime(h, ['rollback', 'verifier'], 'git-worker');
+      const bad = await h.loop.fleet.setPodinfoImage(BROKEN);
+      h.loop.fleet.notifyPush();
+      const incident = await finalIncident(runtime, bad, 60_000);
+      const requests = h.forge.state.requests;
+      // The faults did happen: the create's answer was lost, and the reviews were asked for and failed.
+      expect(requests.filter((r) => r.route === 'pulls.create' && r.fault === 'after-effect')).toHaveLength(
+        1,
+      );
+      expect(
+        requests.filter((r) => r.route === 'pulls.listReviews' && r.status === status).length,
+        timeline(requests),
+      ).toBeGreaterThan(0);
+      await expectExactlyOnce(h, incident);
+      expect(h.forge.state.pulls[0]!.labels).toEqual(expect.arrayContaining(['rewind', 'rollback']));
+    }, 90_000);
   }
 });

@@ -480,6 +480,60 @@ describe('sandbox forge', () => {
       documentation_url: expect.any(String),
     });
   });
+
+  it('serves reviews with GitHub shapes and refusals; an approval counts toward required approvals', async () => {
+    const head = pushBranch('rewind/reviewed', { 'apps/reviewed/a.yaml': 'a: 1\n' });
+    const { data: pr } = await octokit.rest.pulls.create({
+      ...repo,
+      head: 'rewind/reviewed',
+      base: 'main',
+      title: 'Review me',
+    });
+    await octokit.rest.pulls.requestReviewers({ ...repo, pull_number: pr.number, reviewers: ['alice'] });
+    expect((await octokit.rest.pulls.listReviews({ ...repo, pull_number: pr.number })).data).toEqual([]);
+
+    forge.setProtection({ requiredApprovals: 1 });
+    const blocked = await failure(octokit.rest.pulls.merge({ ...repo, pull_number: pr.number, sha: head }));
+    expect(blocked.status).toBe(405);
+    const own = await failure(
+      octokit.rest.pulls.createReview({ ...repo, pull_number: pr.number, event: 'APPROVE' }),
+    );
+    expect(own.status).toBe(422);
+    expect(own.message).toContain('Can not approve your own pull request');
+    const noBody = await failure(
+      octokit.rest.pulls.createReview({ ...repo, pull_number: pr.number, event: 'COMMENT' }),
+    );
+    expect(noBody.status).toBe(422);
+    const { data: comment } = await octokit.rest.pulls.createReview({
+      ...repo,
+      pull_number: pr.number,
+      event: 'COMMENT',
+      body: 'Reverts the culprit only.',
+    });
+    expect(comment).toMatchObject({ state: 'COMMENTED', user: { login: 'rewind[bot]' }, commit_id: head });
+
+    await forge.humanReview(pr.number, 'APPROVE', 'LGTM', 'alice');
+    const { data: reviews } = await octokit.rest.pulls.listReviews({ ...repo, pull_number: pr.number });
+    expect(reviews.map((r) => [r.user?.login, r.state, r.body])).toEqual([
+      ['rewind[bot]', 'COMMENTED', 'Reverts the culprit only.'],
+      ['alice', 'APPROVED', 'LGTM'],
+    ]);
+    expect(reviews[1]).toMatchObject({
+      commit_id: head,
+      submitted_at: expect.any(String),
+      pull_request_url: expect.stringContaining(`/pulls/${pr.number}`),
+      html_url: expect.stringContaining(`#pullrequestreview-${reviews[1]!.id}`),
+    });
+    // A requested reviewer who reviewed is no longer "requested", as on GitHub.
+    const { data: requested } = await octokit.rest.pulls.listRequestedReviewers({
+      ...repo,
+      pull_number: pr.number,
+    });
+    expect(requested.users.map((u) => u.login)).toEqual([]);
+    const { data: merged } = await octokit.rest.pulls.merge({ ...repo, pull_number: pr.number, sha: head });
+    forge.setProtection({});
+    expect(merged.merged).toBe(true);
+  });
 });
 
 describe('sandbox forge webhook sender', () => {

@@ -34,6 +34,21 @@ describe('sandbox forge faults', () => {
     expect(kinds(new FaultInjector({ afterEffectRate: 1, seed: 1 }), 5, false)).toEqual(Array(5).fill('ok'));
   });
 
+  it('aims a fault at one operation, for as many requests as asked, on top of the random ones', () => {
+    const injector = new FaultInjector({
+      routes: { 'pulls.create': { afterEffect: true, times: 1 }, 'pulls.listReviews': { status: 404 } },
+    });
+    const create = () => injector.roll(true, 0, 'pulls.create');
+    expect([create().afterEffect, create().afterEffect]).toEqual([true, false]);
+    expect(injector.roll(true, 0, 'issues.createComment')).toEqual({ before: undefined, afterEffect: false });
+    for (let i = 0; i < 3; i += 1) {
+      expect(injector.roll(false, 0, 'pulls.listReviews').before).toMatchObject({ status: 404 });
+    }
+    expect(
+      new FaultInjector({ routes: { 'pulls.get': { status: 500 } } }).roll(false, 0, 'pulls.get').before,
+    ).toMatchObject({ kind: 'error', status: 500 });
+  });
+
   it('gives rate-limit answers the headers Octokit reads', () => {
     const primary = new FaultInjector({ rateLimitRate: 1 }).roll(false, 10_000).before;
     expect(primary).toMatchObject({

@@ -16,6 +16,20 @@ export interface FaultOptions {
   /** Delay before every answer. */
   slowMs?: number;
   seed?: number;
+  /**
+   * Faults aimed at one operation (Octokit's name, `pulls.create`), on top of the random ones: a
+   * test can lose exactly the answer it means to, or break one endpoint for good.
+   */
+  routes?: Readonly<Record<string, RouteFault>>;
+}
+
+export interface RouteFault {
+  /** Answer with this status (GitHub's error body) instead of handling the request. */
+  readonly status?: number;
+  /** Handle the request, then lose its answer (a 502). For writes, like `afterEffectRate`. */
+  readonly afterEffect?: boolean;
+  /** How many requests to this operation the fault hits (default: every one). */
+  readonly times?: number;
 }
 
 export interface FaultAnswer {
@@ -47,6 +61,7 @@ export interface FaultRoll {
 export class FaultInjector {
   private options: FaultOptions = {};
   private random: () => number = Math.random;
+  private readonly routeHits = new Map<string, number>();
 
   constructor(options: FaultOptions | undefined) {
     this.set(options);
@@ -55,14 +70,18 @@ export class FaultInjector {
   set(options: FaultOptions | undefined): void {
     this.options = { ...options };
     this.random = mulberry32(options?.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.routeHits.clear();
   }
 
   get slowMs(): number {
     return Math.max(0, this.options.slowMs ?? 0);
   }
 
-  /** Draws the same three numbers for every request, so one seed gives one sequence of faults. */
-  roll(isWrite: boolean, now = Date.now()): FaultRoll {
+  /**
+   * Draws the same three numbers for every request, so one seed gives one sequence of faults; a
+   * fault aimed at `route` wins over the random draw.
+   */
+  roll(isWrite: boolean, now = Date.now(), route?: string): FaultRoll {
     const which = this.random();
     const variant = this.random();
     const after = this.random();
@@ -79,8 +98,30 @@ export class FaultInjector {
     else if (which < rateLimitRate + secondaryRateLimitRate + errorRate) {
       before = serverError(variant < 1 / 3 ? 500 : variant < 2 / 3 ? 502 : 503);
     }
-    return { before, afterEffect: isWrite && before === undefined && after < afterEffectRate };
+    const aimed = this.aimedAt(route);
+    if (aimed?.status !== undefined) before = statusAnswer(aimed.status);
+    return {
+      before,
+      afterEffect:
+        isWrite && before === undefined && (aimed?.afterEffect === true || after < afterEffectRate),
+    };
   }
+
+  /** The fault aimed at this operation, counted against its `times`. */
+  private aimedAt(route: string | undefined): RouteFault | undefined {
+    const fault = route === undefined ? undefined : this.options.routes?.[route];
+    if (route === undefined || fault === undefined) return undefined;
+    const hits = this.routeHits.get(route) ?? 0;
+    if (fault.times !== undefined && hits >= fault.times) return undefined;
+    this.routeHits.set(route, hits + 1);
+    return fault;
+  }
+}
+
+function statusAnswer(status: number): FaultAnswer {
+  if (status === 500 || status === 502 || status === 503) return serverError(status);
+  const message = status === 404 ? 'Not Found' : `Sandbox fault ${status}`;
+  return { kind: 'error', status, headers: {}, body: { message, status: String(status) } };
 }
 
 function primaryRateLimit(now: number): FaultAnswer {

@@ -12,14 +12,16 @@ import {
   type LabelRecord,
   type PullRecord,
   REACTIONS,
+  REVIEW_EVENTS,
   type ReactionContent,
   type ReactionRecord,
+  type ReviewRecord,
 } from './state.ts';
 import type { UserDirectory } from './users.ts';
 import type { WebhookSender } from './webhooks.ts';
 
 export interface ProtectionOptions {
-  /** Approving reviews needed; the sandbox has no review API, so any value > 0 blocks merges. */
+  /** Approving reviews needed (the latest review of each person other than the author counts). */
   requiredApprovals?: number;
   /** Behaves like a required status check that never reports. */
   blockMerges?: boolean;
@@ -94,7 +96,10 @@ export class SandboxRepository {
       return { mergeable: null, mergeableState: 'unknown' };
     const clean = (await this.git.mergeTree(pr.baseSha, pr.headSha)) !== undefined;
     if (!clean) return { mergeable: false, mergeableState: 'dirty' };
-    return { mergeable: true, mergeableState: this.protectionRefusal() === undefined ? 'clean' : 'blocked' };
+    return {
+      mergeable: true,
+      mergeableState: this.protectionRefusal(pr) === undefined ? 'clean' : 'blocked',
+    };
   }
 
   private headBranchOf(head: string): string {
@@ -272,10 +277,10 @@ export class SandboxRepository {
     this.sendPullEvent('reopened', pr, login);
   }
 
-  private protectionRefusal(): string | undefined {
+  private protectionRefusal(pr: PullRecord): string | undefined {
     if (this.protection.blockMerges === true) return 'Required status check "sandbox/ci" is expected.';
     const approvals = this.protection.requiredApprovals ?? 0;
-    if (approvals > 0) {
+    if (approvals > this.approvalsOf(pr)) {
       return `Required approving reviews: at least ${approvals} approving review${approvals === 1 ? ' is' : 's are'} required by reviewers with write access.`;
     }
     return undefined;
@@ -292,7 +297,7 @@ export class SandboxRepository {
     if (input.sha !== undefined && input.sha !== pr.headSha) {
       throw new HttpError(409, 'Head branch was modified. Review and try the merge again.');
     }
-    const refusal = input.bypassProtection === true ? undefined : this.protectionRefusal();
+    const refusal = input.bypassProtection === true ? undefined : this.protectionRefusal(pr);
     if (refusal !== undefined) throw new HttpError(405, refusal);
     const user = this.users.get(login);
     const author = {
@@ -375,6 +380,71 @@ export class SandboxRepository {
     for (const team of teams) if (!pr.requestedTeams.includes(team)) pr.requestedTeams.push(team);
     pr.updatedAt = new Date().toISOString();
     return pr;
+  }
+
+  // ---- reviews ---------------------------------------------------------------------------------
+
+  reviews(number: number): ReviewRecord[] {
+    return this.state.reviews.filter((r) => r.number === number);
+  }
+
+  /** People whose latest submitted review approves (GitHub's count for required approvals). */
+  private approvalsOf(pr: PullRecord): number {
+    const latest = new Map<string, ReviewRecord>();
+    for (const review of this.reviews(pr.number)) {
+      if (review.state !== 'PENDING' && review.state !== 'COMMENTED') latest.set(review.user, review);
+    }
+    return [...latest.values()].filter((r) => r.state === 'APPROVED').length;
+  }
+
+  /**
+   * POST /pulls/{n}/reviews: `event` APPROVE, REQUEST_CHANGES or COMMENT submits the review (and
+   * takes its author off the requested reviewers); without one it stays PENDING. GitHub's refusals:
+   * an author approving or requesting changes on their own pull request, a comment without a body.
+   */
+  async addReview(
+    number: number,
+    input: { body?: string; event?: string; commitId?: string },
+    login: string,
+  ): Promise<ReviewRecord> {
+    const pr = await this.pull(number);
+    const event = input.event;
+    if (event !== undefined && !(event in REVIEW_EVENTS)) {
+      throw validationFailed([], `Invalid request.\n\n${JSON.stringify(event)} is not a valid event.`);
+    }
+    const own = pr.user.toLowerCase() === login.toLowerCase();
+    if (own && event === 'APPROVE') {
+      throw validationFailed(['Can not approve your own pull request'], 'Unprocessable Entity');
+    }
+    if (own && event === 'REQUEST_CHANGES') {
+      throw validationFailed(['Can not request changes on your own pull request'], 'Unprocessable Entity');
+    }
+    const body = input.body ?? '';
+    if ((event === 'REQUEST_CHANGES' || event === 'COMMENT') && body.trim() === '') {
+      throw validationFailed([`Review body is required for a ${event} review.`], 'Unprocessable Entity');
+    }
+    const user = this.users.get(login).login;
+    const review: ReviewRecord = {
+      id: this.state.nextId(),
+      number,
+      user,
+      body,
+      state: event === undefined ? 'PENDING' : REVIEW_EVENTS[event as keyof typeof REVIEW_EVENTS],
+      commitId: input.commitId ?? pr.headSha,
+      submittedAt: event === undefined ? null : new Date().toISOString(),
+    };
+    this.state.reviews.push(review);
+    if (review.state !== 'PENDING') {
+      pr.requestedReviewers = pr.requestedReviewers.filter((r) => r.toLowerCase() !== user.toLowerCase());
+      pr.updatedAt = new Date().toISOString();
+      this.webhooks.send('pull_request_review', {
+        action: 'submitted',
+        review: this.shapes.review(review),
+        pull_request: this.renderPull(pr),
+        ...this.envelope(login),
+      });
+    }
+    return review;
   }
 
   // ---- issues: labels, comments, reactions ----------------------------------------------------

@@ -1,5 +1,6 @@
 // Pull request endpoints: create (422 for a duplicate head or an empty range), list with GitHub's
-// `head=owner:branch` filter, get, update, merge (sha guard, 405/409 refusals) and review requests.
+// `head=owner:branch` filter, get, update, merge (sha guard, 405/409 refusals), review requests and
+// reviews.
 import {
   HttpError,
   type Route,
@@ -143,6 +144,36 @@ export function pullRoutes(repository: SandboxRepository): Route[] {
           login,
         );
         return { status: 201, body: repository.renderPull(pr) };
+      },
+    ),
+
+    route('GET', '/repos/:owner/:repo/pulls/:number/reviews', 'pulls.listReviews', async (request) => {
+      const pr = await repository.pull(issueNumber(request.params));
+      return paginate(
+        repository.reviews(pr.number).map((r) => shapes.review(r)),
+        request,
+        shapes.apiUrl,
+      );
+    }),
+
+    route(
+      'POST',
+      '/repos/:owner/:repo/pulls/:number/reviews',
+      'pulls.createReview',
+      async ({ params, body, login }) => {
+        const text = stringField(body, 'body');
+        const event = stringField(body, 'event');
+        const commitId = stringField(body, 'commit_id');
+        const review = await repository.addReview(
+          issueNumber(params),
+          {
+            ...(text === undefined ? {} : { body: text }),
+            ...(event === undefined ? {} : { event }),
+            ...(commitId === undefined ? {} : { commitId }),
+          },
+          login,
+        );
+        return { status: 200, body: shapes.review(review) };
       },
     ),
   ];

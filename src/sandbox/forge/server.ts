@@ -1,6 +1,6 @@
 // The sandbox forge: a GitHub-compatible REST subset over a bare Git repository. Octokit talks to it
 // unchanged through `baseUrl`; pull requests really merge into the bare repository; comments,
-// labels, reactions and reviewers are kept in memory (ForgeState); signed webhooks go to the bot.
+// labels, reactions, reviewers and reviews are kept in memory (ForgeState); signed webhooks go to the bot.
 // Faults (5xx, rate limits, slow answers, lost answers after a write) make retries and idempotency
 // testable. Everything a test may want to check is in `state`.
 import { randomUUID } from 'node:crypto';
@@ -30,8 +30,9 @@ export type {
   PullRecord,
   ReactionRecord,
   RequestRecord,
+  ReviewRecord,
 } from './state.ts';
-export type { FaultOptions } from './faults.ts';
+export type { FaultOptions, RouteFault } from './faults.ts';
 export type { ProtectionOptions } from './repository.ts';
 export { BOT_LOGIN } from './users.ts';
 
@@ -62,6 +63,8 @@ export interface SandboxForge {
   humanMerge(number: number, login?: string): Promise<void>;
   humanClose(number: number, login?: string): Promise<void>;
   humanComment(number: number, body: string, login?: string): Promise<void>;
+  /** A person submits a review: `APPROVE`, `REQUEST_CHANGES` or `COMMENT`. */
+  humanReview(number: number, event: string, body?: string, login?: string): Promise<void>;
   /** Resolves once every webhook queued so far was delivered or gave up. */
   webhooksIdle(): Promise<void>;
   stop(): Promise<void>;
@@ -172,7 +175,11 @@ export async function startSandboxForge(options: SandboxForgeOptions): Promise<S
   ): Promise<Answer> => {
     const denied = authenticate(req.headers.authorization);
     if (denied !== undefined) return failed(denied);
-    const roll = faults.roll(isWrite);
+    const roll = faults.roll(
+      isWrite,
+      Date.now(),
+      typeof matched === 'object' ? matched.route.name : undefined,
+    );
     if (faults.slowMs > 0) await sleep(faults.slowMs);
     if (roll.before !== undefined) return { response: faultResponse(roll.before), fault: roll.before.kind };
     if (typeof matched !== 'object') return failed(new HttpError(404, 'Not Found'));
@@ -261,6 +268,10 @@ export async function startSandboxForge(options: SandboxForgeOptions): Promise<S
     humanComment: (number, body, login) =>
       writes.run(async () => {
         await repository.addComment(number, body, human(login));
+      }),
+    humanReview: (number, event, body, login) =>
+      writes.run(async () => {
+        await repository.addReview(number, { event, ...(body === undefined ? {} : { body }) }, human(login));
       }),
     webhooksIdle: () => webhooks.idle(),
     async stop() {

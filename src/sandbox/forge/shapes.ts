@@ -1,6 +1,6 @@
 // The JSON GitHub answers with, trimmed to the fields Octokit users read (and a few that clients
 // commonly log). One place renders each object, so REST answers and webhook payloads agree.
-import type { CommentRecord, LabelRecord, PullRecord, ReactionRecord } from './state.ts';
+import type { CommentRecord, LabelRecord, PullRecord, ReactionRecord, ReviewRecord } from './state.ts';
 import type { UserDirectory } from './users.ts';
 
 export class Shapes {
@@ -170,6 +170,25 @@ export class Shapes {
       created_at: comment.createdAt,
       updated_at: comment.updatedAt,
       author_association: 'NONE',
+    };
+  }
+
+  /** GET /pulls/{n}/reviews: `submitted_at` is absent while a review is PENDING, as on GitHub. */
+  review(review: ReviewRecord): Record<string, unknown> {
+    const pullUrl = `${this.repoApiUrl}/pulls/${review.number}`;
+    const htmlUrl = `${this.repoHtmlUrl}/pull/${review.number}#pullrequestreview-${review.id}`;
+    return {
+      id: review.id,
+      node_id: `PRR_sandbox${review.id}`,
+      user: this.user(review.user),
+      body: review.body,
+      state: review.state,
+      html_url: htmlUrl,
+      pull_request_url: pullUrl,
+      author_association: 'COLLABORATOR',
+      _links: { html: { href: htmlUrl }, pull_request: { href: pullUrl } },
+      ...(review.submittedAt === null ? {} : { submitted_at: review.submittedAt }),
+      commit_id: review.commitId,
     };
   }
 

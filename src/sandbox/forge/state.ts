@@ -1,5 +1,5 @@
 // What the sandbox forge remembers, kept as plain arrays so tests can read it directly: pull
-// requests, comments, reactions, labels, merges, webhook deliveries and every request it answered.
+// requests, comments, reactions, reviews, labels, merges, webhook deliveries and every request it answered.
 // Git data (branches, commits) is not here: it lives in the bare repository.
 
 export interface PullRecord {
@@ -43,6 +43,25 @@ export interface ReactionRecord {
   readonly content: ReactionContent;
   readonly user: string;
   readonly createdAt: string;
+}
+
+export const REVIEW_EVENTS = {
+  APPROVE: 'APPROVED',
+  REQUEST_CHANGES: 'CHANGES_REQUESTED',
+  COMMENT: 'COMMENTED',
+} as const;
+export type ReviewState = (typeof REVIEW_EVENTS)[keyof typeof REVIEW_EVENTS] | 'PENDING';
+
+export interface ReviewRecord {
+  readonly id: number;
+  readonly number: number;
+  readonly user: string;
+  readonly body: string;
+  readonly state: ReviewState;
+  /** The head the review was given on. */
+  readonly commitId: string;
+  /** Null while PENDING (not submitted). */
+  readonly submittedAt: string | null;
 }
 
 export interface LabelRecord {
@@ -101,6 +120,7 @@ export class ForgeState {
   readonly pulls: PullRecord[] = [];
   readonly comments: CommentRecord[] = [];
   readonly reactions: ReactionRecord[] = [];
+  readonly reviews: ReviewRecord[] = [];
   /** The repository's labels (created on first use, as GitHub does when labelling an issue). */
   readonly labels: LabelRecord[] = [];
   readonly merges: MergeRecord[] = [];
@@ -148,6 +168,7 @@ const CONTENT_CREATING = new Set([
   'pulls.create',
   'pulls.merge',
   'issues.createComment',
+  'pulls.createReview',
   'reactions.createForIssueComment',
   'git.createRef',
 ]);
