@@ -1,0 +1,249 @@
+// Rewind on Argo CD, end to end (issue 8): a kubectl-applied Application with automated sync and
+// self-heal, broken by a commit that also touches a healthy app, goes back to its original
+// ReplicaSet with exactly one scoped revert commit in Git and Argo reporting Synced + Healthy at it.
+// Rewind's configuration names nothing Argo-specific: only that the repository may be used.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { parseConfig } from '../../src/config/index.ts';
+import { isTerminal } from '../../src/domain/incident.ts';
+import { silentLogger } from '../../src/logging.ts';
+import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
+import { APPLICATION, DEPLOYMENT, NAMESPACE, REPLICA_SET } from '../../src/sandbox/resources.ts';
+import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
+import { type Runtime, startRuntime } from '../../workers/runtime.ts';
+import { redisUrl } from '../global-setup.ts';
+import { type GitDir, gitdir } from '../helpers/gitdir.ts';
+import { until } from '../helpers/wait.ts';
+
+const run = promisify(execFile);
+const BROKEN = 'ghcr.io/example/web:2.0-broken';
+
+function deploymentYaml(name: string, image: string, env = 'a'): string {
+  // A long progress deadline, as in real clusters: Rewind must not wait for Argo's Degraded.
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${name}
+spec:
+  replicas: 2
+  progressDeadlineSeconds: 600
+  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      containers:
+        - name: ${name}
+          image: ${image}
+          env:
+            - {name: MODE, value: "${env}"}
+`;
+}
+
+function applicationYaml(name: string, repo: GitDir): string {
+  return `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: ${name}
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: file://${repo.remote}
+    path: apps/${name}
+    targetRevision: main
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: shop
+  syncPolicy:
+    automated: {prune: true, selfHeal: true}
+`;
+}
+
+interface ArgoLoop {
+  sandbox: Sandbox;
+  repo: GitDir;
+  runtime: Runtime;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+async function startArgoLoop(policy: Record<string, unknown> = {}): Promise<ArgoLoop> {
+  const repo = gitdir();
+  repo.commit('web and api', {
+    'apps/web/deployment.yaml': deploymentYaml('web', 'ghcr.io/example/web:1.0'),
+    'apps/api/deployment.yaml': deploymentYaml('api', 'ghcr.io/example/api:1.0'),
+  });
+  const sandbox = await startSandbox({
+    kubeconfig: path.join(repo.root, 'kubeconfig'),
+    podReadyMs: 100,
+    unreadyImages: ['*-broken*'],
+    argoReconcileTimeoutMs: 10 * 60_000,
+    argoSelfHealTimeoutMs: 1_000,
+  });
+  sandbox.store.create(NAMESPACE, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
+  for (const name of ['web', 'api']) {
+    const file = path.join(repo.root, `${name}-app.yaml`);
+    await writeFile(file, applicationYaml(name, repo));
+    await run('kubectl', ['--kubeconfig', sandbox.kubeconfigPath, 'apply', '-f', file], { timeout: 30_000 });
+  }
+  await until(() => healthyAt(sandbox, 'web', repo.head()), 'web Synced + Healthy at the first commit');
+
+  const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-argo-e2e-'));
+  const prefix = `rewind-test-argo-${process.pid}-${Date.now()}-${counter++}`;
+  const config = parseConfig(
+    {
+      redis: { url: redisUrl(), prefix },
+      kubernetes: { kubeconfig: sandbox.kubeconfigPath },
+      git: { workdir: path.join(workdir, 'git'), allowFileRemotes: true },
+      forge: { type: 'direct-push' },
+      policy: { gracePeriod: '500ms', verifyTimeout: '40s', ...policy },
+    },
+    { env: {} },
+  );
+  const runtime = await startRuntime({
+    config,
+    roles: ['detector', 'rollback', 'verifier'],
+    log: silentLogger(),
+    env: {},
+    verifyIntervalMs: 100,
+    lockDurationMs: 3000,
+    detector: { debounceMs: 10 },
+  });
+  return {
+    sandbox,
+    repo,
+    runtime,
+    async stop() {
+      await runtime.close();
+      const redis = new Redis(redisUrl());
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+      await sandbox.stop();
+      repo.cleanup();
+      await rm(workdir, { recursive: true, force: true });
+    },
+  };
+}
+
+function healthyAt(sandbox: Sandbox, name: string, sha: string): boolean {
+  const app = sandbox.store.get(APPLICATION, 'argocd', name);
+  return (
+    app?.status?.sync?.status === 'Synced' &&
+    app.status.sync.revision === sha &&
+    app.status.health?.status === 'Healthy'
+  );
+}
+
+function refresh(sandbox: Sandbox, name: string): void {
+  sandbox.store.mutate(APPLICATION, 'argocd', name, (app) => {
+    app.metadata.annotations = { ...app.metadata.annotations, 'argocd.argoproj.io/refresh': 'normal' };
+  });
+}
+
+async function finalIncident(loop: ArgoLoop, bad: string): Promise<IncidentRecord> {
+  let found: IncidentRecord | undefined;
+  await until(
+    async () => {
+      found = (await loop.runtime.incidents.list(50)).find(
+        (r) => r.badRevision === bad && isTerminal(r.conditions.at(-1)!.type),
+      );
+      return found !== undefined;
+    },
+    `a final incident for ${bad.slice(0, 7)}`,
+    60_000,
+    50,
+  );
+  return found!;
+}
+
+function webReplicaSets(sandbox: Sandbox) {
+  return sandbox.store
+    .list(REPLICA_SET, { namespace: 'shop' })
+    .filter((rs) => rs.metadata.name.startsWith('web-'));
+}
+
+describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
+  let loop: ArgoLoop | undefined;
+  afterEach(async () => {
+    await loop?.stop();
+    loop = undefined;
+  });
+
+  it('reverts only the failing app part of a commit, and Argo reports Synced + Healthy on the original ReplicaSet', async () => {
+    loop = await startArgoLoop();
+    const { sandbox, repo } = loop;
+    const goodRs = webReplicaSets(sandbox).find((rs) => rs.spec.replicas > 0)!;
+
+    const bad = repo.commit('web 2.0, api mode b', {
+      'apps/web/deployment.yaml': deploymentYaml('web', BROKEN),
+      'apps/api/deployment.yaml': deploymentYaml('api', 'ghcr.io/example/api:1.0', 'b'),
+    });
+    refresh(sandbox, 'web');
+    refresh(sandbox, 'api');
+    const incident = await finalIncident(loop, bad);
+
+    expect(incident.app).toEqual({ engine: 'argo-application', namespace: 'argocd', name: 'web' });
+    expect(incident.conditions.map((c) => c.type)).toEqual([
+      'Detected',
+      'Located',
+      'RevertPrepared',
+      'Merged',
+      'ReconcileRequested',
+      'Converged',
+    ]);
+    expect(incident.culprit).toBe(bad);
+    expect(incident.details.revert).toMatchObject({ kind: 'scoped', paths: ['apps/web/deployment.yaml'] });
+
+    // Git: exactly one revert, after the bad commit; api keeps its change.
+    repo.git('fetch', '--quiet', 'origin');
+    const reverts = repo
+      .git('log', '--format=%H', `--grep=Rewind-Incident: ${incident.id}`, 'origin/main')
+      .split('\n')
+      .filter(Boolean);
+    expect(reverts).toHaveLength(1);
+    expect(repo.git('show', 'origin/main:apps/api/deployment.yaml')).toContain('value: "b"');
+    expect(repo.git('show', 'origin/main:apps/web/deployment.yaml')).toContain('web:1.0');
+
+    // Argo: Synced + Healthy at the revert; the cluster is back on the original ReplicaSet.
+    await until(() => healthyAt(sandbox, 'web', reverts[0]!), 'Argo Synced + Healthy at the revert');
+    const active = webReplicaSets(sandbox).find((rs) => rs.spec.replicas > 0)!;
+    expect(active.metadata.uid).toBe(goodRs.metadata.uid);
+    const badRs = webReplicaSets(sandbox).find((rs) => rs.spec.template.spec.containers[0].image === BROKEN)!;
+    expect(badRs.spec.replicas).toBe(0);
+    expect(sandbox.store.get(DEPLOYMENT, 'shop', 'web')!.status.availableReplicas).toBe(2);
+    // Automated sync and self-heal are as they were.
+    expect(sandbox.store.get(APPLICATION, 'argocd', 'web')!.spec.syncPolicy.automated).toEqual({
+      prune: true,
+      selfHeal: true,
+    });
+  });
+
+  it('fast path: turns automated sync off (so self-heal does not undo it), rolls back natively, pushes the revert, and turns it back on', async () => {
+    loop = await startArgoLoop({ fastPath: true });
+    const { sandbox, repo } = loop;
+    const goodRs = webReplicaSets(sandbox).find((rs) => rs.spec.replicas > 0)!;
+    const bad = repo.commit('web 2.0', { 'apps/web/deployment.yaml': deploymentYaml('web', BROKEN) });
+    refresh(sandbox, 'web');
+    const incident = await finalIncident(loop, bad);
+    expect(incident.conditions.at(-1)?.type).toBe('Converged');
+    expect(incident.details.revert?.kind).toBe('reverted');
+    repo.git('fetch', '--quiet', 'origin');
+    const head = repo.git('rev-parse', 'origin/main');
+    await until(() => healthyAt(sandbox, 'web', head), 'Argo Synced + Healthy at the revert');
+    expect(webReplicaSets(sandbox).find((rs) => rs.spec.replicas > 0)!.metadata.uid).toBe(
+      goodRs.metadata.uid,
+    );
+    const app = sandbox.store.get(APPLICATION, 'argocd', 'web')!;
+    expect(app.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
+    expect(app.metadata.annotations?.['rewind.dev/incident']).toBeUndefined();
+  });
+});
