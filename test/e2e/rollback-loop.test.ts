@@ -136,7 +136,7 @@ describe('the Git-first rollback loop on Flux (direct push), end to end', () => 
 
     const unknown = await cli(['rollback', 'flux-system/nope']);
     expect(unknown.code).not.toBe(0);
-    expect(unknown.err).toMatch(/No Kustomization flux-system\/nope.*kubectl get kustomizations -A/);
+    expect(unknown.err).toMatch(/No Flux Kustomization flux-system\/nope.*kubectl get kustomizations -A/);
 
     const notInHistory = await cli(['rollback', 'flux-system/podinfo', '--to', 'a'.repeat(40)]);
     expect(notInHistory.code).not.toBe(0);

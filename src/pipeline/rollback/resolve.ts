@@ -3,6 +3,7 @@
 // an incident it already ended NeedsHuman and remembers on the app).
 import { effectivePolicy } from '../../config/index.ts';
 import { appLabel } from '../../domain/app-ref.ts';
+import { assertValidBranchName } from '../../domain/branch.ts';
 import { isRewindError, redact } from '../../domain/errors.ts';
 import { engineFor } from '../../engines/registry.ts';
 import { LEDGER_ANNOTATION, parseLedger } from '../durable-ledger.ts';
@@ -54,6 +55,9 @@ export async function resolveApp(
   }
   const source = await engine.source(deps.cluster, object);
   if (source.kind !== 'git') return done(rec.stop('NeedsHuman', source.reason, source.message));
+  // A branch git would refuse is refused here, by name, before any git call (the job boundary ends
+  // the incident NeedsHuman with this message).
+  assertValidBranchName(source.branch);
   const untrusted = deps.trustSource?.(source.url);
   if (untrusted) return done(rec.stop('NeedsHuman', 'UntrustedSource', untrusted));
   if (!rec.record.details.source)
