@@ -22,6 +22,7 @@ import { IncidentRecorder } from './incident-recorder.ts';
 import { failingPodsOf } from './detect.ts';
 import type { PodFailure } from './pod-signals.ts';
 import { type CrashPoint, type ForgeDeps, advancePullRequest, openPullRequest } from './pull-request.ts';
+import { recordedOwnCommits } from './recorded-own-commits.ts';
 
 export interface RollbackDeps {
   readonly cluster: ClusterPort;
@@ -299,7 +300,14 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   const stopForHuman = (reason: string, message: string) => rec.stop('NeedsHuman', reason, message);
   let located;
   try {
-    located = await deps.git.locate({ url, good, bad, appPath: source.path, changedValues });
+    located = await deps.git.locate({
+      url,
+      good,
+      bad,
+      appPath: source.path,
+      changedValues,
+      recordedShas: await recordedOwnCommits(deps.incidents),
+    });
   } catch (error) {
     if (isRewindError(error) && !error.retryable) return stopForHuman(error.code, error.message);
     throw error;

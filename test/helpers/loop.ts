@@ -9,6 +9,7 @@ import { parseConfig, type RewindConfig } from '../../src/config/index.ts';
 import { isTerminal } from '../../src/domain/incident.ts';
 import { createLogger, silentLogger } from '../../src/logging.ts';
 import {
+  type CommitMessageSettings,
   type FaultOptions,
   type ProtectionOptions,
   type SandboxForge,
@@ -51,7 +52,14 @@ export interface LoopOptions {
   roles?: Role[];
   timeout?: string;
   /** Revert through pull requests on a sandbox forge (with a webhook into Rewind's HTTP server). */
-  forge?: { protection?: ProtectionOptions; faults?: FaultOptions; pollInterval?: string };
+  forge?: {
+    protection?: ProtectionOptions;
+    faults?: FaultOptions;
+    pollInterval?: string;
+    mergeMethod?: 'merge' | 'squash' | 'rebase';
+    /** The forge repository's default merge/squash commit messages (GitHub's defaults otherwise). */
+    commitMessages?: Partial<CommitMessageSettings>;
+  };
   /** Where Rewind's logs go (default: nowhere). */
   logTo?: NodeJS.WritableStream;
 }
@@ -89,6 +97,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }],
       ...(options.forge.protection ? { protection: options.forge.protection } : {}),
       ...(options.forge.faults ? { faults: options.forge.faults } : {}),
+      ...(options.forge.commitMessages ? { commitMessages: options.forge.commitMessages } : {}),
     });
     forgeConfig = {
       type: 'github',
@@ -98,6 +107,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       tokenEnv: 'TEST_GITHUB_TOKEN',
       webhookSecretEnv: 'TEST_WEBHOOK_SECRET',
       pollInterval: options.forge.pollInterval ?? '30s',
+      ...(options.forge.mergeMethod ? { mergeMethod: options.forge.mergeMethod } : {}),
     };
   }
   const configInput = {
