@@ -187,12 +187,16 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   };
 }
 
-/** Commits on the remote branch carrying `Rewind-Incident: <id>`. */
+/**
+ * Revert commits on the remote branch carrying `Rewind-Incident: <id>` (merge commits left out:
+ * Rewind writes the trailer on the merge of its pull request too).
+ */
 export async function revertCommitsFor(fleet: Fleet, incidentId: string): Promise<string[]> {
   await fleet.work.fetch('origin');
   const out = await fleet.work.raw([
     'log',
     '--format=%H',
+    '--no-merges',
     `--grep=Rewind-Incident: ${incidentId}`,
     'origin/main',
   ]);
