@@ -676,7 +676,7 @@ export class GitHubForge implements Forge {
 
   async mergePullRequest(
     number: number,
-    options: { sha: string; method: 'merge' | 'squash' | 'rebase'; title?: string },
+    options: { sha: string; method: 'merge' | 'squash' | 'rebase'; title?: string; message?: string },
   ): Promise<MergeOutcome> {
     const client = await this.client();
     try {
@@ -687,6 +687,7 @@ export class GitHubForge implements Forge {
         sha: options.sha,
         merge_method: options.method,
         ...(options.title === undefined ? {} : { commit_title: options.title }),
+        ...(options.message === undefined ? {} : { commit_message: options.message }),
       });
       const merged = parse(mergeSchema, data, 'the merge');
       if (merged.merged === true && merged.sha) {

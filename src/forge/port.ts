@@ -61,10 +61,13 @@ export interface Forge {
     body: string,
     options?: { update?: boolean },
   ): Promise<CommentOutcome>;
-  /** Merges only if the head is still `sha` (GitHub's guard). */
+  /**
+   * Merges only if the head is still `sha` (GitHub's guard). `title`/`message` become the merge or
+   * squash commit's message (GitHub ignores them for rebase).
+   */
   mergePullRequest(
     number: number,
-    options: { sha: string; method: 'merge' | 'squash' | 'rebase'; title?: string },
+    options: { sha: string; method: 'merge' | 'squash' | 'rebase'; title?: string; message?: string },
   ): Promise<MergeOutcome>;
   /** The forge login of a commit author, when the forge knows the email. */
   loginForEmail(email: string): Promise<string | undefined>;

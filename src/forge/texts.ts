@@ -3,7 +3,10 @@
 import { buildRollbackMarker } from '../domain/branch.ts';
 import { parseCommitSha } from '../domain/commit-sha.ts';
 import type { PullRequestTexts } from '../pipeline/pull-request.ts';
+import { INCIDENT_TRAILER, REVERTS_TRAILER } from '../git/culprit.ts';
 import {
+  GITHUB_MAX_TITLE_CHARS,
+  redactForgeText,
   refusedCommentMarker,
   renderPullRequestBody,
   renderPullRequestTitle,
@@ -35,6 +38,23 @@ export const pullRequestTexts: PullRequestTexts = {
       buildRollbackMarker({ incident: incidentId, culprit: parseCommitSha(culprit) }),
       '',
     ].join('\n');
+  },
+  mergeCommit({ number, branch, title, method, reverts }) {
+    // Commit messages are plain text: credentials out and one line, no Markdown escaping.
+    const line = redactForgeText(title)
+      .replace(/[\r\n]+/g, ' ')
+      .trim()
+      .slice(0, GITHUB_MAX_TITLE_CHARS);
+    const trailers = [
+      ...new Set(reverts.map((r) => `${REVERTS_TRAILER}: ${r.culprit}`)),
+      ...new Set(reverts.map((r) => `${INCIDENT_TRAILER}: ${r.incident}`)),
+    ];
+    return {
+      // The squash title keeps GitHub's "<PR title> (#N)" shape, the merge title GitHub's classic
+      // one: both are marks Rewind recognises (src/git/own-commit.ts), trailers or not.
+      title: method === 'merge' ? `Merge pull request #${number} from ${branch}` : `${line} (#${number})`,
+      message: `Rewind merges pull request #${number} from its branch ${branch}.\n\n${trailers.join('\n')}\n`,
+    };
   },
   refused({ incidentId, status, message, expectedSha }) {
     return {

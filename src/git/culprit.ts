@@ -1,9 +1,9 @@
 import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
 import { InvalidInputError, NotAncestorError, ShaNotInHistoryError } from '../domain/errors.ts';
+import { type LoggedCommit, ownCommitMark } from './own-commit.ts';
 import { type GitAuthor, type GitRepo, pathspecs } from './repo.ts';
 
-export const INCIDENT_TRAILER = 'Rewind-Incident';
-export const REVERTS_TRAILER = 'Reverts';
+export { INCIDENT_TRAILER, REVERTS_TRAILER } from './own-commit.ts';
 
 export interface CandidateCommit {
   readonly sha: CommitSha;
@@ -45,22 +45,15 @@ export interface FindCulpritInput {
   readonly paths: readonly string[];
   /** Values that differ between the last-good and the bad pod templates (as in the bad one), e.g. images. */
   readonly changedValues?: readonly string[];
-  /** Commits by this author, or carrying a Rewind-Incident trailer, are never candidates. */
+  /** Rewind's own commits are never candidates (src/git/own-commit.ts): by this author, among others. */
   readonly rewindAuthor: GitAuthor;
+  /** Commits Rewind recorded on its incidents (reverts, merges of its pull requests). */
+  readonly recordedShas?: ReadonlySet<string>;
 }
 
 const FIELD = '%x1f';
 const RECORD = '%x1e';
-const LOG_FORMAT =
-  [
-    '%H',
-    '%P',
-    '%an',
-    '%ae',
-    '%cI',
-    '%s',
-    `%(trailers:key=${INCIDENT_TRAILER},valueonly,separator=%x2C)`,
-  ].join(FIELD) + RECORD;
+const LOG_FORMAT = ['%H', '%P', '%an', '%ae', '%cI', '%s', '%B'].join(FIELD) + RECORD;
 
 /** Checks both SHAs exist and that good is an ancestor of bad; throws the domain's clear errors. */
 export async function validateRange(repo: GitRepo, good: CommitSha, bad: CommitSha): Promise<void> {
@@ -85,7 +78,7 @@ export async function commitsTouching(
   bad: CommitSha,
   paths: readonly string[],
   extraArgs: readonly string[] = [],
-): Promise<{ commit: CandidateCommit; incidentTrailer: string }[]> {
+): Promise<LoggedCommit[]> {
   if (paths.length === 0 || good === bad) return [];
   const out = await repo.text([
     'log',
@@ -108,7 +101,7 @@ export async function commitsTouching(
         authorEmail = '',
         committedAt = '',
         subject = '',
-        trailer = '',
+        ...message
       ] = record.split('\x1f');
       const parentShas = parents.split(' ').filter(isCommitSha);
       if (!isCommitSha(sha))
@@ -122,57 +115,20 @@ export async function commitsTouching(
         committedAt,
         ...(parentShas.length > 1 ? { mainline: 1 as const } : {}),
       };
-      return { commit, incidentTrailer: trailer.trim() };
+      return { commit, message: message.join('\x1f') };
     });
-}
-
-export function isRewindCommit(
-  entry: { commit: CandidateCommit; incidentTrailer: string },
-  rewindAuthor: GitAuthor,
-): boolean {
-  return (
-    entry.incidentTrailer !== '' ||
-    entry.commit.authorEmail.toLowerCase() === rewindAuthor.email.toLowerCase()
-  );
-}
-
-/**
- * A merge commit that brought in a Rewind revert (the pull request Rewind opened, merged by a
- * person or by Rewind) is Rewind's too: its own message has no trailer, the merged commits do.
- */
-export async function markMergedRewindCommits(
-  repo: GitRepo,
-  entries: { commit: CandidateCommit; incidentTrailer: string }[],
-): Promise<{ commit: CandidateCommit; incidentTrailer: string }[]> {
-  return Promise.all(
-    entries.map(async (entry) => {
-      const [first] = entry.commit.parents;
-      if (entry.commit.parents.length < 2 || entry.incidentTrailer !== '' || first === undefined)
-        return entry;
-      const merged = await repo.text([
-        'log',
-        `--format=%(trailers:key=${INCIDENT_TRAILER},valueonly,separator=%x2C)`,
-        `${first}..${entry.commit.sha}`,
-        '--',
-      ]);
-      const trailer =
-        merged
-          .split('\n')
-          .map((l) => l.trim())
-          .find((l) => l !== '') ?? '';
-      return trailer ? { ...entry, incidentTrailer: trailer } : entry;
-    }),
-  );
 }
 
 export async function findCulprit(repo: GitRepo, input: FindCulpritInput): Promise<CulpritOutcome> {
   await validateRange(repo, input.good, input.bad);
-  const all = await markMergedRewindCommits(
-    repo,
-    await commitsTouching(repo, input.good, input.bad, input.paths),
-  );
-  const own = all.filter((e) => isRewindCommit(e, input.rewindAuthor)).map((e) => e.commit);
-  const candidates = all.filter((e) => !isRewindCommit(e, input.rewindAuthor)).map((e) => e.commit);
+  const all = await commitsTouching(repo, input.good, input.bad, input.paths);
+  const context = {
+    rewindAuthor: input.rewindAuthor,
+    ...(input.recordedShas === undefined ? {} : { recordedShas: input.recordedShas }),
+  };
+  const marks = await Promise.all(all.map((e) => ownCommitMark(repo, e, context)));
+  const own = all.filter((_, i) => marks[i] !== undefined).map((e) => e.commit);
+  const candidates = all.filter((_, i) => marks[i] === undefined).map((e) => e.commit);
 
   if (candidates.length === 0) {
     return {

@@ -7,7 +7,8 @@
 //  - revertExceedsCulprits: does the revert commit remove or add any line that the culprits did not
 //    add or remove? Then it undoes more than the culprit's own change and a person must decide.
 import type { CommitSha } from '../domain/commit-sha.ts';
-import { type CandidateCommit, commitsTouching, isRewindCommit, markMergedRewindCommits } from './culprit.ts';
+import { type CandidateCommit, commitsTouching } from './culprit.ts';
+import { type OwnCommitContext, ownCommitMark } from './own-commit.ts';
 import { type GitAuthor, type GitRepo, pathspecs } from './repo.ts';
 
 const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
@@ -23,8 +24,10 @@ export async function laterChanges(
   if (bad === head || paths.length === 0) return [];
   // A head that does not contain bad (history rewritten) is not "after" it: every commit on it that
   // touches the app but not in bad's history counts, so a force-pushed fix is respected too.
-  const entries = await markMergedRewindCommits(repo, await commitsTouching(repo, bad, head, paths));
-  return entries.filter((e) => !isRewindCommit(e, rewindAuthor)).map((e) => e.commit);
+  const entries = await commitsTouching(repo, bad, head, paths);
+  const context: OwnCommitContext = { rewindAuthor };
+  const marks = await Promise.all(entries.map((e) => ownCommitMark(repo, e, context)));
+  return entries.filter((_, i) => marks[i] === undefined).map((e) => e.commit);
 }
 
 /**
@@ -44,8 +47,10 @@ export async function restoreDiscards(
   // Every path, not only the first-parent chain: a commit of a merged branch is somebody's work too.
   const out = await repo.text(['rev-list', `${good}..${head}`, '--', ...pathspecs(files)]);
   const touching = new Set(out.split('\n').filter((l) => l.trim() !== ''));
-  const firstParent = await markMergedRewindCommits(repo, await commitsTouching(repo, good, head, files));
-  const own = new Set(firstParent.filter((e) => isRewindCommit(e, rewindAuthor)).map((e) => e.commit.sha));
+  const firstParent = await commitsTouching(repo, good, head, files);
+  const context: OwnCommitContext = { rewindAuthor };
+  const marks = await Promise.all(firstParent.map((e) => ownCommitMark(repo, e, context)));
+  const own = new Set(firstParent.filter((_, i) => marks[i] !== undefined).map((e) => e.commit.sha));
   const mergedIntoCulprit = new Set<string>();
   for (const culprit of culprits) {
     // A culprit merge commit brings its branch's commits with it: those are part of the culprit.

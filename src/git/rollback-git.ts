@@ -24,6 +24,8 @@ export interface LocateInput {
   /** The failing app's spec.path. */
   readonly appPath: string;
   readonly changedValues: readonly string[];
+  /** Commits Rewind recorded on its incidents: never culprits. */
+  readonly recordedShas?: ReadonlySet<string>;
 }
 
 export interface Located {
@@ -81,6 +83,7 @@ export class RollbackGit {
       paths: closure,
       changedValues: input.changedValues,
       rewindAuthor: this.author,
+      ...(input.recordedShas === undefined ? {} : { recordedShas: input.recordedShas }),
     });
     return { closure, outcome };
   }

@@ -27,6 +27,8 @@ export interface IncidentDetails {
   readonly reconcileToken?: string;
   /** The pull request carrying the revert (forge github). */
   readonly pr?: { readonly number: number; readonly url: string; readonly branch: string };
+  /** The commit the merge of that pull request put on the branch (merge, squash or rebased head). */
+  readonly merge?: { readonly sha: string; readonly method?: 'merge' | 'squash' | 'rebase' };
   /** How the pull request is to be merged, decided once from the policies of every app it reverts. */
   readonly prPlan?: 'auto-merge' | 'propose' | 'observe';
   /** What Rewind changed to hold the engine (Flux suspend, Argo automated sync off), to undo exactly. */

@@ -4,7 +4,12 @@
 // the hidden marker in its body, comments found by their marker), so a retry after a crash or a
 // lost answer adds nothing twice.
 import { appLabel, type AppRef } from '../domain/app-ref.ts';
-import { buildRollbackMarker, parseRollbackMarkers, revertBranchFor } from '../domain/branch.ts';
+import {
+  buildRollbackMarker,
+  parseRollbackMarkers,
+  revertBranchFor,
+  type RollbackMarker,
+} from '../domain/branch.ts';
 import { parseCommitSha, shortSha } from '../domain/commit-sha.ts';
 import { isCovered } from '../git/path-closure.ts';
 import type { Forge, PullRequest } from '../forge/port.ts';
@@ -44,6 +49,18 @@ export interface PullRequestTexts {
     marker: string;
     body: string;
   };
+  /**
+   * The merge or squash commit's title and message when Rewind merges: the PR number and branch,
+   * and the trailers of the revert (`Reverts:`, `Rewind-Incident:`), so that the commit that lands on
+   * the branch carries Rewind's mark whatever the merge method.
+   */
+  mergeCommit(input: {
+    number: number;
+    branch: string;
+    title: string;
+    method: 'merge' | 'squash' | 'rebase';
+    reverts: readonly RollbackMarker[];
+  }): { title: string; message: string };
 }
 
 export interface ForgeDeps {
@@ -253,6 +270,7 @@ export async function advancePullRequest(
   const pr = await deps.forge.getPullRequest(number);
   if (pr.merged) {
     const sha = pr.mergeCommitSha ?? pr.headSha;
+    if (pr.mergeCommitSha) await rec.details({ merge: { sha: pr.mergeCommitSha } });
     await rec.to('Merged', 'PullRequestMerged', `Pull request #${number} was merged (${sha.slice(0, 7)}).`);
     return { kind: 'merged', sha };
   }
@@ -296,7 +314,28 @@ export async function advancePullRequest(
     const stopped = await rec.stop('Superseded', 'FixForward', message);
     return { kind: 'stopped', condition: 'Superseded', reason: stopped.reason };
   }
-  const merge = await deps.forge.mergePullRequest(number, { sha: pr.headSha, method: deps.mergeMethod });
+  // Rewind writes the merge/squash commit's message itself: GitHub's squash default can be the PR
+  // title alone (no trailer), and Rewind must know that commit as its own in a later incident.
+  // Rebase ignores it on GitHub; the rebased revert keeps its own trailers.
+  const markers = parseRollbackMarkers(pr.body);
+  const reverts = markers.some((m) => m.incident === rec.record.id)
+    ? markers
+    : rec.record.culprit === undefined
+      ? markers
+      : [...markers, { incident: rec.record.id, culprit: rec.record.culprit }];
+  const commit = deps.texts.mergeCommit({
+    number,
+    branch: pr.headBranch,
+    title: pr.title,
+    method: deps.mergeMethod,
+    reverts,
+  });
+  const merge = await deps.forge.mergePullRequest(number, {
+    sha: pr.headSha,
+    method: deps.mergeMethod,
+    title: commit.title,
+    message: commit.message,
+  });
   if (merge.outcome === 'refused') {
     const refused = deps.texts.refused({
       incidentId: rec.record.id,
@@ -315,6 +354,8 @@ export async function advancePullRequest(
     );
     return { kind: 'stopped', condition: 'NeedsHuman', reason: stopped.reason };
   }
+  // The commit that landed, recorded: one more durable mark of Rewind's own commits.
+  if (merge.sha) await rec.details({ merge: { sha: merge.sha, method: deps.mergeMethod } });
   deps.crashPoint?.('after-merge');
   await rec.to('Merged', 'AutoMerged', `Merged pull request #${number} (${merge.sha.slice(0, 7)}).`);
   return { kind: 'merged', sha: merge.sha };

@@ -9,6 +9,7 @@ import { parseConfig, type RewindConfig } from '../../src/config/index.ts';
 import { isTerminal } from '../../src/domain/incident.ts';
 import { createLogger, silentLogger } from '../../src/logging.ts';
 import {
+  type CommitMessageSettings,
   type FaultOptions,
   type ProtectionOptions,
   type SandboxForge,
@@ -51,7 +52,14 @@ export interface LoopOptions {
   roles?: Role[];
   timeout?: string;
   /** Revert through pull requests on a sandbox forge (with a webhook into Rewind's HTTP server). */
-  forge?: { protection?: ProtectionOptions; faults?: FaultOptions; pollInterval?: string };
+  forge?: {
+    protection?: ProtectionOptions;
+    faults?: FaultOptions;
+    pollInterval?: string;
+    mergeMethod?: 'merge' | 'squash' | 'rebase';
+    /** The forge repository's default merge/squash commit messages (GitHub's defaults otherwise). */
+    commitMessages?: Partial<CommitMessageSettings>;
+  };
   /** Where Rewind's logs go (default: nowhere). */
   logTo?: NodeJS.WritableStream;
   /** Detector timings (e.g. a short re-offer period for Redis-loss tests). */
@@ -93,6 +101,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }],
       ...(options.forge.protection ? { protection: options.forge.protection } : {}),
       ...(options.forge.faults ? { faults: options.forge.faults } : {}),
+      ...(options.forge.commitMessages ? { commitMessages: options.forge.commitMessages } : {}),
     });
     forgeConfig = {
       type: 'github',
@@ -102,6 +111,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       tokenEnv: 'TEST_GITHUB_TOKEN',
       webhookSecretEnv: 'TEST_WEBHOOK_SECRET',
       pollInterval: options.forge.pollInterval ?? '30s',
+      ...(options.forge.mergeMethod ? { mergeMethod: options.forge.mergeMethod } : {}),
     };
   }
   const configInput = {
@@ -181,12 +191,16 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   };
 }
 
-/** Commits on the remote branch carrying `Rewind-Incident: <id>`. */
+/**
+ * Revert commits on the remote branch carrying `Rewind-Incident: <id>` (merge commits left out:
+ * Rewind writes the trailer on the merge of its pull request too).
+ */
 export async function revertCommitsFor(fleet: Fleet, incidentId: string): Promise<string[]> {
   await fleet.work.fetch('origin');
   const out = await fleet.work.raw([
     'log',
     '--format=%H',
+    '--no-merges',
     `--grep=Rewind-Incident: ${incidentId}`,
     'origin/main',
   ]);

@@ -190,6 +190,49 @@ describe('git rollback loop (real repositories)', () => {
     expect(outcome.kind).toBe('no-candidate');
   });
 
+  it('knows a squashed revert of its pull request by title and pure-revert diff, but not a forged title', async () => {
+    const PERSON = { name: 'Mallory', email: 'mallory@example.com' };
+    const path = 'apps/base/podinfo/deployment.yaml';
+    repo.commit('podinfo 1.1', { [path]: deployment('podinfo', 'ghcr.io/x/podinfo:1.1') });
+    const broken = sha(
+      repo.commit('podinfo 2.0-broken', { [path]: deployment('podinfo', 'ghcr.io/x/podinfo:2.0-broken') }),
+    );
+    // GitHub's squash with "Default to PR title" and a blank body: no trailer, the merger's author.
+    const squashed = sha(
+      repo.commit(
+        'Revert "podinfo 2.0-broken" (rewind: flux-system/podinfo) (#4)',
+        { [path]: deployment('podinfo', 'ghcr.io/x/podinfo:1.1') },
+        { name: 'alice', email: '3+alice@users.noreply.github.com' },
+      ),
+    );
+    const own = await findCulprit((await ws.syncMirror(repo.remote)).repo, {
+      good: broken,
+      bad: squashed,
+      paths: ['apps/base/podinfo'],
+      rewindAuthor: REWIND,
+    });
+    expect(own.kind).toBe('no-candidate');
+
+    // The same title on a change that reverts nothing stays a candidate.
+    const forged = sha(
+      repo.commit(
+        'Revert "podinfo 1.1" (rewind: flux-system/podinfo) (#5)',
+        {
+          [path]: deployment('podinfo', 'ghcr.io/x/podinfo:6.6.6-evil'),
+        },
+        PERSON,
+      ),
+    );
+    const outcome = await findCulprit((await ws.syncMirror(repo.remote)).repo, {
+      good: squashed,
+      bad: forged,
+      paths: ['apps/base/podinfo'],
+      rewindAuthor: REWIND,
+    });
+    expect(outcome.kind).toBe('found');
+    if (outcome.kind === 'found') expect(outcome.commits.map((c) => c.sha)).toEqual([forged]);
+  });
+
   it('reverts a merge commit against its first parent', async () => {
     repo.git('checkout', '--quiet', '-b', 'feature');
     repo.commit('feature: podinfo 2.0', {

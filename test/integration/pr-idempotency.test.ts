@@ -157,6 +157,7 @@ async function expectExactlyOnce(h: Harness, incident: IncidentRecord): Promise<
     await remote.raw([
       'log',
       '--fixed-strings',
+      '--no-merges', // the merge commit Rewind writes carries the trailer too
       `--grep=Rewind-Incident: ${incident.id}`,
       '--format=%H',
       'main',

@@ -351,7 +351,10 @@ describe('sandbox forge', () => {
       merge_method: 'squash',
     });
     expect(remoteGit('rev-list', '--parents', '-n', '1', squashed.sha).split(' ')).toHaveLength(2);
-    expect(remoteGit('log', '-1', '--format=%s', squashed.sha)).toBe(`Squash me (#${pr.number})`);
+    // GitHub's default for one commit: that commit's title and body, with the PR number.
+    expect(remoteGit('log', '-1', '--format=%s', squashed.sha)).toBe(
+      `change on rewind/squash (#${pr.number})`,
+    );
 
     // main moves after the branch was cut: a rebase cannot fast-forward and replays the commit.
     const rebaseHead = pushBranch('rewind/rebase', { 'apps/other/b.yaml': 'b: 1\n' }, 'main');
@@ -372,6 +375,48 @@ describe('sandbox forge', () => {
     expect(rebased.sha).not.toBe(rebaseHead);
     expect(remoteGit('show', 'refs/heads/main:apps/other/b.yaml')).toBe('b: 1');
     expect(remoteGit('show', 'refs/heads/main:README.md')).toBe('moved');
+  });
+
+  it("writes GitHub's default merge and squash messages when none is given, and the caller's when given", async () => {
+    const message = (sha: string): string => remoteGit('log', '-1', '--format=%B', sha).trim();
+    const open = async (
+      branch: string,
+      title: string,
+      body = '',
+    ): Promise<{ number: number; head: string }> => {
+      const head = pushBranch(branch, { [`apps/${branch.replace(/\//g, '-')}.yaml`]: 'a: 1\n' });
+      const { data } = await octokit.rest.pulls.create({ ...repo, head: branch, base: 'main', title, body });
+      return { number: data.number, head };
+    };
+    const merged = await open('rewind/m', 'Merge me');
+    const { data: m } = await octokit.rest.pulls.merge({ ...repo, pull_number: merged.number });
+    expect(message(m.sha)).toBe(`Merge pull request #${merged.number} from ${OWNER}/rewind/m\n\nMerge me`);
+
+    // PR_TITLE + COMMIT_MESSAGES: the PR title, then every commit's message.
+    forge.setCommitMessages({ squashMergeCommitTitle: 'PR_TITLE' });
+    const squashed = await open('rewind/s', 'Squash me');
+    await forge.humanMerge(squashed.number, 'alice', { method: 'squash' });
+    const sha = forge.state.pulls.find((p) => p.number === squashed.number)?.mergeCommitSha ?? '';
+    expect(message(sha)).toBe(`Squash me (#${squashed.number})\n\n* change on rewind/s`);
+
+    forge.setCommitMessages({ squashMergeCommitTitle: 'PR_TITLE', squashMergeCommitMessage: 'BLANK' });
+    const blank = await open('rewind/b', 'Blank me');
+    const { data: b } = await octokit.rest.pulls.merge({
+      ...repo,
+      pull_number: blank.number,
+      merge_method: 'squash',
+    });
+    expect(message(b.sha)).toBe(`Blank me (#${blank.number})`);
+
+    const given = await open('rewind/g', 'Given');
+    const { data: g } = await octokit.rest.pulls.merge({
+      ...repo,
+      pull_number: given.number,
+      merge_method: 'squash',
+      commit_title: 'Own title',
+      commit_message: 'Own body\n\nTrailer: x',
+    });
+    expect(message(g.sha)).toBe('Own title\n\nOwn body\n\nTrailer: x');
   });
 
   it('with errorRate 0.5 and a seed, Octokit with plugin-retry still gets every answer', async () => {

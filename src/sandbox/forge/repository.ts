@@ -4,6 +4,11 @@
 import { isValidBranchName } from '../../domain/branch.ts';
 import { isCommitSha } from '../../domain/commit-sha.ts';
 import type { BareRepo, MergeMethod } from './bare-repo.ts';
+import {
+  type CommitMessageSettings,
+  defaultCommitMessage,
+  GITHUB_DEFAULT_COMMIT_MESSAGES,
+} from './commit-messages.ts';
 import { HttpError, notFound, validationFailed } from './http.ts';
 import type { Shapes } from './shapes.ts';
 import {
@@ -51,6 +56,8 @@ export class SandboxRepository {
   protection: ProtectionOptions = {};
   /** Read from the bare repository's HEAD at start and on GET /repos/{o}/{r}. */
   defaultBranch = 'main';
+  /** The repository's default merge and squash commit messages (GitHub's defaults unless set). */
+  commitMessages: CommitMessageSettings = GITHUB_DEFAULT_COMMIT_MESSAGES;
 
   constructor(
     readonly git: BareRepo,
@@ -305,7 +312,7 @@ export class SandboxRepository {
       email: user.email ?? `${user.id}+${user.login}@users.noreply.github.com`,
     };
     if (!isCommitSha(pr.headSha)) throw new HttpError(405, NOT_MERGEABLE);
-    const message = this.mergeMessage(pr, input);
+    const message = await this.mergeMessage(pr, input);
     const result = await this.git.merge(pr.baseRef, pr.headSha, input.method, message, author);
     if (result.outcome !== 'merged') throw new HttpError(405, NOT_MERGEABLE);
     const now = new Date().toISOString();
@@ -323,14 +330,30 @@ export class SandboxRepository {
     return { sha: result.sha, message: 'Pull Request successfully merged' };
   }
 
-  private mergeMessage(pr: PullRecord, input: MergeInput): string {
-    if (input.method === 'merge') {
-      const title =
-        input.commitTitle ?? `Merge pull request #${pr.number} from ${this.shapes.owner}/${pr.headRef}`;
-      return `${title}\n\n${input.commitMessage ?? pr.title}`;
-    }
-    const title = input.commitTitle ?? `${pr.title} (#${pr.number})`;
-    return input.commitMessage === undefined ? title : `${title}\n\n${input.commitMessage}`;
+  /** What GitHub writes when the caller gives no title or message: see commit-messages.ts. */
+  private async mergeMessage(pr: PullRecord, input: MergeInput): Promise<string> {
+    if (input.method === 'rebase') return ''; // each rebased commit keeps its own message
+    const commits =
+      isCommitSha(pr.baseSha) && isCommitSha(pr.headSha)
+        ? await this.git.commitsBetween(pr.baseSha, pr.headSha)
+        : [];
+    const commitMessages = await Promise.all(commits.map(async (c) => (await this.git.commit(c)).message));
+    return defaultCommitMessage(
+      input.method,
+      {
+        number: pr.number,
+        title: pr.title,
+        body: pr.body,
+        owner: this.shapes.owner,
+        headRef: pr.headRef,
+        commitMessages,
+      },
+      this.commitMessages,
+      {
+        ...(input.commitTitle === undefined ? {} : { title: input.commitTitle }),
+        ...(input.commitMessage === undefined ? {} : { message: input.commitMessage }),
+      },
+    );
   }
 
   /** Deleting a PR's head branch closes the PR, as on GitHub. */

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BareRepo } from './bare-repo.ts';
+import { BareRepo, type MergeMethod } from './bare-repo.ts';
+import { type CommitMessageSettings, GITHUB_DEFAULT_COMMIT_MESSAGES } from './commit-messages.ts';
 import { type FaultAnswer, FaultInjector, type FaultOptions, afterEffectAnswer } from './faults.ts';
 import { type ForgeResponse, HttpError, DOCS, matchRoute, readJsonBody } from './http.ts';
 import { type ProtectionOptions, SandboxRepository } from './repository.ts';
@@ -34,7 +35,15 @@ export type {
 } from './state.ts';
 export type { FaultOptions, RouteFault } from './faults.ts';
 export type { ProtectionOptions } from './repository.ts';
+export type { CommitMessageSettings } from './commit-messages.ts';
 export { BOT_LOGIN } from './users.ts';
+
+/** A person at the merge button: the method they pick, and the title/message if they edit them. */
+export interface HumanMergeOptions {
+  readonly method?: MergeMethod;
+  readonly commitTitle?: string;
+  readonly commitMessage?: string;
+}
 
 export interface SandboxForgeOptions {
   /** Path of a bare git repository (the sandbox fleet's remote). */
@@ -50,6 +59,8 @@ export interface SandboxForgeOptions {
   webhook?: { url: string; secret: string };
   /** Merges are refused with 405 while set. */
   protection?: ProtectionOptions;
+  /** Default merge/squash commit messages (repository settings); GitHub's defaults otherwise. */
+  commitMessages?: Partial<CommitMessageSettings>;
   faults?: FaultOptions;
 }
 
@@ -59,8 +70,10 @@ export interface SandboxForge {
   readonly state: ForgeState;
   setFaults(f: SandboxForgeOptions['faults']): void;
   setProtection(p: SandboxForgeOptions['protection']): void;
+  /** Changes the repository's default merge/squash commit messages (GitHub's defaults + these). */
+  setCommitMessages(settings: Partial<CommitMessageSettings>): void;
   /** Acts as a human on the forge (sends the same webhooks). A human admin merges past protection. */
-  humanMerge(number: number, login?: string): Promise<void>;
+  humanMerge(number: number, login?: string, options?: HumanMergeOptions): Promise<void>;
   humanClose(number: number, login?: string): Promise<void>;
   humanComment(number: number, body: string, login?: string): Promise<void>;
   /** A person submits a review: `APPROVE`, `REQUEST_CHANGES` or `COMMENT`. */
@@ -143,6 +156,7 @@ export async function startSandboxForge(options: SandboxForgeOptions): Promise<S
   const repository = new SandboxRepository(git, state, shapes, users, webhooks);
   repository.defaultBranch = defaultBranch;
   repository.protection = { ...options.protection };
+  repository.commitMessages = { ...GITHUB_DEFAULT_COMMIT_MESSAGES, ...options.commitMessages };
   const routes = [
     ...gitRoutes(repository),
     ...pullRoutes(repository),
@@ -254,12 +268,19 @@ export async function startSandboxForge(options: SandboxForgeOptions): Promise<S
     url,
     state,
     setFaults: (f) => faults.set(f),
+    setCommitMessages: (settings) => {
+      repository.commitMessages = { ...GITHUB_DEFAULT_COMMIT_MESSAGES, ...settings };
+    },
     setProtection: (p) => {
       repository.protection = { ...p };
     },
-    humanMerge: (number, login) =>
+    humanMerge: (number, login, merge = {}) =>
       writes.run(async () => {
-        await repository.mergePull(number, { method: 'merge', bypassProtection: true }, human(login));
+        await repository.mergePull(
+          number,
+          { method: 'merge', ...merge, bypassProtection: true },
+          human(login),
+        );
       }),
     humanClose: (number, login) =>
       writes.run(async () => {
