@@ -84,13 +84,14 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function poll<T>(
   probe: () => Promise<T | undefined> | T | undefined,
   timeoutMs: number,
+  stepMs = 100,
 ): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) return undefined;
-    await sleep(100);
+    await sleep(stepMs);
   }
 }
 
@@ -192,10 +193,17 @@ async function withLoop<T>(options: LoopOptions, body: (loop: Loop) => Promise<T
   }
 }
 
-async function pushBroken(loop: Loop, image = BROKEN): Promise<string> {
-  const bad = await loop.fleet.setPodinfoImage(image);
+/** A person pushes a new podinfo image, on top of whatever main has now (Rewind may have pushed). */
+async function personPushes(loop: Loop, image: string): Promise<string> {
+  await loop.fleet.work.fetch('origin');
+  await loop.fleet.work.raw(['merge', '--ff-only', '--quiet', 'origin/main']);
+  const sha = await loop.fleet.setPodinfoImage(image);
   loop.fleet.notifyPush();
-  return bad;
+  return sha;
+}
+
+function pushBroken(loop: Loop, image = BROKEN): Promise<string> {
+  return personPushes(loop, image);
 }
 
 /** A second runtime on the loop's Redis prefix (another Rewind process), with its own git workdir. */
@@ -223,13 +231,11 @@ const fixForward: Scenario = {
   run: (ctx) =>
     withLoop({ policy: { gracePeriod: '1s' }, timeout: '4s', redisUrl: ctx.redisUrl }, async (loop) => {
       const notes: string[] = [];
-      const good = await loop.fleet.setPodinfoImage(GOOD);
-      loop.fleet.notifyPush();
+      const good = await personPushes(loop, GOOD);
       await waitForKustomization(loop.sandbox, loop.fleet.namespace, 'podinfo', readyFor(good));
       const bad = await pushBroken(loop);
       await sleep(1500);
-      const fix = await loop.fleet.setPodinfoImage(FIX);
-      loop.fleet.notifyPush();
+      const fix = await personPushes(loop, FIX);
       // One revert over the fix is the overwrite counted below, not also a duplicate.
       const counts = await commonCounts(loop, [bad], notes);
       const history = await mainHistory(loop.fleet.remote);
@@ -251,12 +257,18 @@ const squashLoop: Scenario = {
   what: 'issue 7 defect 2: forge.mergeMethod squash, two consecutive incidents (does Rewind revert its own squashed revert?)',
   run: (ctx) =>
     withLoop(
-      { forge: { mergeMethod: 'squash', pollInterval: '1s' }, redisUrl: ctx.redisUrl },
+      {
+        forge: { mergeMethod: 'squash', pollInterval: '1s' },
+        // Two incidents back to back: the budget's cooldown would (rightly) stop the second one.
+        policy: { budgets: { cooldown: '1s', perHour: 5 } },
+        redisUrl: ctx.redisUrl,
+      },
       async (loop) => {
         const notes: string[] = [];
         const first = await pushBroken(loop, BROKEN);
+        // The next broken push right as the first incident ends: Rewind's record of the last
+        // healthy revision may still predate its own squashed revert, which is then in the culprit range.
         await finalFor(loop.runtime, first);
-        await poll(() => (appRecovered(loop) ? true : undefined), BOUND_MS);
         const second = await pushBroken(loop, BROKEN_AGAIN);
         return { ...(await commonCounts(loop, [first, second], notes)), notes };
       },
@@ -416,25 +428,47 @@ const sigtermMidPush: Scenario = {
 };
 
 /** One podinfo Pod alternates CrashLoopBackOff / Ready for `flapMs`, then stays Ready. */
-async function flapOnePod(loop: Loop, image: string, flapMs: number, stepMs: number): Promise<string> {
-  const pod = loop.sandbox.store
-    .list(POD, { namespace: 'default' })
-    .find((p) => p.spec?.containers?.[0]?.image === image);
+async function flapOnePod(
+  loop: Loop,
+  image: string,
+  flapMs: number,
+  stepMs: number,
+  endFailing = false,
+): Promise<string> {
+  // A Pod of the new revision as soon as it has a container status: the flap happens while the
+  // release is still rolling out (once Rewind recorded a revision healthy, Pod signals on it are
+  // not a new incident).
+  const pod = await poll(
+    () =>
+      loop.sandbox.store
+        .list(POD, { namespace: 'default' })
+        .find((p) => p.spec?.containers?.[0]?.image === image && p.status?.containerStatuses?.[0]),
+    30_000,
+    5,
+  );
   if (!pod) throw new Error(`no Pod runs ${image}`);
   const name: string = pod.metadata.name;
   const set = (failing: boolean): void => {
-    loop.sandbox.store.mutate(POD, 'default', name, (p) => {
-      const status = p.status?.containerStatuses?.[0];
-      if (!status) return;
-      status.ready = !failing;
-      status.started = !failing;
-      status.state = failing
-        ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container' } }
-        : { running: { startedAt: new Date().toISOString() } };
-      p.status.conditions = (p.status.conditions ?? []).map((c: { type: string }) =>
-        c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: failing ? 'False' : 'True' } : c,
-      );
-    });
+    loop.sandbox.store.mutate(
+      POD,
+      'default',
+      name,
+      (p) => {
+        const status = p.status?.containerStatuses?.[0];
+        if (!status) return;
+        status.ready = !failing;
+        status.started = !failing;
+        status.state = failing
+          ? { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container' } }
+          : { running: { startedAt: new Date().toISOString() } };
+        p.status.conditions = (p.status.conditions ?? []).map((c: { type: string }) =>
+          c.type === 'Ready' || c.type === 'ContainersReady'
+            ? { ...c, status: failing ? 'False' : 'True' }
+            : c,
+        );
+      },
+      { subresource: 'status' },
+    );
   };
   const end = Date.now() + flapMs;
   let failing = true;
@@ -443,21 +477,20 @@ async function flapOnePod(loop: Loop, image: string, flapMs: number, stepMs: num
     failing = !failing;
     await sleep(stepMs);
   }
-  set(false);
+  set(endFailing);
   return name;
 }
 
 const flapping: Scenario = {
   name: 'flapping-health',
-  what: 'a healthy release, then one of its Pods alternates CrashLoopBackOff / Ready every 300 ms for 1.5 s (inside the 2 s grace period) and stays Ready: any rollback is needless',
+  what: 'a good release; while it rolls out, one of its Pods alternates CrashLoopBackOff / Ready every 300 ms for 1.5 s (inside the 2 s grace period), then stays Ready: any rollback is needless',
   run: (ctx) =>
     withLoop({ policy: { gracePeriod: '2s' }, redisUrl: ctx.redisUrl }, async (loop) => {
       const notes: string[] = [];
-      const release = await loop.fleet.setPodinfoImage(GOOD);
-      loop.fleet.notifyPush();
-      await waitForKustomization(loop.sandbox, loop.fleet.namespace, 'podinfo', readyFor(release));
-      await poll(() => (appRecovered(loop) ? true : undefined), BOUND_MS);
-      const pod = await flapOnePod(loop, GOOD, 1500, 300);
+      await personPushes(loop, GOOD);
+      // FAULTS_FLAP_SANITY=1: the Pod ends failing, so a rollback is due (shows the counter counts).
+      const sanity = process.env['FAULTS_FLAP_SANITY'] === '1';
+      const pod = await flapOnePod(loop, GOOD, 1500, 300, sanity);
       notes.push(`flapped ${pod}`);
       // Grace period, a re-check and an engine round trip.
       await sleep(8000);
