@@ -2,6 +2,7 @@
 const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<unknown> }>> = {
   sandbox: () => import('./sandbox.ts'),
   mttr: () => import('./mttr.ts'),
+  faults: () => import('./faults.ts'),
 };
 
 const [name = 'sandbox', ...args] = process.argv.slice(2);

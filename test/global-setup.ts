@@ -1,9 +1,8 @@
 // Fails the whole run, loudly, when Redis is not reachable: Redis-backed tests are never skipped.
 import net from 'node:net';
+import { localRedisUrl } from '../src/demo/redis.ts';
 
-export function redisUrl(): string {
-  return process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-}
+export const redisUrl = localRedisUrl;
 
 export default async function setup(): Promise<void> {
   const url = new URL(redisUrl());

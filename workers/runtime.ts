@@ -81,8 +81,10 @@ export interface Runtime {
 function crashPointFrom(env: RuntimeOptions['env']): ((name: string) => void) | undefined {
   const at = env['REWIND_CRASH_AT'];
   if (!at) return undefined;
+  // REWIND_CRASH_SIGNAL=SIGTERM: a graceful stop asked at that point (the fault campaign).
+  const signal = env['REWIND_CRASH_SIGNAL'] === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL';
   return (name) => {
-    if (name === at) process.kill(process.pid, 'SIGKILL');
+    if (name === at) process.kill(process.pid, signal);
   };
 }
 

@@ -10,7 +10,8 @@ export interface DemoRedis {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.on('error', reject);
@@ -21,14 +22,29 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function ensureRedis(url = 'redis://127.0.0.1:6379'): Promise<DemoRedis> {
+/** Where Redis is for local runs, tests and benchmarks: REDIS_URL, else the default local port. */
+export function localRedisUrl(): string {
+  return process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+}
+
+export async function ensureRedis(url = localRedisUrl()): Promise<DemoRedis> {
   try {
     await assertRedisReachable({ url, prefix: 'rewind' }, 1000);
     return { url, owned: false, stop: async () => undefined };
   } catch {
     // fall through: start a private one
   }
-  const port = await freePort();
+  return startPrivateRedis(await freePort(), url);
+}
+
+/**
+ * A private redis-server with nothing persisted (`--save ''`): killing it loses every key, and
+ * starting another on the same port is what a Redis restart without persistence looks like.
+ */
+export async function startPrivateRedis(
+  port: number,
+  wanted = `redis://127.0.0.1:${port}`,
+): Promise<DemoRedis & { kill(): Promise<void> }> {
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -42,7 +58,7 @@ export async function ensureRedis(url = 'redis://127.0.0.1:6379'): Promise<DemoR
   });
   if (!spawned) {
     throw new Error(
-      `No Redis answers at ${url} and redis-server is not installed: install Redis or set REDIS_URL.`,
+      `No Redis answers at ${wanted} and redis-server is not installed: install Redis or set REDIS_URL.`,
     );
   }
   const privateUrl = `redis://127.0.0.1:${port}`;
@@ -55,11 +71,16 @@ export async function ensureRedis(url = 'redis://127.0.0.1:6379'): Promise<DemoR
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     url: privateUrl,
     owned: true,
     stop: async () => {
       child.kill('SIGTERM');
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
     },
   };
 }

@@ -85,9 +85,11 @@ export class ApiServer {
     const server = http.createServer((req, res) => void this.handle(req, res));
     this.server = server;
     const host = this.options.host ?? '127.0.0.1';
+    // After a restart, the port it had (clients keep the URL from their kubeconfig).
+    const wanted = this.address ? Number(this.address.split(':').pop()) : (this.options.port ?? 0);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port ?? 0, host, () => resolve());
+      server.listen(wanted, host, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
     this.address = `${host}:${port}`;
@@ -99,6 +101,16 @@ export class ApiServer {
     const open = [...this.watches];
     for (const watch of open) watch.end();
     return open.length;
+  }
+
+  /**
+   * What an API server restart looks like to clients: every connection and watch is cut, requests
+   * are refused for `downMs`, then it serves again on the same address with the same objects.
+   */
+  async restart(downMs = 0): Promise<void> {
+    await this.close();
+    if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+    await this.listen();
   }
 
   async close(): Promise<void> {
