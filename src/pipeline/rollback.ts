@@ -17,7 +17,12 @@ import type { RollbackJob, VerifyJob } from '../queue/jobs.ts';
 import type { IncidentRecord, IncidentStore } from './incident-record.ts';
 import type { Clock, ClusterPort, GitPort, Logger } from './ports.ts';
 import { recordTemplates, templatesFromReplicaSets } from './verify.ts';
-import { type DurableIncident, INCIDENT_ANNOTATION, parseDurableIncident } from './durable-incident.ts';
+import {
+  type DurableIncident,
+  INCIDENT_ANNOTATION,
+  parseDurableIncident,
+  writeDurableIncident,
+} from './durable-incident.ts';
 import { IncidentRecorder } from './incident-recorder.ts';
 import { failingPodsOf } from './detect.ts';
 import type { PodFailure } from './pod-signals.ts';
@@ -82,8 +87,9 @@ async function loadOrCreate(job: RollbackJob, deps: RollbackDeps): Promise<Incid
     },
     updatedAt: deps.clock.now().toISOString(),
   };
-  await deps.incidents.save(record);
-  return record;
+  // Another job may have (re)created it since the look above (Redis lost): carry on from that one.
+  const created = await deps.incidents.create(record);
+  return created.kind === 'saved' ? created.record : created.current;
 }
 
 export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise<RollbackResult> {
@@ -267,7 +273,8 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
         ),
       ),
     };
-    await deps.cluster.annotate(kustomizationRef(app), { [INCIDENT_ANNOTATION]: JSON.stringify(record) });
+    const written = await writeDurableIncident(deps, record);
+    if (written.kind === 'ended') return { kind: 'already-finished', condition: written.condition };
   }
   // Fast path: recover the cluster at native speed while Git catches up. Flux is suspended so it
   // does not re-apply the bad revision meanwhile; each Deployment gets its last-good template back
