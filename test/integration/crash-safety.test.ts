@@ -13,6 +13,7 @@ import { simpleGit } from 'simple-git';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type ChildWorker, spawnWorker } from '../helpers/child-worker.ts';
+import { measureCliStartMs } from '../helpers/cli.ts';
 import { FLUX_KUSTOMIZATION, KubeCluster, type ObjectRef, loadKubeConfig } from '../../src/cluster/kube.ts';
 import { type RewindConfig, parseConfig } from '../../src/config/index.ts';
 import { isTerminal } from '../../src/domain/incident.ts';
@@ -43,6 +44,12 @@ const BAD_IMAGE = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
 const GOOD_IMAGE = 'ghcr.io/stefanprodan/podinfo:6.5.1';
 const GREEN_FRONTEND = frontendDeployment('ghcr.io/example/frontend:1.0.0', 3, 'green');
 const REPLICAS = 3;
+/**
+ * The SIGKILL tests start `rewind worker rollback` as its own process; loading it costs seconds of
+ * CPU (1.5 s idle, 10 s and more with the cores busy), before which it cannot take the job: their
+ * waits grow with a start measured now.
+ */
+const WORKER_START_MS = await measureCliStartMs();
 
 interface Harness {
   cleanups: Cleanups;
@@ -281,7 +288,10 @@ describe('crash safety', () => {
         const [code, signal] = (await Promise.race([
           once(first.child, 'exit'),
           new Promise((_, reject) =>
-            setTimeout(() => reject(new Error(`worker did not crash; output:\n${first.output()}`)), 20_000),
+            setTimeout(
+              () => reject(new Error(`worker did not crash; output:\n${first.output()}`)),
+              20_000 + 2 * WORKER_START_MS,
+            ),
           ),
         ])) as [number | null, NodeJS.Signals | null];
         expect({ code, signal }).toEqual({ code: null, signal: 'SIGKILL' });
@@ -314,7 +324,7 @@ describe('crash safety', () => {
         expect(conditionTypes(record), JSON.stringify(record.conditions.at(-1))).toEqual(FULL_HISTORY);
         await expectOneRevert(h, record.id);
       },
-      90_000,
+      90_000 + 4 * WORKER_START_MS,
     );
   }
 
@@ -341,7 +351,7 @@ describe('crash safety', () => {
           const completed = r && (await h.redis.zscore(`${h.prefix}:rollback:completed`, `rollback-${r.id}`));
           return type === 'ReconcileRequested' && completed ? r : undefined;
         },
-        20_000,
+        40_000,
         10,
       );
       const deleted = await deletePrefix(h.redis, h.prefix);
@@ -378,7 +388,7 @@ describe('crash safety', () => {
       await expectOneRevert(h, record.id);
       // Ending the incident clears the durable record (right after saving the end, so wait for it).
       await annotationCleared(h);
-    }, 60_000);
+    }, 120_000);
   }
 
   // The interleaving behind the two failures seen on a busy machine, forced with a hook instead of
