@@ -29,8 +29,8 @@ export function rewindCli(args: readonly string[], env: Record<string, string> =
 
 /**
  * Milliseconds one `rewind rollback` process takes to load its modules and refuse a config error,
- * measured now: about 1.5 s on an idle 2-core machine, 8 to 10 s with both cores busy (tsx and
- * @kubernetes/client-node cost some 2.5 s of CPU per start).
+ * measured now. Each start costs about 2.3 s of CPU (tsx, @kubernetes/client-node): measured 5 s of
+ * wall time on the shared 2-core machine, 8 to 16 s with two to four CPU hogs beside it.
  */
 export async function measureCliStartMs(): Promise<number> {
   const dir = await mkdtemp(path.join(tmpdir(), 'rewind-cli-start-'));

@@ -46,7 +46,7 @@ const GREEN_FRONTEND = frontendDeployment('ghcr.io/example/frontend:1.0.0', 3, '
 const REPLICAS = 3;
 /**
  * The SIGKILL tests start `rewind worker rollback` as its own process; loading it costs seconds of
- * CPU (1.5 s idle, 10 s and more with the cores busy), before which it cannot take the job: their
+ * CPU (5 s of wall time on the shared machine, 8 to 16 s with CPU hogs), before which it cannot take the job: their
  * waits grow with a start measured now.
  */
 const WORKER_START_MS = await measureCliStartMs();
