@@ -13,7 +13,8 @@ export type RewindErrorCode =
   | 'SHA_NOT_IN_HISTORY'
   | 'NOT_AN_ANCESTOR'
   | 'REVERT_CONFLICT'
-  | 'ILLEGAL_TRANSITION';
+  | 'ILLEGAL_TRANSITION'
+  | 'INCIDENT_CHANGED';
 
 export interface RewindErrorOptions {
   readonly cause?: unknown;
@@ -152,6 +153,22 @@ export class RevertConflictError extends TerminalError {
 /** An incident was asked to move to a condition its current one does not allow. */
 export class IllegalTransitionError extends TerminalError {
   override readonly code = 'ILLEGAL_TRANSITION' as const;
+}
+
+/**
+ * Another writer saved the incident since this one read it (after Redis was lost, a resumed job,
+ * the in-flight one and the verifier can overlap). Retrying re-reads it: an incident that ended
+ * meanwhile is then left alone, one still open is carried on from where the other writer left it.
+ */
+export class IncidentChangedError extends TransientError {
+  override readonly code = 'INCIDENT_CHANGED' as const;
+
+  constructor(incidentId: string, condition: string, options: RewindErrorOptions = {}) {
+    super(
+      `Incident ${incidentId} was updated by another worker (it is now ${condition}); this step is retried from the stored record.`,
+      options,
+    );
+  }
 }
 
 export function isRewindError(error: unknown): error is RewindError {

@@ -43,12 +43,28 @@ export interface IncidentRecord extends Incident {
   readonly details: IncidentDetails;
   /** Last write, ISO-8601. */
   readonly updatedAt: string;
+  /**
+   * Opaque, new on every write (set by the store, like Kubernetes' resourceVersion). A write names
+   * the version it read, so a writer holding a stale copy cannot overwrite a newer record.
+   */
+  readonly version?: string;
 }
+
+/** Outcome of a write: saved (with its new version), or another writer got there first. */
+export type SaveOutcome =
+  | { readonly kind: 'saved'; readonly record: IncidentRecord }
+  | { readonly kind: 'conflict'; readonly current: IncidentRecord };
 
 /** The store for incident records: Redis in production (a cache that can be rebuilt), memory in tests. */
 export interface IncidentStore {
   get(id: string): Promise<IncidentRecord | undefined>;
-  save(record: IncidentRecord): Promise<void>;
+  /** Stores a new record unless one with its id exists (then that one is the `current` of a conflict). */
+  create(record: IncidentRecord): Promise<SaveOutcome>;
+  /**
+   * Compare-and-set: writes `record` only while the stored copy is still at `record.version`. A
+   * record missing from the store (Redis lost) is written back by whichever writer comes first.
+   */
+  save(record: IncidentRecord): Promise<SaveOutcome>;
   /** Newest first. */
   list(limit?: number): Promise<IncidentRecord[]>;
 }

@@ -1,5 +1,7 @@
 // Records an incident's progress: every condition and detail change is saved at once (before the
-// next side effect), logged with the stage timings, and idempotent when re-recorded.
+// next side effect), logged with the stage timings, and idempotent when re-recorded. Saves are
+// compare-and-set: a recorder whose copy went stale (another worker wrote the incident since) throws
+// IncidentChangedError instead of writing an older state over it, e.g. over a Converged.
 import {
   type ConditionType,
   PROGRESS_CONDITIONS,
@@ -9,7 +11,7 @@ import {
   transition,
 } from '../domain/incident.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
-import { redact } from '../domain/errors.ts';
+import { IncidentChangedError, redact } from '../domain/errors.ts';
 import { engineFor, isSupportedEngine } from '../engines/registry.ts';
 import type { IncidentDetails, IncidentRecord, IncidentStore } from './incident-record.ts';
 import type { Clock, Logger } from './ports.ts';
@@ -38,7 +40,15 @@ export class IncidentRecorder {
       details: { ...this.record.details, ...update },
       updatedAt: this.deps.clock.now().toISOString(),
     };
-    await this.deps.incidents.save(this.record);
+    await this.save();
+  }
+
+  private async save(): Promise<void> {
+    const outcome = await this.deps.incidents.save(this.record);
+    if (outcome.kind === 'conflict') {
+      throw new IncidentChangedError(this.record.id, currentCondition(outcome.current).type);
+    }
+    this.record = outcome.record;
   }
 
   /**
@@ -67,7 +77,7 @@ export class IncidentRecorder {
     if (!result.ok) throw result.error;
     if (!result.changed) return;
     this.record = { ...this.record, ...result.incident, updatedAt: this.deps.clock.now().toISOString() };
-    await this.deps.incidents.save(this.record);
+    await this.save();
     this.deps.log.info(
       { incident: this.record.id, condition: type, reason, timings: stageTimings(this.record) },
       redact(message),

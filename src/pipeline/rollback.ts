@@ -76,6 +76,7 @@ async function runSteps(job: RollbackJob, deps: RollbackDeps): Promise<RollbackR
   const gated = await budgetGate(ctx);
   if ('done' in gated) return gated.done;
   const contained = await contain(ctx);
+  if (contained.kind === 'ended') return { kind: 'already-finished', condition: contained.condition };
   const located = await locate(ctx, contained);
   if ('done' in located) return located.done;
   const plan = await planRevert(ctx, located.next);
@@ -107,6 +108,7 @@ async function loadOrCreate(job: RollbackJob, deps: RollbackDeps): Promise<Incid
     },
     updatedAt: deps.clock.now().toISOString(),
   };
-  await deps.incidents.save(record);
-  return record;
+  // Another job may have (re)created it since the look above (Redis lost): carry on from that one.
+  const created = await deps.incidents.create(record);
+  return created.kind === 'saved' ? created.record : created.current;
 }

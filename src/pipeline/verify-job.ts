@@ -6,7 +6,7 @@ import { engineFor } from '../engines/registry.ts';
 import { shortSha } from '../domain/commit-sha.ts';
 import { isTerminal, stageTimings } from '../domain/incident.ts';
 import type { VerifyJob } from '../queue/jobs.ts';
-import { INCIDENT_ANNOTATION, parseDurableIncident } from './durable-incident.ts';
+import { clearDurableIncident } from './durable-incident.ts';
 import type { IncidentRecord, IncidentStore } from './incident-record.ts';
 import { IncidentRecorder } from './incident-recorder.ts';
 import type { Clock, ClusterPort, Logger } from './ports.ts';
@@ -67,11 +67,7 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
           : { outcome: 'failed', reason: last.message, evidence: [] },
       );
     }
-    const ref = engineFor(record.app).ref(record.app);
-    const object = await deps.cluster.get(ref);
-    if (parseDurableIncident(object?.metadata?.annotations?.[INCIDENT_ANNOTATION])?.id === record.id) {
-      await deps.cluster.annotate(ref, { [INCIDENT_ANNOTATION]: null });
-    }
+    await clearDurableIncident(deps.cluster, record.app, record.id);
     return { kind: 'already-finished' };
   }
   // A resumed rollback job is rebuilding the record; verification starts once it requested the reconcile.
@@ -99,13 +95,9 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
       await deps.postResult?.(rec.record, result);
     }
     const object = await deps.cluster.get(ref);
-    if (object) {
-      await deps.cluster.recordEvent(object, type, reason, message);
-      // Only this incident's record: another incident of the same app may have written its own since.
-      if (parseDurableIncident(object.metadata?.annotations?.[INCIDENT_ANNOTATION])?.id === record.id) {
-        await deps.cluster.annotate(ref, { [INCIDENT_ANNOTATION]: null });
-      }
-    }
+    if (object) await deps.cluster.recordEvent(object, type, reason, message);
+    // After the end is saved (see durable-incident.ts), and only this incident's annotation.
+    await clearDurableIncident(deps.cluster, record.app, record.id);
   };
   if (outcome.state === 'pending') {
     if (deps.clock.now().getTime() < Date.parse(job.deadline))

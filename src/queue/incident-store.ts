@@ -1,8 +1,29 @@
 // Incident records in Redis: one JSON string per incident plus a sorted index by last update.
 // Redis is a cache here: losing it loses no incident (the detector re-derives open incidents from
 // the cluster and every step is idempotent), only history for `rewind status`.
+// Writes are compare-and-set on the record's version: after Redis is lost, a resumed rollback job,
+// the in-flight one and the verifier may all hold a copy, and the slowest must not write an ended
+// incident back to an older condition.
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { IncidentRecord, IncidentStore } from '../pipeline/incident-record.ts';
+import type { IncidentRecord, IncidentStore, SaveOutcome } from '../pipeline/incident-record.ts';
+
+/**
+ * KEYS: record, index. ARGV: mode ('create' | 'update'), expected version ('' for a record written
+ * before versions existed), new JSON, score, id. Returns nil when written, else the stored JSON.
+ */
+const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  if ARGV[1] == 'create' then return current end
+  local version = cjson.decode(current)['version']
+  if type(version) ~= 'string' then version = '' end
+  if version ~= ARGV[2] then return current end
+end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+return false
+`;
 
 export class RedisIncidentStore implements IncidentStore {
   constructor(
@@ -23,12 +44,30 @@ export class RedisIncidentStore implements IncidentStore {
     return raw ? (JSON.parse(raw) as IncidentRecord) : undefined;
   }
 
-  async save(record: IncidentRecord): Promise<void> {
-    await this.redis
-      .multi()
-      .set(this.key(record.id), JSON.stringify(record))
-      .zadd(this.indexKey, Date.parse(record.updatedAt), record.id)
-      .exec();
+  create(record: IncidentRecord): Promise<SaveOutcome> {
+    return this.write('create', record);
+  }
+
+  save(record: IncidentRecord): Promise<SaveOutcome> {
+    return this.write('update', record);
+  }
+
+  private async write(mode: 'create' | 'update', record: IncidentRecord): Promise<SaveOutcome> {
+    const saved: IncidentRecord = { ...record, version: randomUUID() };
+    const current = (await this.redis.eval(
+      COMPARE_AND_SET,
+      2,
+      this.key(record.id),
+      this.indexKey,
+      mode,
+      record.version ?? '',
+      JSON.stringify(saved),
+      Date.parse(record.updatedAt),
+      record.id,
+    )) as string | null;
+    return current === null
+      ? { kind: 'saved', record: saved }
+      : { kind: 'conflict', current: JSON.parse(current) as IncidentRecord };
   }
 
   async list(limit = 50): Promise<IncidentRecord[]> {

@@ -1,15 +1,25 @@
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { DEPLOYMENT, EVENT, KUSTOMIZATION, REPLICA_SET } from '../../src/sandbox/resources.ts';
 import { frontendDeployment, readyFor, waitForKustomization } from '../../src/sandbox/scenario.ts';
+import { measureCliStartMs, rewindCli } from '../helpers/cli.ts';
 import { type Loop, revertCommitsFor, startLoop } from '../helpers/loop.ts';
+import { until } from '../helpers/wait.ts';
 
-const run = promisify(execFile);
 const BROKEN = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
+/**
+ * The manual-rollback test starts `rewind` six times; each start costs seconds of CPU, 5x more
+ * with the cores busy, so its timeout is sized from a start measured now (60 s for the rest, and
+ * each of the six runs may take twice a bare start).
+ */
+const CLI_RUNS = 6;
+const CLI_START_MS = await measureCliStartMs();
+const MANUAL_ROLLBACK_TIMEOUT_MS = 60_000 + CLI_RUNS * 2 * CLI_START_MS;
+console.info(
+  `[rollback-loop] one rewind start: ${CLI_START_MS} ms; manual rollback timeout ${MANUAL_ROLLBACK_TIMEOUT_MS} ms`,
+);
 
 describe('the Git-first rollback loop on Flux (direct push), end to end', () => {
   let loop: Loop | undefined;
@@ -71,15 +81,23 @@ describe('the Git-first rollback loop on Flux (direct push), end to end', () => 
     expect(badRs.spec.replicas).toBe(0);
     expect(deployment.status.availableReplicas).toBe(2);
 
-    // Flux applied the revert, and the outcome is an Event on the Kustomization.
+    // Flux applied the revert, and the outcome is an Event on the Kustomization. The verifier
+    // records the Event and clears the durable annotation right after it saved Converged.
     const ks = sandbox.store.get(KUSTOMIZATION, fleet.namespace, 'podinfo')!;
     expect(ks.status.lastAppliedRevision).toBe(`main@sha1:${reverts[0]}`);
-    expect(ks.metadata.annotations?.['rewind.dev/incident']).toBeUndefined();
-    const events = sandbox.store.list(EVENT, {
-      namespace: fleet.namespace,
-      fieldSelector: 'involvedObject.name=podinfo',
-    });
-    expect(events.map((e) => e['reason'])).toContain('RollbackConverged');
+    const reasons = () =>
+      sandbox.store
+        .list(EVENT, { namespace: fleet.namespace, fieldSelector: 'involvedObject.name=podinfo' })
+        .map((e) => e['reason']);
+    await until(() => reasons().includes('RollbackConverged'), 'the RollbackConverged Event', 10_000);
+    await until(
+      () =>
+        sandbox.store.get(KUSTOMIZATION, fleet.namespace, 'podinfo')?.metadata.annotations?.[
+          'rewind.dev/incident'
+        ] === undefined,
+      'the rewind.dev/incident annotation to be cleared',
+      10_000,
+    );
   });
 
   it('fast path: rolls the Deployment back natively while Flux is suspended, then Git catches up', async () => {
@@ -113,58 +131,55 @@ describe('the Git-first rollback loop on Flux (direct push), end to end', () => 
     expect(before).not.toBe(bad);
   });
 
-  it('rolls back by hand with `rewind rollback`, and refuses bad input clearly', async () => {
-    loop = await startLoop({ roles: ['verifier'] });
-    const { fleet, sandbox } = loop;
-    const configFile = path.join(loop.workdir, 'rewind.yaml');
-    await writeFile(configFile, stringify(loop.configInput));
-    const cli = (args: string[]) =>
-      run('node', ['bin/rewind.mjs', ...args, '--config', configFile], {
-        env: { ...process.env, REWIND_LOG_LEVEL: 'silent' },
-      }).then(
-        (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
-        (e: { code: number; stdout: string; stderr: string }) => ({
-          code: e.code,
-          out: e.stdout,
-          err: e.stderr,
-        }),
-      );
-    const good = await fleet.head();
-    const next = await fleet.setPodinfoImage('ghcr.io/stefanprodan/podinfo:6.7.0');
-    fleet.notifyPush();
-    await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(next));
+  it(
+    'rolls back by hand with `rewind rollback`, and refuses bad input clearly',
+    async () => {
+      loop = await startLoop({ roles: ['verifier'] });
+      const { fleet, sandbox } = loop;
+      const configFile = path.join(loop.workdir, 'rewind.yaml');
+      await writeFile(configFile, stringify(loop.configInput));
+      const cli = (args: string[]) => rewindCli([...args, '--config', configFile]);
+      const good = await fleet.head();
+      const next = await fleet.setPodinfoImage('ghcr.io/stefanprodan/podinfo:6.7.0');
+      fleet.notifyPush();
+      await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(next));
 
-    const unknown = await cli(['rollback', 'flux-system/nope']);
-    expect(unknown.code).not.toBe(0);
-    expect(unknown.err).toMatch(/No Flux Kustomization flux-system\/nope.*kubectl get kustomizations -A/);
+      // Refused before anything is written, so the three may run side by side.
+      const [unknown, notInHistory, malformed] = await Promise.all([
+        cli(['rollback', 'flux-system/nope']),
+        cli(['rollback', 'flux-system/podinfo', '--to', 'a'.repeat(40)]),
+        cli(['rollback', 'flux-system/podinfo', '--to', 'main; rm -rf /']),
+      ]);
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.err).toMatch(/No Flux Kustomization flux-system\/nope.*kubectl get kustomizations -A/);
 
-    const notInHistory = await cli(['rollback', 'flux-system/podinfo', '--to', 'a'.repeat(40)]);
-    expect(notInHistory.code).not.toBe(0);
-    expect(notInHistory.err).toMatch(/a{12}/);
+      expect(notInHistory.code).not.toBe(0);
+      expect(notInHistory.err).toMatch(/a{12}/);
 
-    const malformed = await cli(['rollback', 'flux-system/podinfo', '--to', 'main; rm -rf /']);
-    expect(malformed.code).not.toBe(0);
-    expect(malformed.err).toMatch(/--to/);
+      expect(malformed.code).not.toBe(0);
+      expect(malformed.err).toMatch(/--to/);
 
-    const dry = await cli(['rollback', 'flux-system/podinfo', '--to', good, '--dry-run']);
-    expect(dry, JSON.stringify(dry)).toMatchObject({ code: 0, err: '' });
-    expect(dry.out).toMatch(/DryRun/);
-    expect(await fleet.head()).toBe(next);
+      const dry = await cli(['rollback', 'flux-system/podinfo', '--to', good, '--dry-run']);
+      expect(dry, JSON.stringify(dry)).toMatchObject({ code: 0, err: '' });
+      expect(dry.out).toMatch(/DryRun/);
+      expect(await fleet.head()).toBe(next);
 
-    const real = await cli(['rollback', 'flux-system/podinfo', '--to', good]);
-    expect(real, JSON.stringify(real)).toMatchObject({ code: 0 });
-    expect(real.out).toMatch(/Converged/);
-    await fleet.head(); // fetch
-    const podinfo = await fleet.work.raw(['show', 'origin/main:apps/base/podinfo/deployment.yaml']);
-    expect(podinfo, real.out).toContain('podinfo:6.5.0');
+      const real = await cli(['rollback', 'flux-system/podinfo', '--to', good]);
+      expect(real, JSON.stringify(real)).toMatchObject({ code: 0 });
+      expect(real.out).toMatch(/Converged/);
+      await fleet.head(); // fetch
+      const podinfo = await fleet.work.raw(['show', 'origin/main:apps/base/podinfo/deployment.yaml']);
+      expect(podinfo, real.out).toContain('podinfo:6.5.0');
 
-    const status = await cli(['status', '--json']);
-    const incidents = JSON.parse(status.out) as {
-      conditions: { type: string }[];
-      details: { trigger: string };
-    }[];
-    expect(
-      incidents.some((i) => i.details.trigger === 'manual' && i.conditions.at(-1)?.type === 'Converged'),
-    ).toBe(true);
-  });
+      const status = await cli(['status', '--json']);
+      const incidents = JSON.parse(status.out) as {
+        conditions: { type: string }[];
+        details: { trigger: string };
+      }[];
+      expect(
+        incidents.some((i) => i.details.trigger === 'manual' && i.conditions.at(-1)?.type === 'Converged'),
+      ).toBe(true);
+    },
+    MANUAL_ROLLBACK_TIMEOUT_MS,
+  );
 });

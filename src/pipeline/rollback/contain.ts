@@ -6,19 +6,32 @@
 // cluster recovers at native speed while Git catches up. It needs no culprit, so it runs before the
 // culprit search. Idempotent: a retry writes the same record and patches the same templates again.
 import { templateDiff } from '../../cluster/template.ts';
-import { type DurableIncident, INCIDENT_ANNOTATION, parseDurableIncident } from '../durable-incident.ts';
+import type { ConditionType } from '../../domain/incident.ts';
+import {
+  type DurableIncident,
+  INCIDENT_ANNOTATION,
+  parseDurableIncident,
+  writeDurableIncident,
+} from '../durable-incident.ts';
 import { workloadsOf } from '../app-objects.ts';
 import { type WorkloadTemplates, recordTemplates, templatesFromReplicaSets } from '../verify.ts';
 import type { RollbackContext } from './context.ts';
 
 export interface Contained {
+  readonly kind: 'contained';
   readonly templates: WorkloadTemplates;
   /** Values that differ between the last-good and bad templates (for the pickaxe), and the diff. */
   readonly changedValues: readonly string[];
   readonly changes: readonly string[];
 }
 
-export async function contain(ctx: RollbackContext): Promise<Contained> {
+/**
+ * `ended`: another worker ended the incident meanwhile (a resumed job overlapping the verifier after
+ * Redis was lost); this one stops.
+ */
+export async function contain(
+  ctx: RollbackContext,
+): Promise<Contained | { readonly kind: 'ended'; readonly condition: ConditionType }> {
   const { deps, rec, app, engine, object, policy } = ctx;
   const deployments = await workloadsOf(deps.cluster, app);
   const durable = parseDurableIncident(object.metadata?.annotations?.[INCIDENT_ANNOTATION]);
@@ -40,7 +53,7 @@ export async function contain(ctx: RollbackContext): Promise<Contained> {
     changes.push(...diff.changes.map((c) => `${key}: ${c}`));
     changedValues.push(...diff.changedValues);
   }
-  if (!ctx.acting) return { templates, changedValues, changes };
+  if (!ctx.acting) return { kind: 'contained', templates, changedValues, changes };
 
   const holding =
     (policy.fastPath || policy.suspendWhilePending) && rec.record.details.revert?.sha === undefined;
@@ -62,7 +75,8 @@ export async function contain(ctx: RollbackContext): Promise<Contained> {
         ),
       ),
     };
-    await deps.cluster.annotate(engine.ref(app), { [INCIDENT_ANNOTATION]: JSON.stringify(record) });
+    const written = await writeDurableIncident(deps, record);
+    if (written.kind === 'ended') return { kind: 'ended', condition: written.condition };
   }
   if (hold) {
     await rec.details({ hold });
@@ -79,5 +93,5 @@ export async function contain(ctx: RollbackContext): Promise<Contained> {
       'held the app; fast path rolled back natively',
     );
   }
-  return { templates, changedValues, changes };
+  return { kind: 'contained', templates, changedValues, changes };
 }

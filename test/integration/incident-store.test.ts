@@ -1,0 +1,114 @@
+// Incident records in a real Redis: writes are compare-and-set, so when several workers hold a copy
+// of one incident (after Redis is lost: the in-flight rollback job, the resumed one, the verifier)
+// the slowest cannot write an older state over a newer one.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appRef } from '../../src/domain/app-ref.ts';
+import { parseCommitSha } from '../../src/domain/commit-sha.ts';
+import { IncidentChangedError } from '../../src/domain/errors.ts';
+import { newIncident } from '../../src/domain/incident.ts';
+import { silentLogger } from '../../src/logging.ts';
+import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
+import { IncidentRecorder } from '../../src/pipeline/incident-recorder.ts';
+import { systemClock } from '../../src/pipeline/ports.ts';
+import { RedisIncidentStore } from '../../src/queue/incident-store.ts';
+import { redisUrl } from '../global-setup.ts';
+
+const prefix = `rewind-test-incident-store-${process.pid}-${Date.now()}`;
+let redis: Redis;
+let store: RedisIncidentStore;
+let counter = 0;
+
+beforeAll(() => {
+  redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  store = new RedisIncidentStore(redis, prefix);
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+/** A new, unsaved incident at Detected, with its own id. */
+function freshRecord(): IncidentRecord {
+  const bad = parseCommitSha((++counter).toString(16).padStart(40, 'a'));
+  const incident = newIncident({
+    app: appRef('flux-kustomization', 'flux-system', `app${counter}`),
+    badRevision: bad,
+    reason: 'HealthCheckFailed',
+    message: 'failing',
+    at: new Date(),
+  });
+  return {
+    ...incident,
+    details: { trigger: 'engine', dryRun: false },
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+async function created(record: IncidentRecord): Promise<IncidentRecord> {
+  const outcome = await store.create(record);
+  if (outcome.kind !== 'saved') throw new Error('expected a new record');
+  return outcome.record;
+}
+
+const deps = () => ({ incidents: store, clock: systemClock, log: silentLogger() });
+
+/** Walks a recorder from Detected to ReconcileRequested, as a rollback job does. */
+async function toReconcileRequested(recorder: IncidentRecorder): Promise<void> {
+  await recorder.to('Located', 'SingleCommit', 'found', recorder.record.badRevision);
+  await recorder.to('RevertPrepared', 'scoped', 'prepared');
+  await recorder.to('Merged', 'DirectPush', 'pushed');
+  await recorder.to('ReconcileRequested', 'RequestedAt', 'requested');
+}
+
+describe('incident store (compare-and-set)', () => {
+  it('keeps the stored incident when a second job creates the same one', async () => {
+    const record = freshRecord();
+    const first = await created(record);
+    const again = await store.create({ ...record, details: { ...record.details, dryRun: true } });
+    expect(again).toMatchObject({ kind: 'conflict', current: { version: first.version } });
+    expect((await store.get(first.id))?.details.dryRun).toBe(false);
+  });
+
+  it('refuses a write from a stale copy, and accepts one from the copy last read', async () => {
+    const first = await created(freshRecord());
+    const a = await store.save({ ...first, details: { ...first.details, culpritRule: 'a' } });
+    expect(a.kind).toBe('saved');
+    const stale = await store.save({ ...first, details: { ...first.details, culpritRule: 'stale' } });
+    expect(stale.kind).toBe('conflict');
+    expect((await store.get(first.id))?.details.culpritRule).toBe('a');
+    if (a.kind !== 'saved') return;
+    expect((await store.save({ ...a.record, details: { ...a.record.details, culpritRule: 'b' } })).kind).toBe(
+      'saved',
+    );
+  });
+
+  it('writes a record lost with Redis back from the first copy that saves it', async () => {
+    const first = await created(freshRecord());
+    await redis.del(`${prefix}:incident:${first.id}`);
+    expect((await store.save(first)).kind).toBe('saved');
+    expect((await store.save(first)).kind).toBe('conflict');
+  });
+
+  it('updates records written before records had versions', async () => {
+    const { version: _version, ...legacy } = await created(freshRecord());
+    await redis.set(`${prefix}:incident:${legacy.id}`, JSON.stringify(legacy));
+    expect((await store.save({ ...legacy, updatedAt: new Date().toISOString() })).kind).toBe('saved');
+  });
+
+  it('a rollback job holding an older copy cannot move a Converged incident back to ReconcileRequested', async () => {
+    const start = await created(freshRecord());
+    const rollback = new IncidentRecorder(start, deps());
+    await toReconcileRequested(rollback);
+    // The verifier and a slower (resumed) rollback job both read the incident at ReconcileRequested.
+    const verifier = new IncidentRecorder((await store.get(start.id))!, deps());
+    const slower = new IncidentRecorder((await store.get(start.id))!, deps());
+    await verifier.to('Converged', 'LastGoodReplicaSet', 'converged');
+    await expect(slower.details({ reconcileToken: 'late' })).rejects.toBeInstanceOf(IncidentChangedError);
+    const stored = (await store.get(start.id))!;
+    expect(stored.conditions.at(-1)?.type).toBe('Converged');
+    expect(stored.details.reconcileToken).toBeUndefined();
+  });
+});
