@@ -1,6 +1,6 @@
 // `rewind status`: incidents with their state, culprit, revert and stage timings.
 import type { RewindConfig } from '../src/config/index.ts';
-import { appLabel } from '../src/domain/app-ref.ts';
+import { appRefText } from '../src/domain/app-ref.ts';
 import { stageTimings } from '../src/domain/incident.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
 import { RedisIncidentStore } from '../src/queue/incident-store.ts';
@@ -36,7 +36,7 @@ export async function printStatus({ config, json, limit, print }: StatusOptions)
       const t = stageTimings(r);
       return [
         r.id,
-        appLabel(r.app),
+        appRefText(r.app),
         last?.type ?? '?',
         last?.reason ?? '',
         r.culprit?.slice(0, 7) ?? '-',

@@ -93,6 +93,17 @@ export function appKey(app: AppRef): string {
   return `${ENGINE_SHORT[app.engine]}.${app.namespace}.${app.name}`;
 }
 
+const REF_PREFIX: Readonly<Record<EngineKind, string>> = {
+  'flux-kustomization': 'ks',
+  'flux-helmrelease': 'hr',
+  'argo-application': 'app',
+};
+
+/** The ref a person types to name this app again (`ks/flux-system/podinfo`, `app/argocd/web`). */
+export function appRefText(app: AppRef): string {
+  return `${REF_PREFIX[app.engine]}/${app.namespace}/${app.name}`;
+}
+
 /** The human form used in messages and PR bodies: `flux-system/podinfo`. */
 export function appLabel(app: AppRef): string {
   return `${app.namespace}/${app.name}`;
