@@ -1,9 +1,9 @@
 // Liveness, readiness and Prometheus metrics on one small HTTP server (the Dockerfile HEALTHCHECK
 // and the Kubernetes probes in deploy/ point here).
 import type http from 'node:http';
-import type { Runtime } from '../../workers/runtime.ts';
+import type { ServerRuntime } from './runtime-port.ts';
 
-function metrics(runtime: Runtime, counts: Record<string, number>): string {
+function metrics(runtime: ServerRuntime, counts: Record<string, number>): string {
   const lines: string[] = [
     '# HELP rewind_incidents Incidents by current condition (last 500).',
     '# TYPE rewind_incidents gauge',
@@ -32,7 +32,7 @@ function metrics(runtime: Runtime, counts: Record<string, number>): string {
 
 /** Serves /healthz, /readyz and /metrics; anything else is 404. */
 export async function handleHealth(
-  runtime: Runtime,
+  runtime: ServerRuntime,
   req: http.IncomingMessage,
   res: http.ServerResponse,
 ): Promise<void> {

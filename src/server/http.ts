@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { TerminalError } from '../domain/errors.ts';
 import type { Logger } from '../pipeline/ports.ts';
-import type { Runtime } from '../../workers/runtime.ts';
+import type { ServerRuntime } from './runtime-port.ts';
 import { wakeIncidentsFor } from './github-events.ts';
 import { handleHealth } from './health.ts';
 import { createGitHubWebhookHandler } from './webhooks.ts';
@@ -25,7 +25,7 @@ export interface HttpServer {
 
 /** A bound port that answers 503 until `serve` gives it the runtime. */
 export interface HttpListener extends HttpServer {
-  serve(runtime: Runtime, github?: HttpServerOptions['github']): void;
+  serve(runtime: ServerRuntime, github?: HttpServerOptions['github']): void;
 }
 
 /**
@@ -68,14 +68,14 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
   return new TerminalError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error });
 }
 
-export async function startHttpServer(runtime: Runtime, options: HttpServerOptions): Promise<HttpServer> {
+export async function startHttpServer(runtime: ServerRuntime, options: HttpServerOptions): Promise<HttpServer> {
   const listener = await listenHttp(options);
   listener.serve(runtime, options.github);
   return listener;
 }
 
 function requestHandler(
-  runtime: Runtime,
+  runtime: ServerRuntime,
   options: Pick<HttpServerOptions, 'log' | 'github'>,
 ): http.RequestListener {
   const webhook = options.github
