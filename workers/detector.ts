@@ -12,8 +12,10 @@ import { engineFor, registeredEngines } from '../src/engines/registry.ts';
 import { effectivePolicy, type RewindConfig } from '../src/config/index.ts';
 import { appKey, appRef, type AppRef } from '../src/domain/app-ref.ts';
 import { redact } from '../src/domain/errors.ts';
+import { recurrenceIdFor } from '../src/domain/incident.ts';
 import {
   type AppSnapshot,
+  type FailureSignal,
   LAST_HEALTHY_ANNOTATION,
   failureSignal,
   healthyRevision,
@@ -64,6 +66,9 @@ function watchPath(kind: Watched, namespace: string | undefined): string {
   const base = kind.group === '' ? '/api/v1' : `/apis/${kind.apiVersion}`;
   return namespace ? `${base}/namespaces/${namespace}/${kind.plural}` : `${base}/${kind.plural}`;
 }
+
+/** How many times one failure (app + revision) may recover and fail again before Rewind stops opening incidents. */
+const MAX_OCCURRENCES = 5;
 
 function isWorkloadKind(key: WatchKey): key is WorkloadKind {
   return key in WORKLOADS;
@@ -252,8 +257,11 @@ export class Detector {
     const now = this.options.clock.now();
     await this.recordHealthy(snapshot);
     await this.resumeDurable(snapshot, now);
-    const signal = failureSignal(snapshot, { restartThreshold: this.options.restartThreshold ?? 3, now });
-    if (!signal) return;
+    const detected = failureSignal(snapshot, { restartThreshold: this.options.restartThreshold ?? 3, now });
+    if (!detected) return;
+    const incidentId = await this.openIncidentId(detected);
+    if (!incidentId) return;
+    const signal = { ...detected, incidentId };
     const last = this.enqueued.get(signal.incidentId);
     // Re-offer after a while: if Redis lost the job, the same job id is accepted again.
     if (last !== undefined && now.getTime() - last < (this.options.reofferMs ?? 15_000)) return;
@@ -272,6 +280,29 @@ export class Detector {
       { incident: signal.incidentId, trigger: signal.trigger, reason: signal.reason, delayMs: delay },
       'failure detected; rollback job enqueued',
     );
+  }
+
+  /**
+   * The incident a failure belongs to: its own id, unless an incident with that id already ended
+   * because the app recovered during the grace period (flapping) and it fails again now: then the
+   * next occurrence (`.r2`, `.r3`...), which gets its own grace period. Past the last one, flapping
+   * this often is left alone (and logged): a person should look.
+   */
+  private async openIncidentId(signal: FailureSignal): Promise<string | undefined> {
+    const incidents = this.options.incidents;
+    if (!incidents) return signal.incidentId;
+    let id = signal.incidentId;
+    for (let n = 2; n <= MAX_OCCURRENCES + 1; n++) {
+      const last = (await incidents.get(id))?.conditions.at(-1);
+      if (!(last?.type === 'Ignored' && last.reason === 'Recovered')) return id;
+      if (n > MAX_OCCURRENCES) break;
+      id = recurrenceIdFor(signal.app, signal.badRevision, n);
+    }
+    this.options.log.warn(
+      { incident: signal.incidentId, occurrences: MAX_OCCURRENCES },
+      'the app keeps failing and recovering on the same revision; not opening another incident',
+    );
+    return undefined;
   }
 
   /**

@@ -47,6 +47,15 @@ export function incidentIdFor(app: AppRef, badRevision: CommitSha): string {
 
 export const INCIDENT_ID_PATTERN = /^inc-[a-z0-9.-]+-[0-9a-f]{12}$/;
 
+/**
+ * The id of the n-th occurrence (n >= 2) of the same failure: the app failing again on the same
+ * revision after an earlier incident let it go because it recovered during the grace period
+ * (flapping). A new id, because the earlier incident and its job are final.
+ */
+export function recurrenceIdFor(app: AppRef, badRevision: CommitSha, n: number): string {
+  return `inc-${appKey(app)}.r${n}-${badRevision.slice(0, 12)}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-');
+}
+
 export function isTerminal(type: ConditionType): boolean {
   return type === 'Converged' || (TERMINAL_FAILURE_CONDITIONS as readonly string[]).includes(type);
 }
