@@ -442,8 +442,10 @@ export class ArgoController {
         });
       }
     });
+    // Clear only the operation that ran: one set meanwhile (another client, Rewind) is the next to run.
+    const ran = JSON.stringify(operation);
     this.writeApp(namespace, name, (object) => {
-      if (object['operation'] === undefined) return false;
+      if (object['operation'] === undefined || JSON.stringify(object['operation']) !== ran) return false;
       delete object['operation'];
     });
     const revision = outcome.syncResult?.revision ?? operation.sync?.revision ?? '';

@@ -123,8 +123,30 @@ export interface FetchResult {
 /** The bare mirrors of every GitRepository, keyed by namespace/name. */
 export class GitMirrors {
   private readonly trees = new Map<string, Promise<CommitTree>>();
+  /** The last queued fetch per mirror directory (settled, never rejected). */
+  private readonly fetches = new Map<string, Promise<void>>();
 
   constructor(private readonly cacheDir: string) {}
+
+  /**
+   * Runs `work` when no other fetch into `dir` is running. One mirror is shared by every caller for a
+   * repository (Argo's refresh and operation queues, several apps): two overlapping `git fetch`es that
+   * both move a ref fail with "cannot lock ref ... is at X but expected Y" (Argo's repo-server holds a
+   * per-repository lock for the same reason).
+   */
+  private oneFetchAtATime<T>(dir: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.fetches.get(dir) ?? Promise.resolve();
+    const result = previous.then(work);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.fetches.set(dir, settled);
+    void settled.then(() => {
+      if (this.fetches.get(dir) === settled) this.fetches.delete(dir);
+    });
+    return result;
+  }
 
   mirrorDir(namespace: string, name: string): string {
     return path.join(this.cacheDir, 'gitrepository', namespace, `${name}.git`);
@@ -141,22 +163,21 @@ export class GitMirrors {
     if (!isValidBranchName(branch)) throw new GitError(`invalid branch name '${branch}'`, '');
     const source = localRepositoryPath(url);
     const dir = this.mirrorDir(namespace, name);
-    if (!(await exists(path.join(dir, 'HEAD')))) {
-      await mkdir(dir, { recursive: true });
-      await git(['init', '--bare', '--quiet', '--', dir], this.cacheDir, signal);
-    }
     const ref = `refs/heads/${branch}`;
-    try {
-      await git(['fetch', '--quiet', '--no-tags', '--force', '--', source, `+${ref}:${ref}`], dir, signal);
-    } catch (error) {
-      if (error instanceof GitError && /couldn't find remote ref/i.test(error.stderr)) {
-        throw new GitError(`couldn't find remote ref "${ref}"`, error.stderr);
+    const sha = await this.oneFetchAtATime(dir, async () => {
+      await this.ensureMirror(dir, signal);
+      try {
+        await git(['fetch', '--quiet', '--no-tags', '--force', '--', source, `+${ref}:${ref}`], dir, signal);
+      } catch (error) {
+        if (error instanceof GitError && /couldn't find remote ref/i.test(error.stderr)) {
+          throw new GitError(`couldn't find remote ref "${ref}"`, error.stderr);
+        }
+        throw error;
       }
-      throw error;
-    }
-    const sha = (await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], dir, signal))
-      .toString('utf8')
-      .trim();
+      return (await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], dir, signal))
+        .toString('utf8')
+        .trim();
+    });
     if (!SHA1.test(sha)) throw new GitError(`unexpected revision '${sha}' for ${ref}`, '');
     const { digest, size } = await this.treeSummary(namespace, name, sha);
     return { sha, digest, size };
@@ -179,37 +200,41 @@ export class GitMirrors {
     }
     const source = localRepositoryPath(url);
     const dir = this.mirrorDir(namespace, name);
-    if (!(await exists(path.join(dir, 'HEAD')))) {
-      await mkdir(dir, { recursive: true });
-      await git(['init', '--bare', '--quiet', '--', dir], this.cacheDir, signal);
-    }
-    await git(
-      [
-        'fetch',
-        '--quiet',
-        '--no-tags',
-        '--force',
-        '--prune',
-        '--',
-        source,
-        '+refs/heads/*:refs/heads/*',
-        `+HEAD:${REMOTE_HEAD_REF}`,
-      ],
-      dir,
-      signal,
-    );
     const ref = SHA1.test(wanted) ? wanted : wanted === 'HEAD' ? REMOTE_HEAD_REF : `refs/heads/${wanted}`;
-    let sha: string;
-    try {
-      sha = (await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], dir, signal))
-        .toString('utf8')
-        .trim();
-    } catch (error) {
-      throw new GitError(`unable to resolve '${wanted}' to a commit SHA`, (error as GitError).stderr ?? '');
-    }
+    const sha = await this.oneFetchAtATime(dir, async () => {
+      await this.ensureMirror(dir, signal);
+      await git(
+        [
+          'fetch',
+          '--quiet',
+          '--no-tags',
+          '--force',
+          '--prune',
+          '--',
+          source,
+          '+refs/heads/*:refs/heads/*',
+          `+HEAD:${REMOTE_HEAD_REF}`,
+        ],
+        dir,
+        signal,
+      );
+      try {
+        return (await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], dir, signal))
+          .toString('utf8')
+          .trim();
+      } catch (error) {
+        throw new GitError(`unable to resolve '${wanted}' to a commit SHA`, (error as GitError).stderr ?? '');
+      }
+    });
     if (!SHA1.test(sha)) throw new GitError(`unable to resolve '${wanted}' to a commit SHA`, '');
     const { digest, size } = await this.treeSummary(namespace, name, sha);
     return { sha, digest, size };
+  }
+
+  private async ensureMirror(dir: string, signal?: AbortSignal): Promise<void> {
+    if (await exists(path.join(dir, 'HEAD'))) return;
+    await mkdir(dir, { recursive: true });
+    await git(['init', '--bare', '--quiet', '--', dir], this.cacheDir, signal);
   }
 
   /** The files of a fetched commit. Cached: a commit never changes. */

@@ -452,6 +452,47 @@ describe('sandbox Argo CD application-controller', () => {
     expect(history[1].initiatedBy).toEqual({ username: 'admin' });
   });
 
+  it('runs an operation set while another one runs after it, instead of clearing it with the first', async () => {
+    const { sb, repo } = await setup();
+    const first = repo.commit('web v1', { 'apps/web/deployment.yaml': deploymentYaml('nginx:1.0') });
+    const second = repo.commit('web v2', { 'apps/web/deployment.yaml': deploymentYaml('nginx:2.0') });
+    await applyApplication(sb, applicationYaml(repo, { automated: false }));
+    await until(() => app(sb)?.status?.sync?.status === 'OutOfSync', 'the app to show OutOfSync', 60_000);
+    const operation = (revision: string) => ({ initiatedBy: { username: 'admin' }, sync: { revision } });
+    const setOperation = (revision: string): void => {
+      sb.store.mutate(APPLICATION, 'argocd', 'web', (object) => {
+        object['operation'] = operation(revision);
+      });
+    };
+
+    // The second operation lands while the first one is Running (fetching Git), as another
+    // client's write would.
+    let replaced = false;
+    const unwatch = sb.store.watch(APPLICATION, (event) => {
+      const state = event.object.status?.operationState;
+      if (replaced || state?.phase !== 'Running' || state.operation?.sync?.revision !== first) return;
+      replaced = true;
+      queueMicrotask(() => setOperation(second));
+    });
+    try {
+      setOperation(first);
+      await until(
+        () =>
+          app(sb).status?.history?.length === 2 &&
+          app(sb)['operation'] === undefined &&
+          app(sb).status.operationState.phase === 'Succeeded',
+        'both operations to run',
+        30_000,
+      );
+    } finally {
+      unwatch();
+    }
+    expect(replaced).toBe(true);
+    expect(app(sb).status.history.map((h: any) => h.revision)).toEqual([first, second]);
+    expect(app(sb).status.operationState.operation).toEqual(operation(second));
+    expect(image(sb)).toBe('nginx:2.0');
+  });
+
   it('prunes tracked objects removed from Git only with prune: true', async () => {
     const { sb, repo } = await setup();
     const first = repo.commit('web + config', {

@@ -1,0 +1,60 @@
+// The sandbox's Git mirrors (Argo CD's repo-server cache, Flux's source artifacts) against real
+// repositories: one mirror is shared by every app of a repository and by the controller's refresh and
+// operation queues, so fetches into it overlap.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GitMirrors } from '../../src/sandbox/flux-source.ts';
+import { type GitDir, gitdir } from '../helpers/gitdir.ts';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function setup(): { repo: GitDir; mirrors: GitMirrors } {
+  const repo = gitdir();
+  const cacheDir = mkdtempSync(path.join(tmpdir(), 'rewind-mirrors-'));
+  cleanups.push(
+    () => repo.cleanup(),
+    () => rmSync(cacheDir, { recursive: true, force: true }),
+  );
+  return { repo, mirrors: new GitMirrors(cacheDir) };
+}
+
+describe('sandbox Git mirrors', () => {
+  it('resolves overlapping fetches of one mirror after the remote moved, each to the new head', async () => {
+    const { repo, mirrors } = setup();
+    const url = `file://${repo.remote}`;
+    repo.commit('one', { 'a.txt': '1\n' });
+    await mirrors.resolve('repositories', 'shared', url, 'main');
+    for (let round = 2; round <= 6; round++) {
+      const head = repo.commit(`round ${round}`, { 'a.txt': `${round}\n` });
+      // Every fetch reads refs/heads/main at the old head; git refuses all but the first update
+      // ("cannot lock ref") unless the mirror takes one fetch at a time.
+      const resolved = await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          i % 2 === 0
+            ? mirrors.resolve('repositories', 'shared', url, 'main')
+            : mirrors.resolve('repositories', 'shared', url, head),
+        ),
+      );
+      expect(resolved.map((r) => r.sha)).toEqual([head, head, head, head]);
+    }
+  }, 60_000);
+
+  it('fetches one branch into a mirror from overlapping callers', async () => {
+    const { repo, mirrors } = setup();
+    const url = `file://${repo.remote}`;
+    repo.commit('one', { 'a.txt': '1\n' });
+    await mirrors.fetch('flux-system', 'app', url, 'main');
+    for (let round = 2; round <= 6; round++) {
+      const head = repo.commit(`round ${round}`, { 'a.txt': `${round}\n` });
+      const fetched = await Promise.all(
+        Array.from({ length: 4 }, () => mirrors.fetch('flux-system', 'app', url, 'main')),
+      );
+      expect(fetched.map((r) => r.sha)).toEqual([head, head, head, head]);
+    }
+  }, 60_000);
+});
