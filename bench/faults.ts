@@ -7,6 +7,7 @@
 //   npm run bench -- faults [--runs N] [--scenario NAME[,NAME]] [--seed S]
 //
 // JSON on stdout (like the other benchmarks), the table on stderr.
+import { mulberry32 } from '../src/sandbox/forge/faults.ts';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -567,17 +568,8 @@ function option(args: string[], flag: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-/** mulberry32, so `--seed` replays the same random mid-incident moments and forge faults. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so `--seed` replays the same random mid-incident moments and forge faults. */
+const seeded = mulberry32;
 
 export async function run(args: string[]): Promise<unknown> {
   const runs = Number(option(args, '--runs') ?? 3);

@@ -14,6 +14,7 @@ import { parseCommitSha, shortSha } from '../domain/commit-sha.ts';
 import { isCovered } from '../git/path-closure.ts';
 import type { Forge, PullRequest } from '../forge/port.ts';
 import type { CandidateCommit, CulpritOutcome } from '../git/culprit.ts';
+import type { RevertOutcome } from '../git/revert.ts';
 import type { RevertPushInput } from '../git/rollback-git.ts';
 import type { IncidentRecorder } from './incident-recorder.ts';
 import { optionalCall } from './optional-call.ts';
@@ -102,6 +103,27 @@ export function fixForwardMessage(commits: readonly CandidateCommit[], bad: stri
 async function recordPullRequest(rec: IncidentRecorder, pr: PullRequest, reason: string): Promise<void> {
   await rec.details({ pr: { number: pr.number, url: pr.url, branch: pr.headBranch } });
   await rec.to('PullRequestOpened', reason, `Pull request #${pr.number} (${pr.url}) proposes the revert.`);
+}
+
+/** Records a revert commit that is on the remote (pushed now, or found from an earlier attempt). */
+export async function recordRevertPushed(
+  rec: IncidentRecorder,
+  pushed:
+    | { readonly kind: 'pushed'; readonly sha: string; readonly revert: RevertOutcome }
+    | { readonly kind: 'already-pushed'; readonly sha: string },
+  message: string,
+): Promise<void> {
+  await rec.details({
+    revert:
+      pushed.kind === 'pushed'
+        ? {
+            kind: pushed.revert.kind,
+            sha: pushed.sha,
+            ...('paths' in pushed.revert ? { paths: pushed.revert.paths } : {}),
+          }
+        : { kind: rec.record.details.revert?.kind ?? 'reverted', sha: pushed.sha },
+  });
+  await rec.to('RevertPrepared', pushed.kind === 'pushed' ? pushed.revert.kind : 'AlreadyPushed', message);
 }
 
 export async function openPullRequest(
@@ -194,19 +216,9 @@ export async function openPullRequest(
     );
     return { kind: 'stopped', result: { kind: 'stopped', condition: 'Superseded', reason: stopped.reason } };
   }
-  await rec.details({
-    revert:
-      pushed.kind === 'pushed'
-        ? {
-            kind: pushed.revert.kind,
-            sha: pushed.sha,
-            ...('paths' in pushed.revert ? { paths: pushed.revert.paths } : {}),
-          }
-        : { kind: rec.record.details.revert?.kind ?? 'reverted', sha: pushed.sha },
-  });
-  await rec.to(
-    'RevertPrepared',
-    pushed.kind === 'pushed' ? pushed.revert.kind : 'AlreadyPushed',
+  await recordRevertPushed(
+    rec,
+    pushed,
     `Revert ${shortSha(pushed.sha)} of ${shortSha(culprit)} pushed to ${prBranch}.`,
   );
   deps.crashPoint?.('after-branch-push');

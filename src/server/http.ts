@@ -68,7 +68,10 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
   return new TerminalError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error });
 }
 
-export async function startHttpServer(runtime: ServerRuntime, options: HttpServerOptions): Promise<HttpServer> {
+export async function startHttpServer(
+  runtime: ServerRuntime,
+  options: HttpServerOptions,
+): Promise<HttpServer> {
   const listener = await listenHttp(options);
   listener.serve(runtime, options.github);
   return listener;

@@ -4,6 +4,7 @@
 //   finishes the incident without a second revert commit;
 // - Redis loses every key of the installation mid-incident; the detector resumes the incident from
 //   the `rewind.dev/incident` annotation on the Kustomization and it converges again.
+import { deletePrefix } from '../../src/sandbox/loop.ts';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -70,27 +71,6 @@ afterEach(async ({ task }) => {
   cleanupsByTest.delete(task.id);
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
-
-/**
- * Deletes every key under the prefix in one server-side script (SCAN MATCH + UNLINK), so the
- * running installation sees it as one instant loss of its Redis, not keys vanishing one by one.
- */
-const DELETE_PREFIX = `
-local cursor = "0"
-local deleted = 0
-repeat
-  local page = redis.call("SCAN", cursor, "MATCH", ARGV[1], "COUNT", 1000)
-  cursor = page[1]
-  for _, key in ipairs(page[2]) do
-    deleted = deleted + redis.call("UNLINK", key)
-  end
-until cursor == "0"
-return deleted
-`;
-
-async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
-  return (await redis.eval(DELETE_PREFIX, 0, `${prefix}*`)) as number;
-}
 
 async function setUp(name: string, testId: string): Promise<Harness> {
   const cleanups: Cleanups = [];

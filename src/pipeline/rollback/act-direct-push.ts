@@ -1,6 +1,7 @@
 // Step 7 (no forge): act by pushing the revert to the tracked branch, fast-forward only (check then
 // act: a revert already pushed for this incident, found by its trailer, is reused).
 import { shortSha } from '../../domain/commit-sha.ts';
+import { recordRevertPushed } from '../pull-request.ts';
 import { type RollbackContext, type RollbackResult, supersededByPeople } from './context.ts';
 import { type RevertPlan, serialisedByCulprit } from './plan.ts';
 import { requestApply } from './request-apply.ts';
@@ -48,19 +49,9 @@ export async function actByDirectPush(ctx: RollbackContext, plan: RevertPlan): P
       return supersededByPeople(ctx, pushed.commits, 'checked right before pushing');
     case 'pushed':
     case 'already-pushed': {
-      await rec.details({
-        revert:
-          pushed.kind === 'pushed'
-            ? {
-                kind: pushed.revert.kind,
-                sha: pushed.sha,
-                ...('paths' in pushed.revert ? { paths: pushed.revert.paths } : {}),
-              }
-            : { kind: rec.record.details.revert?.kind ?? 'reverted', sha: pushed.sha },
-      });
-      await rec.to(
-        'RevertPrepared',
-        pushed.kind === 'pushed' ? pushed.revert.kind : 'AlreadyPushed',
+      await recordRevertPushed(
+        rec,
+        pushed,
         `Revert ${shortSha(pushed.sha)} of ${shortSha(culprit.sha)} prepared.`,
       );
       await rec.to(
