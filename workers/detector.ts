@@ -138,6 +138,11 @@ export class Detector {
     } catch (error) {
       const code = statusCode(error);
       if (code === 404) return false;
+      if (code === 403) {
+        // Served but not granted: Rewind's RBAC decides which engines it drives.
+        this.options.log.warn({ engine: engine.id }, 'not allowed to list this engine kind; not watching it');
+        return false;
+      }
       throw error;
     }
   }
