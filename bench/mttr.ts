@@ -7,6 +7,7 @@
 //              (blocked until the bad revision's health check times out: spec.timeout)
 //   rewindFast Rewind with policy.fastPath: native rollback while Flux is suspended, then the revert
 // Each run gets a fresh sandbox, fleet and Redis prefix. Medians and ratios to native are reported.
+// `--engine argo` measures the same on Argo CD Applications instead (mttr-argo.ts).
 import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ import { deploymentComplete } from '../src/cluster/rollout-verdict.ts';
 import { startSandbox } from '../src/sandbox/sandbox.ts';
 import type { KubeObject } from '../src/sandbox/store.ts';
 import { startRuntime } from '../workers/runtime.ts';
+import { median, numberArg as arg, stringArg } from './lib/stats.ts';
 
 const GOOD = 'ghcr.io/stefanprodan/podinfo:6.5.1';
 const BAD = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
@@ -36,19 +38,8 @@ interface RunResult {
   gitFixed: boolean;
 }
 
-function arg(args: string[], flag: string, fallback: number): number {
-  const i = args.indexOf(flag);
-  return i >= 0 && args[i + 1] ? Number(args[i + 1]) : fallback;
-}
-
 function image(d: KubeObject): string {
   return d.spec?.template?.spec?.containers?.[0]?.image ?? '';
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function oneRun(
@@ -152,6 +143,9 @@ async function oneRun(
 }
 
 export async function run(args: string[]): Promise<unknown> {
+  const engine = stringArg(args, '--engine', 'flux');
+  if (engine === 'argo') return (await import('./mttr-argo.ts')).run(args);
+  if (engine !== 'flux') throw new Error(`unknown engine "${engine}": use flux (default) or argo`);
   const runs = arg(args, '--runs', 5);
   const fluxTimeoutSeconds = arg(args, '--flux-timeout', 5);
   // How long a simulated Pod takes to become Ready; real clusters take seconds (image pull, probes).

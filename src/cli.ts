@@ -300,12 +300,21 @@ program
     'direct-push (revert pushed to main) or github (through a pull request on the sandbox forge)',
     'direct-push',
   )
-  .action(async (options: { forge: string }) => {
+  .option(
+    '--engine <engine>',
+    'flux (Kustomizations), argo (Argo CD Applications) or all (each in turn)',
+    'flux',
+  )
+  .action(async (options: { forge: string; engine: string }) => {
     if (options.forge !== 'direct-push' && options.forge !== 'github') {
       throw new InvalidArgumentError(`unknown forge "${options.forge}": use direct-push or github`);
     }
-    const { runDemo } = await import('./demo/demo.ts');
-    process.exitCode = await runDemo({ out: process.stdout, forge: options.forge });
+    const { DEMO_ENGINES, runDemo } = await import('./demo/demo.ts');
+    const engine = DEMO_ENGINES.find((e) => e === options.engine);
+    if (!engine) {
+      throw new InvalidArgumentError(`unknown engine "${options.engine}": use ${DEMO_ENGINES.join(', ')}`);
+    }
+    process.exitCode = await runDemo({ out: process.stdout, forge: options.forge, engine });
   });
 
 try {

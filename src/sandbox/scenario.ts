@@ -1,10 +1,8 @@
 // A sample Flux fleet for the demo, the e2e tests and the benchmarks: a bare Git repository with two
 // apps (podinfo through a kustomize base directory, frontend plain), a GitRepository and two
 // Kustomizations with health checks in the sandbox, and helpers to push good and bad commits.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
+import { createFleetRepository } from './fleet-repository.ts';
 import { GIT_REPOSITORY, KUSTOMIZATION } from './resources.ts';
 import type { Sandbox } from './sandbox.ts';
 
@@ -94,31 +92,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   const { sandbox } = options;
   const namespace = options.namespace ?? 'flux-system';
   const replicas = options.replicas ?? 2;
-  const dir = await mkdtemp(path.join(tmpdir(), 'rewind-fleet-'));
-  const remote = path.join(dir, 'fleet.git');
-  const workDir = path.join(dir, 'work');
-  await simpleGit().raw(['init', '--bare', '--initial-branch=main', '--', remote]);
-  await simpleGit().clone(remote, workDir);
-  const work = simpleGit(workDir);
-  await work.addConfig('user.name', 'Alice Developer').addConfig('user.email', 'alice@example.com');
-  await work.raw(['checkout', '-B', 'main']);
-
-  const commit = async (message: string, files: Record<string, string | null>): Promise<string> => {
-    for (const [file, content] of Object.entries(files)) {
-      const full = path.join(workDir, file);
-      if (content === null) {
-        await rm(full, { force: true });
-        await work.raw(['rm', '--cached', '--ignore-unmatch', '-q', '--', file]);
-      } else {
-        await mkdir(path.dirname(full), { recursive: true });
-        await writeFile(full, content);
-        await work.add(['--', file]);
-      }
-    }
-    await work.commit(message);
-    await work.push('origin', 'main');
-    return (await work.revparse(['HEAD'])).trim();
-  };
+  const repository = await createFleetRepository();
+  const { dir, remote, work, workDir, commit } = repository;
 
   await commit('Add podinfo and frontend', {
     'README.md': '# fleet\n',
@@ -177,13 +152,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
       });
     },
     notifyPush,
-    async head() {
-      await work.fetch('origin');
-      return (await work.revparse(['origin/main'])).trim();
-    },
-    async cleanup() {
-      await rm(dir, { recursive: true, force: true });
-    },
+    head: () => repository.head(),
+    cleanup: () => repository.cleanup(),
   };
 }
 
