@@ -9,7 +9,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { KubeCluster, loadKubeConfig } from '../../src/cluster/kube.ts';
 import { parseConfig } from '../../src/config/index.ts';
+import { GitWorkspace } from '../../src/git/workspace.ts';
+import type { HistoryRow } from '../../src/history/format.ts';
+import { runHistory } from '../../src/history/rollout-git-history.ts';
 import { isTerminal } from '../../src/domain/incident.ts';
 import { silentLogger } from '../../src/logging.ts';
 import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
@@ -225,6 +229,23 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
       prune: true,
       selfHeal: true,
     });
+
+    // `rewind history app/argocd/web`: the ReplicaSets joined with the commits, the revert marked.
+    const rows = JSON.parse(
+      await runHistory({
+        cluster: new KubeCluster(loadKubeConfig(sandbox.kubeconfigPath)),
+        git: new GitWorkspace({
+          root: path.join(repo.root, 'history-ws'),
+          author: { name: 'Rewind', email: 'rewind@example.invalid' },
+          allowedProtocols: ['file'],
+        }),
+        app: 'app/argocd/web',
+        json: true,
+      }),
+    ) as HistoryRow[];
+    const activeRow = rows.find((r) => r.active)!;
+    expect(activeRow).toMatchObject({ app: 'argocd/web', commit: reverts[0], rewindIncident: incident.id });
+    expect(rows.map((r) => r.commit)).toContain(bad);
   });
 
   it('fast path: turns automated sync off (so self-heal does not undo it), rolls back natively, pushes the revert, and turns it back on', async () => {

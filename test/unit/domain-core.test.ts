@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appKey, appLabel, parseAppRef } from '../../src/domain/app-ref.ts';
+import { appKey, appLabel, appRefText, parseAppRef } from '../../src/domain/app-ref.ts';
 import {
   buildRollbackMarker,
   isValidBranchName,
@@ -71,6 +71,15 @@ describe('commit SHAs', () => {
 });
 
 describe('app references', () => {
+  it('prints a ref that names its engine and parses back to the same app (rewind status)', () => {
+    for (const input of ['ks/flux-system/podinfo', 'app/argocd/web', 'hr/default/redis']) {
+      const app = parseAppRef(input);
+      expect(appRefText(app)).toBe(input);
+      expect(parseAppRef(appRefText(app))).toEqual(app);
+    }
+    expect(appRefText(parseAppRef('flux-system/podinfo'))).toBe('ks/flux-system/podinfo');
+  });
+
   it('parses user input with defaults and gives a key without colons', () => {
     const a = parseAppRef('flux-system/podinfo');
     expect(a).toEqual({ engine: 'flux-kustomization', namespace: 'flux-system', name: 'podinfo' });
