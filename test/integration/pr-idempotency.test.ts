@@ -18,6 +18,13 @@ import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
 import type { FaultOptions, RequestRecord, SandboxForge } from '../../src/sandbox/forge/server.ts';
 import { type Role, type Runtime, startRuntime } from '../../workers/runtime.ts';
 import { type Loop, startLoop } from '../helpers/loop.ts';
+import { measureCliStartMs } from '../helpers/cli.ts';
+
+/**
+ * What starting one worker process costs on this machine now (2-5 s idle, far more with the machine
+ * busy): the crash tests start one per test, side by side, so their waits grow with it.
+ */
+const WORKER_START_MS = await measureCliStartMs();
 
 const BROKEN = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
 const MIN_WRITE_GAP_MS = 200;
@@ -298,7 +305,10 @@ describe('pull-request idempotency under faults and worker kills', () => {
         const [code, signal] = (await Promise.race([
           once(child.child, 'exit'),
           new Promise((_, reject) =>
-            setTimeout(() => reject(new Error(`worker did not crash; output:\n${child.output()}`)), 45_000),
+            setTimeout(
+              () => reject(new Error(`worker did not crash; output:\n${child.output()}`)),
+              45_000 + 4 * WORKER_START_MS,
+            ),
           ),
         ])) as [number | null, NodeJS.Signals | null];
         expect({ code, signal }, child.output()).toEqual({ code: null, signal: 'SIGKILL' });
@@ -317,7 +327,7 @@ describe('pull-request idempotency under faults and worker kills', () => {
 
         // The job is stalled under the dead worker's lock (worker.lockDuration 2s); another worker takes it over.
         await workerRuntime(h, [...kill.takesOver], 'git-takeover');
-        const incident = await finalIncident(runtime, bad, 60_000);
+        const incident = await finalIncident(runtime, bad, 60_000 + 6 * WORKER_START_MS);
         await expectExactlyOnce(h, incident);
         const doneAt = Date.now();
         console.info(
@@ -325,7 +335,7 @@ describe('pull-request idempotency under faults and worker kills', () => {
             `(at ${atCrash?.conditions.at(-1)?.type}), takeover+end ${((doneAt - crashedAt) / 1000).toFixed(1)}s; ${summary(h.forge.state.requests)}`,
         );
       },
-      120_000,
+      120_000 + 12 * WORKER_START_MS,
     );
   }
 });
