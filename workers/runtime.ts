@@ -40,6 +40,8 @@ import { isFatal, runIncidentJob } from '../src/pipeline/incident-job.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
 import type { ForgeDeps } from '../src/pipeline/pull-request.ts';
 import type { VerificationResult } from '../src/pipeline/verify-job.ts';
+import { configuredChannels } from '../src/notify/configured-channels.ts';
+import { transitionAnnouncer } from '../src/notify/transition-announcer.ts';
 
 export type Role = 'detector' | 'rollback' | 'verifier';
 export const ROLES: readonly Role[] = ['detector', 'rollback', 'verifier'];
@@ -267,6 +269,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const forgeFor = forgeFactory(config, options.env, log, options.github, crashPoint);
   const postResult = resultPoster(forgeFor);
   const trustSource = sourceTrust(config);
+  // Notifications out and outcome Events: one hook on every recorded transition.
+  const onTransition = transitionAnnouncer({
+    redis: connection(),
+    prefix,
+    channels: configuredChannels(config.notifications, options.env),
+    cluster,
+    timeoutMs: config.notifications.timeoutMs,
+    log,
+  });
+  const recorderDeps: RecorderDeps = { incidents, clock, log, onTransition };
   // A worker killed inside the lock must not hold it much longer than its job's own BullMQ lock:
   // the worker that takes the job over needs it.
   const lockDuration = options.lockDurationMs ?? config.worker.lockDurationMs;
@@ -290,7 +302,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         QUEUE_NAMES.rollback,
         async (job, token) => {
           const data = rollbackJobSchema.parse(job.data);
-          const result = await unrecoverableOnTerminal(data.incidentId, { incidents, clock, log }, () =>
+          const result = await unrecoverableOnTerminal(data.incidentId, recorderDeps, () =>
             runRollback(data, {
               cluster,
               git,
@@ -302,6 +314,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
               ...(forgeFor ? { forgeFor } : {}),
               withLock,
               trustSource,
+              onTransition,
               enqueueVerify: async (verify) => {
                 await verifyQueue.add(QUEUE_NAMES.verify, verify, jobOptions(verifyJobId(verify.incidentId)));
               },
@@ -327,13 +340,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         QUEUE_NAMES.verify,
         async (job, token) => {
           const data = verifyJobSchema.parse(job.data);
-          const result = await unrecoverableOnTerminal(data.incidentId, { incidents, clock, log }, () =>
+          const result = await unrecoverableOnTerminal(data.incidentId, recorderDeps, () =>
             runVerify(data, {
               cluster,
               incidents,
               clock,
               log: log.child({ job: job.id }),
               ...(postResult ? { postResult } : {}),
+              onTransition,
               contains: async (record, ancestor, descendant) =>
                 record.details.source
                   ? git.isAncestor(
@@ -380,7 +394,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   async function markFailed(incidentId: string, error: Error): Promise<void> {
     const record = await incidents.get(incidentId);
     if (!record) return;
-    const recorder = new IncidentRecorder(record, { incidents, clock, log });
+    const recorder = new IncidentRecorder(record, recorderDeps);
     if (isTerminal(recorder.condition)) return;
     await recorder.to(
       'Failed',

@@ -1,3 +1,10 @@
 export * from './duration.ts';
 export * from './load.ts';
-export { configSchema, MODES, type ForgeConfig } from './schema.ts';
+export {
+  configSchema,
+  MODES,
+  type ChatOpsConfig,
+  type ForgeConfig,
+  type NotificationsConfig,
+  type SlackChatOpsConfig,
+} from './schema.ts';

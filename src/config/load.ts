@@ -1,10 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { type AppRef } from '../domain/app-ref.ts';
 import { ConfigError, type ConfigProblem } from '../domain/errors.ts';
 import { formatDuration, parseDuration } from './duration.ts';
-import { configSchema, type ForgeConfig, type RawAppConfig, type RawConfig } from './schema.ts';
+import { type AppRef, parseAppRef } from '../domain/app-ref.ts';
+import {
+  type ChatOpsConfig,
+  configSchema,
+  type ForgeConfig,
+  type NotificationsConfig,
+  type RawAppConfig,
+  type RawConfig,
+} from './schema.ts';
 
 // Config is parsed in passes, like changesets' parse.ts: (0) YAML, (1) environment overrides +
 // schema, (2) normalise durations to ms, (3) cross-field rules. Each pass collects every problem;
@@ -55,6 +62,8 @@ export interface RewindConfig {
   readonly forge: ForgeConfig;
   readonly policy: Policy;
   readonly apps: readonly AppConfig[];
+  readonly chatops: ChatOpsConfig;
+  readonly notifications: NotificationsConfig;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -545,6 +554,12 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
     detection: raw.detection,
     worker: { lockDurationMs: ms(raw.worker.lockDuration, 'worker.lockDuration') },
     apps,
+    chatops: raw.chatops,
+    notifications: {
+      ...(raw.notifications.slack ? { slack: raw.notifications.slack } : {}),
+      ...(raw.notifications.webhook ? { webhook: raw.notifications.webhook } : {}),
+      timeoutMs: ms(raw.notifications.timeout, 'notifications.timeout'),
+    },
   };
 }
 
@@ -661,4 +676,46 @@ function crossFieldRules(config: RewindConfig, env: Env, problems: ConfigProblem
     requireEnv(forge.webhookSecretEnv, 'forge.webhookSecretEnv', 'webhook secret');
   }
   requireEnv(config.git.credentials?.tokenEnv, 'git.credentials.tokenEnv', 'git token');
+  chatOpsRules(config, requireEnv, problems);
+}
+
+function chatOpsRules(
+  config: RewindConfig,
+  requireEnv: (name: string | undefined, path: string, what: string) => void,
+  problems: ConfigProblem[],
+): void {
+  const slack = config.chatops.slack;
+  requireEnv(slack.signingSecretEnv, 'chatops.slack.signingSecretEnv', 'Slack signing secret');
+  requireEnv(slack.botTokenEnv, 'chatops.slack.botTokenEnv', 'Slack bot token');
+  if (slack.allowedGroups.length > 0 && slack.botTokenEnv === undefined) {
+    problems.push({
+      path: 'chatops.slack.allowedGroups',
+      message: 'user groups are looked up with a bot token; set chatops.slack.botTokenEnv.',
+    });
+  }
+  slack.apps.forEach((entry, i) => {
+    try {
+      parseAppRef(entry.app);
+    } catch (error) {
+      problems.push({ path: `chatops.slack.apps[${i}].app`, message: (error as Error).message });
+    }
+  });
+  slack.responseUrlHosts.forEach((host, i) => {
+    if (!/^[a-z0-9.-]+(:[0-9]{1,5})?$/i.test(host)) {
+      problems.push({
+        path: `chatops.slack.responseUrlHosts[${i}]`,
+        message: `"${host}" is not a host or host:port (no scheme, no path).`,
+      });
+    }
+  });
+  const notify = config.notifications;
+  requireEnv(notify.slack?.webhookUrlEnv, 'notifications.slack.webhookUrlEnv', 'Slack webhook URL');
+  requireEnv(notify.slack?.botTokenEnv, 'notifications.slack.botTokenEnv', 'Slack bot token');
+  requireEnv(notify.webhook?.secretEnv, 'notifications.webhook.secretEnv', 'webhook signing key');
+  if (notify.slack?.botTokenEnv !== undefined && notify.slack.channel === undefined) {
+    problems.push({
+      path: 'notifications.slack.channel',
+      message: 'chat.postMessage needs a channel (an id like C0123456789, or #name).',
+    });
+  }
 }

@@ -87,6 +87,63 @@ const forgeSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+// Slack `/rollback` (POST /webhooks/slack): who may command Rewind from Slack (deny by default), and
+// where outcomes may be posted (a request's response_url is only followed to these hosts).
+const slackUser = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id, like U012AB3CD');
+const slackGroup = z.string().regex(/^S[A-Z0-9]{2,20}$/, 'a Slack user group id, like S0614TZR7');
+export const slackChatOpsSchema = z.strictObject({
+  /** The environment variable holding the Slack app's signing secret; without it the endpoint is off. */
+  signingSecretEnv: envVarName.optional(),
+  /** A bot token (`usergroups:read`) to learn a user's groups, for allowedGroups. */
+  botTokenEnv: envVarName.optional(),
+  allowedUsers: z.array(slackUser).default([]),
+  allowedGroups: z.array(slackGroup).default([]),
+  /** Per app, these lists replace the global ones for commands that name the app. */
+  apps: z
+    .array(
+      z.strictObject({
+        /** `<namespace>/<name>`, `ks/...`, `hr/...` or `app/...`, as in the command. */
+        app: z.string().min(1),
+        allowedUsers: z.array(slackUser).default([]),
+        allowedGroups: z.array(slackGroup).default([]),
+      }),
+    )
+    .default([]),
+  /** `host` or `host:port`; a response_url elsewhere is never called. */
+  responseUrlHosts: z.array(z.string().min(1)).default(['hooks.slack.com']),
+  /** Tests only: allow http:// response URLs (on the hosts above). */
+  allowInsecureResponseUrls: z.boolean().default(false),
+});
+
+const chatopsSchema = z.strictObject({
+  slack: slackChatOpsSchema.prefault({}),
+});
+
+// Notifications out: Detected, NeedsHuman, Converged and Failed, once per transition. Secrets (the
+// Slack webhook URL, the bot token, the HMAC key) are named by environment variable only.
+export const notificationsSchema = z.strictObject({
+  slack: z
+    .strictObject({
+      /** The environment variable holding a Slack incoming-webhook URL. */
+      webhookUrlEnv: envVarName.optional(),
+      /** A bot token (`chat:write`) for chat.postMessage to `channel`. */
+      botTokenEnv: envVarName.optional(),
+      channel: z.string().min(1).optional(),
+      /** Tests only: the Slack Web API base URL (default Slack's). */
+      apiUrl: z.url().optional(),
+    })
+    .optional(),
+  webhook: z
+    .strictObject({
+      url: z.url(),
+      /** When set, each body is signed: `X-Rewind-Signature: sha256=<hex HMAC of the body>`. */
+      secretEnv: envVarName.optional(),
+    })
+    .optional(),
+  /** Per endpoint; a slower endpoint is given up on (and logged), the incident goes on. */
+  timeout: duration.default('5s'),
+});
+
 export const configSchema = z.strictObject({
   redis: z
     .strictObject({
@@ -141,8 +198,15 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   apps: z.array(appSchema).default([]),
+  chatops: chatopsSchema.prefault({}),
+  notifications: notificationsSchema.prefault({}),
 });
 
 export type RawConfig = z.output<typeof configSchema>;
 export type RawAppConfig = z.output<typeof appSchema>;
 export type ForgeConfig = RawConfig['forge'];
+export type ChatOpsConfig = RawConfig['chatops'];
+export type SlackChatOpsConfig = ChatOpsConfig['slack'];
+export type NotificationsConfig = Omit<RawConfig['notifications'], 'timeout'> & {
+  readonly timeoutMs: number;
+};

@@ -196,6 +196,8 @@ const SECRET_PATTERNS: readonly [RegExp, string][] = [
   [/\bgh[pousr]_[A-Za-z0-9][A-Za-z0-9._-]{19,}/g, REDACTED],
   [/\bxox[abposr]-[A-Za-z0-9-]{10,}/g, REDACTED],
   [/\bxapp-[A-Za-z0-9-]{10,}/g, REDACTED],
+  // Slack incoming-webhook and response URLs carry their credential in the path.
+  [/\b(hooks\.slack\.com\/[a-z]{1,20}\/)[A-Za-z0-9/_-]+/gi, `$1${REDACTED}`],
 ];
 
 /** Removes credentials from free text (error messages, git stderr, PR bodies) by pattern. */

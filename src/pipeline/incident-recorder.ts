@@ -22,6 +22,21 @@ export interface RecorderDeps {
   readonly incidents: IncidentStore;
   readonly clock: Clock;
   readonly log: Logger;
+  /**
+   * Called once a new condition is saved (and by the rollback job when it creates an incident):
+   * the one place notifications and outcome Events hang off. Must be bounded; its errors are logged.
+   */
+  readonly onTransition?: (record: IncidentRecord) => Promise<void>;
+}
+
+/** Tells the transition hook, if any; a failing hook never fails the incident's job. */
+export async function announceTransition(record: IncidentRecord, deps: RecorderDeps): Promise<void> {
+  if (!deps.onTransition) return;
+  try {
+    await deps.onTransition(record);
+  } catch (error) {
+    deps.log.warn({ incident: record.id, err: redact(String(error)) }, 'transition hook failed');
+  }
 }
 
 export class IncidentRecorder {
@@ -82,6 +97,7 @@ export class IncidentRecorder {
       { incident: this.record.id, condition: type, reason, timings: stageTimings(this.record) },
       redact(message),
     );
+    await announceTransition(this.record, this.deps);
   }
 
   async stop(

@@ -11,7 +11,7 @@ import { isTerminal, newIncident } from '../domain/incident.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
 import { withNeedsHuman } from './durable-ledger.ts';
 import type { IncidentRecord } from './incident-record.ts';
-import { IncidentRecorder } from './incident-recorder.ts';
+import { IncidentRecorder, announceTransition } from './incident-recorder.ts';
 import { actByDirectPush } from './rollback/act-direct-push.ts';
 import { actByPullRequest, followPullRequest } from './rollback/act-pull-request.ts';
 import { contain } from './rollback/contain.ts';
@@ -110,5 +110,6 @@ async function loadOrCreate(job: RollbackJob, deps: RollbackDeps): Promise<Incid
   };
   // Another job may have (re)created it since the look above (Redis lost): carry on from that one.
   const created = await deps.incidents.create(record);
+  if (created.kind === 'saved') await announceTransition(created.record, deps);
   return created.kind === 'saved' ? created.record : created.current;
 }

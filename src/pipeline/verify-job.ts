@@ -23,6 +23,8 @@ export interface VerifyDeps {
   readonly incidents: IncidentStore;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Notifications and outcome Events (see RecorderDeps.onTransition). */
+  readonly onTransition?: (record: IncidentRecord) => Promise<void>;
 }
 
 export type VerifyJobResult =

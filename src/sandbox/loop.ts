@@ -91,6 +91,9 @@ export interface LoopOptions {
   redisUrl?: string;
   /** Detector timings (e.g. a short re-offer period for Redis-loss tests). */
   detector?: { resyncMs?: number; reofferMs?: number };
+  /** The `notifications` config keys, and the environment its *Env keys name. */
+  notifications?: Record<string, unknown>;
+  env?: Record<string, string>;
 }
 
 let counter = 0;
@@ -101,7 +104,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const fleet = await createFleet({ sandbox, timeout: options.timeout ?? '4s', replicas: 2 });
   const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-e2e-'));
   const prefix = `rewind-test-${process.pid}-${Date.now()}-${counter++}`;
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { ...options.env };
   let forge: SandboxForge | undefined;
   let forgeConfig: Record<string, unknown> = { type: 'direct-push' };
   let http: HttpServer | undefined;
@@ -138,6 +141,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     git: { workdir: path.join(workdir, 'git'), allowFileRemotes: true, ...options.git },
     forge: forgeConfig,
     policy: { gracePeriod: '500ms', verifyTimeout: '40s', ...options.policy },
+    ...(options.notifications ? { notifications: options.notifications } : {}),
   };
   const config = parseConfig(configInput, { env });
   const log = options.logTo ? createLogger({ level: 'debug', destination: options.logTo }) : silentLogger();

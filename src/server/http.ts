@@ -9,6 +9,7 @@ import type { Logger } from '../pipeline/ports.ts';
 import type { ServerRuntime } from './runtime-port.ts';
 import { wakeIncidentsFor } from './github-events.ts';
 import { handleHealth } from './health.ts';
+import type { SlackCommandEndpoint } from './slack-command.ts';
 import { createGitHubWebhookHandler } from './webhooks.ts';
 
 export interface HttpServerOptions {
@@ -16,6 +17,8 @@ export interface HttpServerOptions {
   host?: string;
   log: Logger;
   github?: { secret: string; redis: Redis; prefix: string };
+  /** The Slack slash command (`POST /webhooks/slack`), built with its executor (createSlackCommandEndpoint). */
+  slack?: SlackCommandEndpoint;
 }
 
 export interface HttpServer {
@@ -25,14 +28,16 @@ export interface HttpServer {
 
 /** A bound port that answers 503 until `serve` gives it the runtime. */
 export interface HttpListener extends HttpServer {
-  serve(runtime: ServerRuntime, github?: HttpServerOptions['github']): void;
+  serve(runtime: ServerRuntime, github?: HttpServerOptions['github'], slack?: SlackCommandEndpoint): void;
 }
 
 /**
  * Binds the port first, before any worker or Redis connection exists: a port in use (a second
  * `rewind start`) then fails with what to do, and nothing is left half-started.
  */
-export async function listenHttp(options: Omit<HttpServerOptions, 'github'>): Promise<HttpListener> {
+export async function listenHttp(
+  options: Omit<HttpServerOptions, 'github' | 'slack'>,
+): Promise<HttpListener> {
   let handler: http.RequestListener = (_req, res) => {
     res.writeHead(503, { 'content-type': 'text/plain' }).end('starting\n');
   };
@@ -45,8 +50,12 @@ export async function listenHttp(options: Omit<HttpServerOptions, 'github'>): Pr
   const address = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${address.port}`,
-    serve(runtime, github) {
-      handler = requestHandler(runtime, { log: options.log, ...(github ? { github } : {}) });
+    serve(runtime, github, slack) {
+      handler = requestHandler(runtime, {
+        log: options.log,
+        ...(github ? { github } : {}),
+        ...(slack ? { slack } : {}),
+      });
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -73,13 +82,13 @@ export async function startHttpServer(
   options: HttpServerOptions,
 ): Promise<HttpServer> {
   const listener = await listenHttp(options);
-  listener.serve(runtime, options.github);
+  listener.serve(runtime, options.github, options.slack);
   return listener;
 }
 
 function requestHandler(
   runtime: ServerRuntime,
-  options: Pick<HttpServerOptions, 'log' | 'github'>,
+  options: Pick<HttpServerOptions, 'log' | 'github' | 'slack'>,
 ): http.RequestListener {
   const webhook = options.github
     ? createGitHubWebhookHandler({
@@ -99,6 +108,16 @@ function requestHandler(
         return;
       }
       webhook(req, res);
+      return;
+    }
+    if (path === '/webhooks/slack') {
+      if (!options.slack) {
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('Slack commands are not configured (chatops.slack.signingSecretEnv)\n');
+        return;
+      }
+      options.slack.handler(req, res);
       return;
     }
     void handleHealth(runtime, req, res);

@@ -50,7 +50,7 @@ type BodyResult =
   | { readonly kind: 'timeout' };
 
 /** Reads at most `max` bytes; past that it stops (pauses the stream) and never buffers the rest. */
-function readCappedBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<BodyResult> {
+export function readCappedBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<BodyResult> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -83,12 +83,12 @@ function readCappedBody(req: IncomingMessage, max: number, timeoutMs: number): P
   });
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
+export function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
-function answer(res: ServerResponse, status: number, body: object, close = false): void {
+export function answer(res: ServerResponse, status: number, body: object, close = false): void {
   if (res.headersSent) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {

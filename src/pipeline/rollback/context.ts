@@ -9,7 +9,7 @@ import type { Engine } from '../../engines/engine.ts';
 import type { CandidateCommit } from '../../git/culprit.ts';
 import type { VerifyJob } from '../../queue/jobs.ts';
 import type { Ledger } from '../durable-ledger.ts';
-import type { IncidentStore } from '../incident-record.ts';
+import type { IncidentRecord, IncidentStore } from '../incident-record.ts';
 import type { IncidentRecorder } from '../incident-recorder.ts';
 import type { Clock, ClusterPort, GitPort, Logger } from '../ports.ts';
 import { type CrashPoint, type ForgeDeps, fixForwardMessage } from '../pull-request.ts';
@@ -36,6 +36,8 @@ export interface RollbackDeps {
   readonly trustSource?: (url: string) => string | undefined;
   /** Mutual exclusion across workers (Redis); without it, steps run unguarded (single process). */
   readonly withLock?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+  /** Notifications and outcome Events (see RecorderDeps.onTransition). */
+  readonly onTransition?: (record: IncidentRecord) => Promise<void>;
 }
 
 export type RollbackResult =
