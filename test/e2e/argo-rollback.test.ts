@@ -265,6 +265,12 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     );
     const app = sandbox.store.get(APPLICATION, 'argocd', 'web')!;
     expect(app.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
-    expect(app.metadata.annotations?.['rewind.dev/incident']).toBeUndefined();
+    // Cleared just after the end is saved (the end first, for crash safety): wait for it.
+    await until(
+      () =>
+        sandbox.store.get(APPLICATION, 'argocd', 'web')?.metadata.annotations?.['rewind.dev/incident'] ===
+        undefined,
+      'the durable incident annotation to be cleared',
+    );
   });
 });
