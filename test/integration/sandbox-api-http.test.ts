@@ -236,7 +236,12 @@ describe('sandbox API server wire protocol', () => {
     });
     expect((await send('POST', path, configMap('elsewhere', 'kube-system'))).status).toBe(400);
     expect((await send('POST', `${path}/errors`, configMap('errors', 'default'))).status).toBe(405);
-    expect((await send('PATCH', `${path}/errors`, {}, 'application/apply-patch+yaml')).status).toBe(415);
+    // Server-side apply without a fieldManager fails PatchOptions validation, as on kube-apiserver.
+    expect((await send('PATCH', `${path}/errors`, {}, 'application/apply-patch+yaml')).body).toMatchObject({
+      code: 422,
+      reason: 'Invalid',
+      message: expect.stringContaining('fieldManager: Required value'),
+    });
     expect((await json('/apis/nope.example.com/v1/things')).status).toBe(404);
 
     const invalid = await send('POST', '/apis/apps/v1/namespaces/default/deployments', {
