@@ -6,6 +6,7 @@ import { applyObjectDefaults } from './defaults.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { fieldManagerOf, recordUpdate } from './managed-fields.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
 import { openApiV2, openApiV3GroupVersion, openApiV3Root } from './openapi.ts';
 import {
@@ -16,6 +17,7 @@ import {
   apiVersionOf,
   resourceByPlural,
 } from './resources.ts';
+import { checkApplyTarget, planApply } from './server-side-apply.ts';
 import { type KubeObject, type ListOptions, type ObjectStore, StatusError } from './store.ts';
 import { type IncludeObject, toTable } from './tables.ts';
 
@@ -43,6 +45,7 @@ const MAX_BODY_BYTES = 3 * 1024 * 1024;
 const BOOKMARK_INTERVAL_MS = 1000;
 /** Kinds served by the API server from Kubernetes itself: they accept strategic merge patches. */
 const BUILT_IN_GROUPS = new Set(['', 'apps']);
+const APPLY_PATCH = 'application/apply-patch+yaml';
 
 /** Which object (or collection) a request is about. */
 interface Target {
@@ -193,6 +196,7 @@ export class ApiServer {
     const query = url.searchParams;
     const rendering = renderingOf(req, query);
     const dryRun = query.has('dryRun');
+    const manager = fieldManagerOf(query.get('fieldManager'), req.headers['user-agent']);
     switch (req.method) {
       case 'GET': {
         if (target.name !== undefined && !legacyWatch) return this.getOne(res, target, rendering);
@@ -201,15 +205,14 @@ export class ApiServer {
       }
       case 'POST':
         if (target.name !== undefined) throw methodNotAllowed(req.method);
-        return sendJson(res, 201, this.create(target, await readObject(req), dryRun));
+        return sendJson(res, 201, this.create(target, await readObject(req), dryRun, manager));
       case 'PUT':
-        return sendJson(res, 200, this.replace(target, await readObject(req), dryRun));
-      case 'PATCH':
-        return sendJson(
-          res,
-          200,
-          this.patch(target, await readBody(req), req.headers['content-type'] ?? '', dryRun),
-        );
+        return sendJson(res, 200, this.replace(target, await readObject(req), dryRun, manager));
+      case 'PATCH': {
+        const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+        if (contentType === APPLY_PATCH) return this.apply(res, target, await readBody(req), query, dryRun);
+        return sendJson(res, 200, this.patch(target, await readBody(req), contentType, dryRun, manager));
+      }
       case 'DELETE': {
         const body = await readBody(req);
         if (target.name === undefined)
@@ -319,7 +322,7 @@ export class ApiServer {
 
   // --- writes ---------------------------------------------------------------------------------
 
-  private create(target: Target, input: KubeObject, dryRun: boolean): KubeObject {
+  private create(target: Target, input: KubeObject, dryRun: boolean, manager: string): KubeObject {
     const { type } = target;
     checkKind(type, input);
     const object = structuredClone(input);
@@ -334,6 +337,7 @@ export class ApiServer {
     else if (type.subresources.includes('status')) delete object.status;
     applyObjectDefaults(type, object);
     validate(type, object);
+    recordUpdate(type, undefined, object, manager);
     if (!dryRun) return this.store.create(type, object);
     const existing = object.metadata.name
       ? this.store.get(type, object.metadata.namespace, object.metadata.name)
@@ -347,7 +351,12 @@ export class ApiServer {
     return object;
   }
 
-  private replace(target: Target, input: KubeObject, dryRun: boolean): KubeObject | Record<string, unknown> {
+  private replace(
+    target: Target,
+    input: KubeObject,
+    dryRun: boolean,
+    manager: string,
+  ): KubeObject | Record<string, unknown> {
     const name = requireName(target);
     if (input.metadata?.name && input.metadata.name !== name) {
       throw statusFailure(
@@ -356,7 +365,7 @@ export class ApiServer {
         `the name of the object (${input.metadata.name}) does not match the name on the URL (${name})`,
       );
     }
-    if (target.subresource === 'scale') return this.writeScale(target, input, dryRun);
+    if (target.subresource === 'scale') return this.writeScale(target, input, dryRun, manager);
     checkKind(target.type, input);
     const object: KubeObject = { ...input, metadata: { ...input.metadata, name } };
     if (target.type.namespaced) {
@@ -364,19 +373,18 @@ export class ApiServer {
         throw namespaceMismatch();
       object.metadata.namespace = target.namespace ?? 'default';
     }
-    return this.write(target, object, dryRun);
+    return this.write(target, object, dryRun, manager);
   }
 
   /** Stores a full object for the main resource or its status subresource. */
-  private write(target: Target, object: KubeObject, dryRun: boolean): KubeObject {
+  private write(target: Target, object: KubeObject, dryRun: boolean, manager: string): KubeObject {
+    const current = this.store.mustGet(target.type, target.namespace, object.metadata.name);
     if (target.subresource !== 'status') {
       applyObjectDefaults(target.type, object);
       validate(target.type, object);
+      recordUpdate(target.type, current, object, manager);
     }
-    if (dryRun) {
-      this.store.mustGet(target.type, target.namespace, object.metadata.name);
-      return object;
-    }
+    if (dryRun) return object;
     return this.store.update(
       target.type,
       object,
@@ -389,21 +397,65 @@ export class ApiServer {
     body: Buffer,
     contentType: string,
     dryRun: boolean,
+    manager: string,
   ): KubeObject | Record<string, unknown> {
     const name = requireName(target);
-    const applyPatch = patcherFor(target.type, contentType.split(';')[0]!.trim());
+    const applyPatch = patcherFor(target.type, contentType);
     const current = this.store.mustGet(target.type, target.namespace, name);
     const base = target.subresource === 'scale' ? scaleOf(current) : current;
     const patched = applyPatch(base, parseJson(body));
-    if (target.subresource === 'scale') return this.writeScale(target, patched, dryRun);
+    if (target.subresource === 'scale') return this.writeScale(target, patched, dryRun, manager);
     // A patch cannot move an object.
     patched.metadata = { ...patched.metadata, name };
     if (target.type.namespaced) patched.metadata.namespace = current.metadata.namespace!;
-    return this.write(target, patched, dryRun);
+    return this.write(target, patched, dryRun, manager);
+  }
+
+  /**
+   * Server-side apply: creates the object when absent (201), else merges the configuration into
+   * it under field-manager ownership (server-side-apply.ts). kube-apiserver refuses an apply
+   * without a fieldManager with 422 (PatchOptions validation).
+   */
+  private apply(
+    res: http.ServerResponse,
+    target: Target,
+    body: Buffer,
+    query: URLSearchParams,
+    dryRun: boolean,
+  ): void {
+    const name = requireName(target);
+    if (target.subresource) {
+      throw statusFailure(
+        415,
+        'UnsupportedMediaType',
+        'the sandbox does not serve server-side apply on subresources',
+      );
+    }
+    const manager = query.get('fieldManager');
+    if (!manager) {
+      throw new StatusError(
+        422,
+        'Invalid',
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+        { kind: 'PatchOptions', group: 'meta.k8s.io' },
+      );
+    }
+    const config = checkApplyTarget(target.type, parseDocument(body, true), name, target.namespace);
+    const live = this.store.get(target.type, target.namespace, name);
+    const next = planApply(target.type, live, config, { manager, force: isTrue(query.get('force')) });
+    if (!live) {
+      if (target.type === NAMESPACE) next.status = { phase: 'Active' };
+      applyObjectDefaults(target.type, next);
+      validate(target.type, next);
+      return sendJson(res, 201, dryRun ? next : this.store.create(target.type, next));
+    }
+    applyObjectDefaults(target.type, next);
+    validate(target.type, next);
+    sendJson(res, 200, dryRun ? next : this.store.update(target.type, next));
   }
 
   /** PUT/PATCH of `.../scale`: the Scale's spec.replicas becomes the workload's. */
-  private writeScale(target: Target, scale: any, dryRun: boolean): Record<string, unknown> {
+  private writeScale(target: Target, scale: any, dryRun: boolean, manager: string): Record<string, unknown> {
     const replicas = scale?.spec?.replicas;
     if (!Number.isInteger(replicas) || replicas < 0) {
       throw new StatusError(
@@ -419,6 +471,7 @@ export class ApiServer {
       spec: { ...current.spec, replicas },
       metadata: { ...current.metadata, resourceVersion: typeof expected === 'string' ? expected : '' },
     };
+    recordUpdate(target.type, current, next, manager, 'scale');
     if (dryRun) return scaleOf(next);
     return scaleOf(this.store.update(target.type, next));
   }
@@ -698,7 +751,11 @@ function parseJson(body: Buffer): unknown {
 
 async function readObject(req: http.IncomingMessage): Promise<KubeObject> {
   const body = await readBody(req);
-  const yaml = (req.headers['content-type'] ?? '').includes('yaml');
+  return parseDocument(body, (req.headers['content-type'] ?? '').includes('yaml'));
+}
+
+/** A request body holding one object, as JSON or YAML (JSON is YAML too). */
+function parseDocument(body: Buffer, yaml: boolean): KubeObject {
   let value: unknown;
   try {
     value = yaml ? parseYaml(body.toString('utf8')) : parseJson(body);

@@ -8,6 +8,9 @@ import { writeObject } from './object-apply.ts';
 import { NAMESPACE } from './resources.ts';
 import type { ObjectStore } from './store.ts';
 
+/** The field manager of Argo CD's (client-side, kubectl-library) apply. */
+export const ARGO_FIELD_MANAGER = 'argocd-controller';
+
 export type OperationPhase = 'Running' | 'Succeeded' | 'Failed' | 'Error';
 
 export interface ResourceResult {
@@ -95,7 +98,7 @@ export function runSync(store: ObjectStore, comparison: Comparison, prune: boole
     const type = resource.type!;
     try {
       const existing = store.get(type, resource.namespace, resource.name);
-      const outcome = writeObject(store, type, resource.desired!.object, existing);
+      const outcome = writeObject(store, type, resource.desired!.object, existing, ARGO_FIELD_MANAGER);
       results.push(result(resource, 'Synced', `${kubectlName(resource)} ${outcome}`));
     } catch (error) {
       failure ??= errorMessage(error);

@@ -11,7 +11,8 @@ import { durationOr, formatGoDuration } from './flux-duration.ts';
 import { type HealthTarget, formatTarget, waitForHealth } from './flux-health.ts';
 import { BuildError, buildManifests, isNamespaced } from './flux-kustomize.ts';
 import { GitMirrors } from './flux-source.ts';
-import { matchesLive, writeObject } from './object-apply.ts';
+import { matchesLive } from './object-apply.ts';
+import { serverSideApply } from './server-side-apply.ts';
 import { SerialQueue } from './serial-queue.ts';
 import {
   GIT_REPOSITORY,
@@ -33,6 +34,8 @@ export const OWNER_NAME_LABEL = 'kustomize.toolkit.fluxcd.io/name';
 export const OWNER_NAMESPACE_LABEL = 'kustomize.toolkit.fluxcd.io/namespace';
 /** Per-object opt-out of apply and prune. */
 const RECONCILE_ANNOTATION = 'kustomize.toolkit.fluxcd.io/reconcile';
+/** kustomize-controller always applies server-side, as its own field manager, taking conflicts. */
+const FLUX_APPLY = { manager: 'kustomize-controller', force: true } as const;
 
 const DEFAULT_SOURCE_INTERVAL_MS = 60_000;
 const DEFAULT_KUSTOMIZATION_INTERVAL_MS = 5 * 60_000;
@@ -649,7 +652,7 @@ export class FluxSyncer {
       const existing = this.store.get(target.type, target.namespace, target.name);
       try {
         if (!existing) {
-          writeObject(this.store, target.type, desired, existing);
+          serverSideApply(this.store, target.type, desired, FLUX_APPLY);
           changes.push(`${id} created`);
         } else if (
           existing.metadata.annotations?.[RECONCILE_ANNOTATION] === 'disabled' ||
@@ -657,7 +660,7 @@ export class FluxSyncer {
         ) {
           continue;
         } else if (this.lastApplied.get(inventoryKey) !== desiredJson || !matchesLive(desired, existing)) {
-          if (writeObject(this.store, target.type, desired, existing) === 'configured') {
+          if (serverSideApply(this.store, target.type, desired, FLUX_APPLY) === 'configured') {
             changes.push(`${id} configured`);
           }
         }

@@ -2,6 +2,7 @@
 // server-side apply, Argo CD's kubectl apply), and the drift test both use: the live object
 // "matches" when every field Git sets has the same value live (defaults and status added by the
 // server, and labels or annotations others add, are not drift).
+import { recordUpdate } from './managed-fields.ts';
 import type { ResourceType } from './resources.ts';
 import type { KubeObject, ObjectStore } from './store.ts';
 
@@ -39,17 +40,21 @@ export type WriteOutcome = 'created' | 'configured' | 'unchanged';
 
 /**
  * Creates `desired`, or replaces every non-server field of `existing` with the desired ones,
- * keeping status, server fields, and the labels and annotations others set. Throws the store's
- * StatusError when the write is refused.
+ * keeping status, server fields, and the labels and annotations others set: a client-side apply,
+ * recorded in managedFields as an `Update` by `manager`. Throws the store's StatusError when the
+ * write is refused.
  */
 export function writeObject(
   store: ObjectStore,
   type: ResourceType,
   desired: KubeObject,
   existing: KubeObject | undefined,
+  manager: string,
 ): WriteOutcome {
   if (!existing) {
-    store.create(type, desired);
+    const created = structuredClone(desired);
+    recordUpdate(type, undefined, created, manager);
+    store.create(type, created);
     return 'created';
   }
   const next: KubeObject = structuredClone(existing);
@@ -59,6 +64,7 @@ export function writeObject(
   if (desired.metadata.annotations || existing.metadata.annotations) {
     next.metadata.annotations = { ...existing.metadata.annotations, ...desired.metadata.annotations };
   }
+  recordUpdate(type, existing, next, manager);
   const stored = store.update(type, next);
   return stored.metadata.resourceVersion === existing.metadata.resourceVersion ? 'unchanged' : 'configured';
 }

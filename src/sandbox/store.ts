@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { NAMESPACE, type ResourceType, apiVersionOf } from './resources.ts';
+import { selectedEvent } from './watch-selection.ts';
 
 export interface OwnerReference {
   apiVersion: string;
@@ -46,6 +47,8 @@ export interface StoreEvent {
   object: KubeObject;
   /** Numeric resourceVersion of this event. */
   rv: number;
+  /** For MODIFIED: the object before the change (selector watches turn it into ADDED/DELETED). */
+  previous?: KubeObject;
 }
 
 /** An API error with Kubernetes' Status shape. */
@@ -289,7 +292,7 @@ export class ObjectStore {
     }
     next.metadata.resourceVersion = String(++this.revision);
     entry.object = next;
-    this.record('MODIFIED', type, next);
+    this.record('MODIFIED', type, next, current);
     if (next.metadata.deletionTimestamp && !(next.metadata['finalizers'] as string[] | undefined)?.length) {
       this.remove(type, next);
     }
@@ -360,8 +363,19 @@ export class ObjectStore {
     return false;
   }
 
-  private record(type: WatchEventType, resource: ResourceType, object: KubeObject): void {
-    const event: StoreEvent = { type, resource, object: clone(object), rv: this.revision };
+  private record(
+    type: WatchEventType,
+    resource: ResourceType,
+    object: KubeObject,
+    previous?: KubeObject,
+  ): void {
+    const event: StoreEvent = {
+      type,
+      resource,
+      object: clone(object),
+      rv: this.revision,
+      ...(previous ? { previous: clone(previous) } : {}),
+    };
     this.log.push(event);
     if (this.log.length > this.historyLimit) {
       const dropped = this.log.splice(0, this.log.length - this.historyLimit);
@@ -391,13 +405,17 @@ export class ObjectStore {
   ): () => void {
     const labels = options.labelSelector ? parseLabelSelector(options.labelSelector) : undefined;
     const fields = options.fieldSelector ? parseFieldSelector(options.fieldSelector) : undefined;
-    const matches = (event: StoreEvent): boolean =>
+    const selects = (object: KubeObject): boolean =>
+      (!labels || labels(object.metadata.labels ?? {})) && (!fields || fields(object));
+    const inScope = (event: StoreEvent): boolean =>
       (!type || event.resource === type) &&
       (!options.namespace ||
         !event.resource.namespaced ||
-        event.object.metadata.namespace === options.namespace) &&
-      (!labels || labels(event.object.metadata.labels ?? {})) &&
-      (!fields || fields(event.object));
+        event.object.metadata.namespace === options.namespace);
+    const deliver = (event: StoreEvent): void => {
+      const seen = inScope(event) ? selectedEvent(event, selects) : undefined;
+      if (seen) listener(seen);
+    };
     if (
       options.sinceResourceVersion !== undefined &&
       options.sinceResourceVersion !== '' &&
@@ -409,13 +427,10 @@ export class ObjectStore {
       if (since < this.compactedAt) {
         throw new StatusError(410, 'Expired', `too old resource version: ${since} (${this.compactedAt})`);
       }
-      for (const event of this.log) if (event.rv > since && matches(event)) listener(event);
+      for (const event of this.log) if (event.rv > since) deliver(event);
     }
-    const onEvent = (event: StoreEvent): void => {
-      if (matches(event)) listener(event);
-    };
-    this.emitter.on('event', onEvent);
-    return () => this.emitter.off('event', onEvent);
+    this.emitter.on('event', deliver);
+    return () => this.emitter.off('event', deliver);
   }
 }
 

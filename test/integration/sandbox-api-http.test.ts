@@ -78,6 +78,41 @@ function configMap(name: string, namespace = 'kube-system'): any {
 }
 
 describe('sandbox API server wire protocol', () => {
+  it('sends ADDED when an object starts matching a watch selector and DELETED when it stops, as the watch cache does', async () => {
+    const path = '/api/v1/namespaces/default/configmaps';
+    await send('POST', path, { ...configMap('moving', 'default'), metadata: { name: 'moving' } });
+    const byLabel = await watch(`${path}?watch=true&labelSelector=tier%3Dfront`);
+    const byField = await watch(`${path}?watch=true&fieldSelector=data.mode%3Dlive`);
+    const label = (tier: string | null) =>
+      send('PATCH', `${path}/moving`, { metadata: { labels: { tier } } }, 'application/merge-patch+json');
+    const mode = (value: string | null) =>
+      send('PATCH', `${path}/moving`, { data: { mode: value } }, 'application/merge-patch+json');
+
+    await label('front');
+    await label('front'); // unchanged: no event at all
+    await mode('live');
+    await label(null);
+    await mode('test');
+    await until('the transitions', () => byLabel.events.length >= 3 && byField.events.length >= 3);
+    byLabel.close();
+    byField.close();
+    const seen = (events: any[]) =>
+      events.map((event) => [event.type, event.object.metadata.labels?.tier, event.object.data?.mode]);
+    expect(seen(byLabel.events)).toEqual([
+      ['ADDED', 'front', undefined],
+      ['MODIFIED', 'front', 'live'],
+      // The last state that matched, at the resourceVersion of the change that ended the match.
+      ['DELETED', 'front', 'live'],
+    ]);
+    expect(seen(byField.events)).toEqual([
+      ['ADDED', 'front', 'live'],
+      ['MODIFIED', undefined, 'live'],
+      ['DELETED', undefined, 'live'],
+    ]);
+    const current = sandbox.store.get(CONFIG_MAP, 'default', 'moving')!;
+    expect(byField.events.at(-1).object.metadata.resourceVersion).toBe(current.metadata.resourceVersion);
+  });
+
   it('serves version, health, and plain discovery even when aggregated discovery is asked for', async () => {
     expect((await json('/version')).body).toMatchObject({ major: '1', minor: '32', gitVersion: 'v1.32.4' });
     expect(await (await call('/readyz')).text()).toBe('ok');
@@ -236,7 +271,12 @@ describe('sandbox API server wire protocol', () => {
     });
     expect((await send('POST', path, configMap('elsewhere', 'kube-system'))).status).toBe(400);
     expect((await send('POST', `${path}/errors`, configMap('errors', 'default'))).status).toBe(405);
-    expect((await send('PATCH', `${path}/errors`, {}, 'application/apply-patch+yaml')).status).toBe(415);
+    // Server-side apply without a fieldManager fails PatchOptions validation, as on kube-apiserver.
+    expect((await send('PATCH', `${path}/errors`, {}, 'application/apply-patch+yaml')).body).toMatchObject({
+      code: 422,
+      reason: 'Invalid',
+      message: expect.stringContaining('fieldManager: Required value'),
+    });
     expect((await json('/apis/nope.example.com/v1/things')).status).toBe(404);
 
     const invalid = await send('POST', '/apis/apps/v1/namespaces/default/deployments', {

@@ -199,6 +199,15 @@ describe('sandbox Argo CD application-controller', () => {
     expect(status.history[0]).toMatchObject({ id: 0, revision: head, source: { path: 'apps/web' } });
     expect(status.sourceType).toBe('Directory');
     expect(status.summary.images).toEqual(['nginx:1.0']);
+    // Argo applies client-side (kubectl's library): an Update by argocd-controller, not an Apply.
+    const applied = sb.store.get(DEPLOYMENT, 'shop', 'web')!.metadata.managedFields as any[];
+    expect(applied.map((entry) => [entry.manager, entry.operation])).toEqual([
+      ['argocd-controller', 'Update'],
+    ]);
+    expect(applied[0].fieldsV1['f:spec']['f:template']['f:spec']['f:containers']).toHaveProperty([
+      'k:{"name":"web"}',
+      'f:image',
+    ]);
     expect(status.resources).toEqual(
       [
         {

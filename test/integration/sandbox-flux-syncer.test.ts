@@ -545,6 +545,40 @@ describe('sandbox Flux syncer', () => {
     expect(store.get(DEPLOYMENT, 'default', 'web')!.metadata.generation).toBe(corrected.metadata.generation);
   });
 
+  it('applies server-side as kustomize-controller: an Apply entry in managedFields, and what Git stops setting is removed', async () => {
+    const twoKeys = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  value: one\n  extra: x\n`;
+    const first = await remote.commit({ 'apps/config.yaml': twoKeys }, 'one');
+    createSource();
+    createKustomization();
+    await waitFor(appliedRevision(first), 'the first revision');
+    const created = store.get(CONFIG_MAP, 'default', 'settings')!;
+    expect(created.metadata.managedFields).toEqual([
+      {
+        manager: 'kustomize-controller',
+        operation: 'Apply',
+        apiVersion: 'v1',
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        fieldsType: 'FieldsV1',
+        fieldsV1: {
+          'f:data': { 'f:value': {}, 'f:extra': {} },
+          'f:metadata': {
+            'f:labels': {
+              'f:kustomize.toolkit.fluxcd.io/name': {},
+              'f:kustomize.toolkit.fluxcd.io/namespace': {},
+            },
+          },
+        },
+      },
+    ]);
+
+    const second = await remote.commit({ 'apps/config.yaml': configMapYaml('settings', 'two') }, 'two');
+    store.mutate(GIT_REPOSITORY, 'flux-system', 'apps', (o) => {
+      o.metadata.annotations = { 'reconcile.fluxcd.io/requestedAt': 'two' };
+    });
+    await waitFor(appliedRevision(second), 'the second revision');
+    expect(store.get(CONFIG_MAP, 'default', 'settings')!.data).toEqual({ value: 'two' });
+  });
+
   it('garbage-collects the inventory when a pruning Kustomization is deleted', async () => {
     const sha = await remote.commit({ 'apps/config.yaml': configMapYaml('settings', 'one') }, 'one');
     createSource();
