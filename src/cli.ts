@@ -54,6 +54,12 @@ program
     [],
   )
   .option(
+    '--crash-backoff-base <duration>',
+    "the crash-loop back-off's first wait, doubling up to 30 times it (the kubelet's: 10s)",
+    duration,
+    10_000,
+  )
+  .option(
     '--argo-reconcile-timeout <duration>',
     "how often Argo CD compares each Application with Git (Argo's timeout.reconciliation)",
     duration,
@@ -81,6 +87,7 @@ program
       podReadyMs: number;
       unreadyImage: string[];
       crashImage: string[];
+      crashBackoffBase: number;
       argoReconcileTimeout: number;
       argoSelfHealTimeout: number;
       forge: boolean;
@@ -96,6 +103,7 @@ program
         podReadyMs: options.podReadyMs,
         unreadyImages: options.unreadyImage,
         crashImages: options.crashImage,
+        crashBackoffBaseMs: options.crashBackoffBase,
         argoReconcileTimeoutMs: options.argoReconcileTimeout,
         argoSelfHealTimeoutMs: options.argoSelfHealTimeout,
       });

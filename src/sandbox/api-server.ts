@@ -3,6 +3,7 @@
 // Discovery, OpenAPI stubs and Table printing live next door (openapi.ts, tables.ts, patch.ts);
 // this file routes requests, maps verbs onto the store and streams watches.
 import { applyObjectDefaults } from './defaults.ts';
+import { type DeleteOptions, InvalidDeleteOptions, deleteOptionsOf } from './deletion.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
@@ -214,10 +215,10 @@ export class ApiServer {
         return sendJson(res, 200, this.patch(target, await readBody(req), contentType, dryRun, manager));
       }
       case 'DELETE': {
-        const body = await readBody(req);
+        const options = requestDeleteOptions(await readBody(req), query);
         if (target.name === undefined)
-          return sendJson(res, 200, this.deleteCollection(target, query, dryRun));
-        return sendJson(res, 200, this.deleteOne(target, body, dryRun));
+          return sendJson(res, 200, this.deleteCollection(target, query, options, dryRun));
+        return sendJson(res, 200, this.deleteOne(target, options, dryRun));
       }
       default:
         throw methodNotAllowed(req.method ?? '');
@@ -476,10 +477,10 @@ export class ApiServer {
     return scaleOf(this.store.update(target.type, next));
   }
 
-  private deleteOne(target: Target, body: Buffer, dryRun: boolean): KubeObject {
+  private deleteOne(target: Target, options: DeleteOptions, dryRun: boolean): KubeObject {
     const name = requireName(target);
     const current = this.store.mustGet(target.type, target.namespace, name);
-    const preconditions = body.length > 0 ? (parseJson(body) as any)?.preconditions : undefined;
+    const preconditions = options.preconditions;
     const mismatch =
       (preconditions?.uid && preconditions.uid !== current.metadata.uid) ||
       (preconditions?.resourceVersion && preconditions.resourceVersion !== current.metadata.resourceVersion);
@@ -490,15 +491,21 @@ export class ApiServer {
         `Precondition failed for ${qualified(target.type)} "${name}": the object has changed`,
       );
     }
-    // propagationPolicy is accepted; the store always collects dependents in the background.
-    return dryRun ? current : this.store.delete(target.type, target.namespace, name);
+    return dryRun ? current : this.store.delete(target.type, target.namespace, name, options);
   }
 
-  private deleteCollection(target: Target, query: URLSearchParams, dryRun: boolean): Record<string, unknown> {
+  private deleteCollection(
+    target: Target,
+    query: URLSearchParams,
+    options: DeleteOptions,
+    dryRun: boolean,
+  ): Record<string, unknown> {
     const items = this.store.list(target.type, listOptions(target, query));
     const deleted = dryRun
       ? items
-      : items.map((item) => this.store.delete(target.type, item.metadata.namespace, item.metadata.name));
+      : items.map((item) =>
+          this.store.delete(target.type, item.metadata.namespace, item.metadata.name, options),
+        );
     return {
       kind: `${target.type.kind}List`,
       apiVersion: apiVersionOf(target.type),
@@ -746,6 +753,16 @@ function parseJson(body: Buffer): unknown {
     return JSON.parse(body.toString('utf8'));
   } catch (error) {
     throw statusFailure(400, 'BadRequest', `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** DeleteOptions from the body and query; the ones kube-apiserver refuses are a 422. */
+function requestDeleteOptions(body: Buffer, query: URLSearchParams): DeleteOptions {
+  try {
+    return deleteOptionsOf(body.length > 0 ? parseJson(body) : undefined, query);
+  } catch (error) {
+    if (!(error instanceof InvalidDeleteOptions)) throw error;
+    throw statusFailure(422, 'Invalid', `DeleteOptions.meta.k8s.io "" is invalid: ${error.message}`);
   }
 }
 

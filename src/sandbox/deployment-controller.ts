@@ -11,6 +11,7 @@ import {
   computePodTemplateHash,
 } from './pod-template.ts';
 import { PodSimulator, isPodActive } from './pod-simulator.ts';
+import { claimObjects, selectorMatches } from './controller-ref-manager.ts';
 import { EventRecorder } from './events.ts';
 import {
   ObjectCache,
@@ -65,6 +66,8 @@ export interface WorkloadOptions {
   unreadyImages: readonly string[];
   /** Image globs whose Pods crash-loop (CrashLoopBackOff, restartCount rising). */
   crashImages: readonly string[];
+  /** The crash-loop back-off's first wait (the kubelet's 10 s by default; doubles up to 30 times it). */
+  crashBackoffBaseMs?: number;
 }
 
 /**
@@ -141,9 +144,15 @@ export class DeploymentController {
     });
     replicaSets.onEvent((event) => {
       rsc.observeReplicaSet(event);
-      const owner = controllerOf(event.object);
-      if (owner?.kind === 'Deployment') {
-        deploymentQueue.add(`${event.object.metadata.namespace ?? 'default'}/${owner.name}`);
+      const rs = event.object;
+      const namespace = rs.metadata.namespace ?? 'default';
+      const owner = controllerOf(rs);
+      if (owner?.kind === 'Deployment') deploymentQueue.add(`${namespace}/${owner.name}`);
+      if (owner || event.type === 'DELETED') return;
+      // An orphan: every Deployment that may adopt it looks (getDeploymentsForReplicaSet).
+      for (const d of deployments.all()) {
+        if ((d.metadata.namespace ?? 'default') !== namespace) continue;
+        if (selectorMatches(d.spec?.selector, rs.metadata.labels)) deploymentQueue.add(objectKey(d));
       }
     });
     deployments.onEvent((event) => {
@@ -202,6 +211,7 @@ class DeploymentSync {
       this.deps.queue.forget(key);
       return;
     }
+    this.claimReplicaSets(cached);
     const d = applyDeploymentDefaults(structuredClone(cached));
     d.status ??= {};
     if (d.metadata.deletionTimestamp) return this.syncStatusOnly(d);
@@ -213,6 +223,16 @@ class DeploymentSync {
   }
 
   // --- reading the ReplicaSets ------------------------------------------------------------------
+
+  /** ClaimReplicaSets: adopts matching orphans, releases owned ReplicaSets that stopped matching. */
+  private claimReplicaSets(d: KubeObject): void {
+    const { replicaSets, store } = this.deps;
+    const candidates = [
+      ...replicaSets.ownedBy(d.metadata.uid ?? ''),
+      ...replicaSets.orphansIn(d.metadata.namespace ?? 'default'),
+    ];
+    claimObjects(store, REPLICA_SET, d, d.spec?.selector, candidates);
+  }
 
   /** The Deployment's ReplicaSets from the cache: the oldest one matching its template is "new". */
   private partition(d: KubeObject): ReplicaSetPartition {

@@ -1,22 +1,29 @@
 // Simulated kubelet: Pods in the sandbox have no processes; this gives them the status a real node
 // would report. A Pod starts Pending (ContainerCreating), and `podReadyMs` later its containers are
 // running and Ready, unless their image matches a glob of `unreadyImages` (waiting
-// ImagePullBackOff, forever) or `crashImages` (CrashLoopBackOff, restartCount rising every
-// `podReadyMs`). Deleted Pods vanish at once: there is no graceful termination to simulate.
+// ImagePullBackOff, forever) or `crashImages` (CrashLoopBackOff, restarted with the kubelet's
+// back-off: 10 s doubling to 5 min, see crash-backoff.ts). A deleted Pod stays Terminating while
+// its preStop hooks run (at most its grace period, see pod-termination.ts), then the kubelet
+// deletes it for good.
 import { createHash, randomBytes } from 'node:crypto';
 import { minimatch } from 'minimatch';
+import { CrashBackoff } from './crash-backoff.ts';
+import { formatGoDuration } from './flux-duration.ts';
+import { killedAtGrace, terminationDelayMs } from './pod-termination.ts';
 import { POD } from './resources.ts';
 import type { KubeObject, ObjectStore, StoreEvent } from './store.ts';
 
 export const SANDBOX_NODE = 'sandbox-node';
 const HOST_IP = '172.18.0.2';
-/** Crash loops restart no faster than this, whatever podReadyMs says, to bound the write rate. */
+/** Crash loops restart no faster than this, whatever the back-off base says, to bound the write rate. */
 const MIN_RESTART_INTERVAL_MS = 50;
 
 export interface PodBehaviour {
   podReadyMs: number;
   unreadyImages: readonly string[];
   crashImages: readonly string[];
+  /** The crash-loop back-off's first wait; the kubelet's is 10 s. Tests shorten it. */
+  crashBackoffBaseMs?: number;
 }
 
 type ContainerFate = 'ready' | 'unready' | 'crash';
@@ -138,6 +145,9 @@ function carryTransition(previous: KubeObject, condition: ReturnType<typeof podC
 
 export class PodSimulator {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Pods being terminated, by uid: the timer that ends them. */
+  private readonly terminations = new Map<string, NodeJS.Timeout>();
+  private readonly backoff: CrashBackoff;
   private nextIp = 1;
   private stopped = false;
 
@@ -145,7 +155,9 @@ export class PodSimulator {
     private readonly store: ObjectStore,
     private readonly behaviour: PodBehaviour,
     private readonly queue: KeyQueue,
-  ) {}
+  ) {
+    this.backoff = new CrashBackoff(behaviour.crashBackoffBaseMs);
+  }
 
   /**
    * The status a Pod is created with (or given on first sight): scheduled on the sandbox node,
@@ -190,6 +202,13 @@ export class PodSimulator {
     const uid = pod.metadata.uid ?? '';
     if (event.type === 'DELETED') {
       this.cancel(uid);
+      this.cancelTermination(uid);
+      this.backoff.forget(uid);
+      return;
+    }
+    if (pod.metadata.deletionTimestamp) {
+      this.cancel(uid);
+      this.scheduleTermination(pod);
       return;
     }
     if (!pod.status?.startTime) this.queue.add(podKey(pod));
@@ -215,6 +234,8 @@ export class PodSimulator {
     this.stopped = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    for (const timer of this.terminations.values()) clearTimeout(timer);
+    this.terminations.clear();
   }
 
   private allocateIp(): string {
@@ -222,11 +243,9 @@ export class PodSimulator {
     return `10.244.${(n >> 8) & 255}.${n & 255 || 1}`;
   }
 
-  private schedule(pod: KubeObject, step: number): void {
+  private schedule(pod: KubeObject, step: number, delay = this.behaviour.podReadyMs): void {
     const uid = pod.metadata.uid ?? '';
     if (this.stopped || this.timers.has(uid)) return;
-    const delay =
-      step === 1 ? this.behaviour.podReadyMs : Math.max(this.behaviour.podReadyMs, MIN_RESTART_INTERVAL_MS);
     const namespace = pod.metadata.namespace;
     const name = pod.metadata.name;
     const timer = setTimeout(() => {
@@ -243,6 +262,64 @@ export class PodSimulator {
     this.timers.delete(uid);
   }
 
+  private cancelTermination(uid: string): void {
+    const timer = this.terminations.get(uid);
+    if (timer) clearTimeout(timer);
+    this.terminations.delete(uid);
+  }
+
+  /** Runs the preStop hooks (the wait), then stops the containers and confirms the deletion. */
+  private scheduleTermination(pod: KubeObject): void {
+    const uid = pod.metadata.uid ?? '';
+    if (this.stopped || this.terminations.has(uid)) return;
+    const namespace = pod.metadata.namespace;
+    const name = pod.metadata.name;
+    const timer = setTimeout(() => this.terminate(namespace, name, uid), terminationDelayMs(pod));
+    timer.unref();
+    this.terminations.set(uid, timer);
+  }
+
+  private terminate(namespace: string | undefined, name: string, uid: string): void {
+    this.terminations.delete(uid);
+    if (this.stopped) return;
+    const pod = this.store.get(POD, namespace, name);
+    if (!pod || pod.metadata.uid !== uid) return;
+    const at = new Date().toISOString();
+    const killed = killedAtGrace(pod);
+    const previous: any[] = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
+    const conditions: any[] = Array.isArray(pod.status?.conditions) ? pod.status.conditions : [];
+    const stopped = podCondition('Ready', 'False', at, 'PodCompleted');
+    pod.status = {
+      ...pod.status,
+      conditions: conditions.map((c) =>
+        c?.type === 'Ready' || c?.type === 'ContainersReady'
+          ? carryTransition(pod, { ...stopped, type: c.type })
+          : c,
+      ),
+      containerStatuses: previous.map((status) => {
+        const running = status?.state?.running;
+        if (!running) return status;
+        const exit = killed ? { exitCode: 137, reason: 'Error' } : { exitCode: 0, reason: 'Completed' };
+        return {
+          ...status,
+          ready: false,
+          started: false,
+          state: {
+            terminated: {
+              ...exit,
+              startedAt: running.startedAt,
+              finishedAt: at.replace(/\.\d+Z$/, 'Z'),
+              containerID: status.containerID,
+            },
+          },
+        };
+      }),
+    };
+    this.store.update(POD, pod, { subresource: 'status' });
+    // The kubelet's final word: a delete with grace period 0 (finalizers may still hold it).
+    this.store.delete(POD, namespace, name, { gracePeriodSeconds: 0 });
+  }
+
   /** Step 1: containers start (or fail to); later steps: crash-looping containers restart again. */
   private advance(namespace: string | undefined, name: string, uid: string, step: number): void {
     if (this.stopped) return;
@@ -253,6 +330,8 @@ export class PodSimulator {
     const previous: any[] = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
     let crashing = false;
     let pulling = false;
+    /** One back-off per Pod: its crashing containers restart together. */
+    let backoffMs: number | undefined;
     const statuses = containersOf(pod).map((c) => {
       const before = previous.find((s) => s?.name === c.name) ?? {};
       const fate = fateOf(c.image, this.behaviour);
@@ -270,6 +349,7 @@ export class PodSimulator {
       const id: string = before.containerID ?? containerId();
       if (fate === 'crash') {
         crashing = true;
+        backoffMs ??= this.backoff.next(uid, now);
         const restarts = (Number(before.restartCount) || 0) + (step === 1 ? 0 : 1);
         const startedAt = before.lastState?.terminated?.finishedAt ?? pod.status?.startTime ?? at;
         return {
@@ -282,7 +362,7 @@ export class PodSimulator {
           state: {
             waiting: {
               reason: 'CrashLoopBackOff',
-              message: `back-off 10s restarting failed container=${c.name} pod=${name}_${namespace ?? 'default'}(${uid})`,
+              message: `back-off ${formatGoDuration(backoffMs)} restarting failed container=${c.name} pod=${name}_${namespace ?? 'default'}(${uid})`,
             },
           },
           lastState: {
@@ -320,7 +400,7 @@ export class PodSimulator {
       containerStatuses: statuses,
     };
     this.store.update(POD, pod, { subresource: 'status' });
-    if (crashing) this.schedule(pod, step + 1);
+    if (crashing) this.schedule(pod, step + 1, Math.max(backoffMs ?? 0, MIN_RESTART_INTERVAL_MS));
   }
 }
 

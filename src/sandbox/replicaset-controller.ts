@@ -3,6 +3,7 @@
 // and an Event recorder. Everything is level-triggered: a watch event only enqueues a key, and the
 // reconcile reads the current state. Nothing writes from inside a watch listener, so every
 // watcher (the API server's included) sees events in resourceVersion order.
+import { claimObjects, selectorMatches } from './controller-ref-manager.ts';
 import type { EventRecorder } from './events.ts';
 import { applyPodTemplateDefaults, canonicalJson, randomSafeSuffix } from './pod-template.ts';
 import {
@@ -50,6 +51,8 @@ export function controllerReference(owner: KubeObject): OwnerReference {
 export class ObjectCache {
   private readonly objects = new Map<string, KubeObject>();
   private readonly byController = new Map<string, Set<string>>();
+  /** Keys of objects without a controller: candidates for adoption. */
+  private readonly orphanKeys = new Set<string>();
   private readonly creationOrder = new Map<string, number>();
   private readonly listeners: ((event: StoreEvent) => void)[] = [];
   private unsubscribe: (() => void) | undefined;
@@ -95,6 +98,21 @@ export class ObjectCache {
     return owned.sort((a, b) => this.compareCreation(a, b));
   }
 
+  /** Every cached object (unordered). */
+  all(): IterableIterator<KubeObject> {
+    return this.objects.values();
+  }
+
+  /** The objects of a namespace that no controller owns. */
+  orphansIn(namespace: string): KubeObject[] {
+    const found: KubeObject[] = [];
+    for (const key of this.orphanKeys) {
+      const object = this.objects.get(key);
+      if (object && (object.metadata.namespace ?? 'default') === namespace) found.push(object);
+    }
+    return found;
+  }
+
   /** Creation order: timestamp, then the order this cache saw them appear (finer than seconds). */
   compareCreation(a: KubeObject, b: KubeObject): number {
     const byTime = (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '');
@@ -119,12 +137,13 @@ export class ObjectCache {
         let keys = this.byController.get(owner);
         if (!keys) this.byController.set(owner, (keys = new Set()));
         keys.add(key);
-      }
+      } else this.orphanKeys.add(key);
     }
     for (const listener of this.listeners) listener(event);
   }
 
   private unindex(key: string, object: KubeObject): void {
+    this.orphanKeys.delete(key);
     const owner = controllerOf(object)?.uid;
     if (!owner) return;
     const keys = this.byController.get(owner);
@@ -275,15 +294,28 @@ export class ReplicaSetController {
   }
 
   observePod(event: StoreEvent): void {
-    const owner = controllerOf(event.object);
-    if (owner?.kind !== 'ReplicaSet') return;
-    this.deps.queue.add(`${event.object.metadata.namespace ?? 'default'}/${owner.name}`);
+    const pod = event.object;
+    const namespace = pod.metadata.namespace ?? 'default';
+    const owner = controllerOf(pod);
+    if (owner?.kind === 'ReplicaSet') this.deps.queue.add(`${namespace}/${owner.name}`);
+    if (owner || event.type === 'DELETED') return;
+    // An orphan: every ReplicaSet that may adopt it looks (getPodReplicaSets).
+    for (const rs of this.deps.replicaSets.all()) {
+      if ((rs.metadata.namespace ?? 'default') !== namespace) continue;
+      if (selectorMatches(rs.spec?.selector, pod.metadata.labels)) this.deps.queue.add(objectKey(rs));
+    }
   }
 
   reconcile(key: string): void {
     const { replicaSets, pods: podCache } = this.deps;
     const rs = replicaSets.get(key);
     if (!rs) return;
+    // claimPods: only active Pods are adopted or released.
+    const namespace = rs.metadata.namespace ?? 'default';
+    const candidates = [...podCache.ownedBy(rs.metadata.uid ?? ''), ...podCache.orphansIn(namespace)].filter(
+      isPodActive,
+    );
+    claimObjects(this.deps.store, POD, rs, rs.spec?.selector, candidates);
     let pods = podCache.ownedBy(rs.metadata.uid ?? '').filter(isPodActive);
     const desired: number = rs.spec?.replicas ?? 1;
     if (!rs.metadata.deletionTimestamp) {

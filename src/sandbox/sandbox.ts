@@ -19,6 +19,8 @@ export interface SandboxOptions {
   podReadyMs?: number;
   unreadyImages?: readonly string[];
   crashImages?: readonly string[];
+  /** The crash-loop back-off's first wait; default 10 000 (the kubelet's), doubling up to 30 times it. */
+  crashBackoffBaseMs?: number;
   /** Events kept for resuming watches; older resumes get 410 Gone. */
   eventHistory?: number;
   /** Run the Argo CD application-controller (Applications in namespace `argocd`); default true. */
@@ -72,6 +74,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     podReadyMs: options.podReadyMs ?? 200,
     unreadyImages: options.unreadyImages ?? [],
     crashImages: options.crashImages ?? [],
+    ...(options.crashBackoffBaseMs === undefined ? {} : { crashBackoffBaseMs: options.crashBackoffBaseMs }),
   });
   const scratch = await mkdtemp(path.join(tmpdir(), 'rewind-sandbox-'));
   const flux = new FluxSyncer(store, { cacheDir: path.join(scratch, 'sources') });

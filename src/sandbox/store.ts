@@ -3,7 +3,15 @@
 // owner-reference garbage collection. Controllers and the HTTP API server both work on this store.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { NAMESPACE, type ResourceType, apiVersionOf } from './resources.ts';
+import {
+  type DeleteOptions,
+  finalizersAfterDelete,
+  finalizersOf,
+  kubeTimestamp,
+  podGracePeriodSeconds,
+} from './deletion.ts';
+import { GarbageCollector } from './garbage-collector.ts';
+import { NAMESPACE, POD, type ResourceType, apiVersionOf } from './resources.ts';
 import { selectedEvent } from './watch-selection.ts';
 
 export interface OwnerReference {
@@ -131,6 +139,24 @@ function canonical(value: unknown): unknown {
 
 export class ObjectStore {
   private readonly objects = new Map<string, { resource: ResourceType; object: KubeObject }>();
+  /** uid -> key, for owner lookups. */
+  private readonly uids = new Map<string, string>();
+  private readonly gc = new GarbageCollector({
+    byUid: (uid) => {
+      const entry = this.objects.get(this.uids.get(uid) ?? '');
+      return entry ? { resource: entry.resource, object: clone(entry.object) } : undefined;
+    },
+    dependentsOf: (uid) => {
+      const found: { resource: ResourceType; object: KubeObject }[] = [];
+      for (const entry of this.objects.values()) {
+        if (entry.object.metadata.ownerReferences?.some((ref) => ref.uid === uid))
+          found.push({ resource: entry.resource, object: clone(entry.object) });
+      }
+      return found;
+    },
+    update: (type, object) => this.update(type, object),
+    delete: (type, namespace, name, options) => this.delete(type, namespace, name, options),
+  });
   private readonly log: StoreEvent[] = [];
   private readonly historyLimit: number;
   private readonly admit: ((type: ResourceType, object: KubeObject) => void) | undefined;
@@ -227,8 +253,10 @@ export class ObjectStore {
     meta.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     meta.generation = 1;
     delete meta.deletionTimestamp;
+    delete meta['deletionGracePeriodSeconds'];
     meta.resourceVersion = String(++this.revision);
     this.objects.set(k, { resource: type, object });
+    this.uids.set(meta.uid, k);
     this.record('ADDED', type, object);
     return clone(object);
   }
@@ -271,6 +299,7 @@ export class ObjectStore {
       next.metadata.creationTimestamp = current.metadata.creationTimestamp!;
       next.metadata.generation = current.metadata.generation!;
       if (current.metadata.namespace) next.metadata.namespace = current.metadata.namespace;
+      keepDeletionState(type, current, next);
       if (type.subresources.includes('status')) {
         if (current.status === undefined) delete next.status;
         else next.status = clone(current.status);
@@ -290,13 +319,17 @@ export class ObjectStore {
     ) {
       return clone(current); // a no-op write does not bump the resourceVersion, as in Kubernetes
     }
+    this.commit(type, entry, next);
+    // ShouldDeleteDuringUpdate: the last finalizer gone, and no grace period left to wait for.
+    if (readyToRemove(next)) return this.remove(type, next);
+    return clone(next);
+  }
+
+  private commit(type: ResourceType, entry: { object: KubeObject }, next: KubeObject): void {
+    const previous = entry.object;
     next.metadata.resourceVersion = String(++this.revision);
     entry.object = next;
-    this.record('MODIFIED', type, next, current);
-    if (next.metadata.deletionTimestamp && !(next.metadata['finalizers'] as string[] | undefined)?.length) {
-      this.remove(type, next);
-    }
-    return clone(next);
+    this.record('MODIFIED', type, next, previous);
   }
 
   /**
@@ -316,19 +349,57 @@ export class ObjectStore {
     return this.update(type, object, options);
   }
 
-  delete(type: ResourceType, namespace: string | undefined, name: string): KubeObject {
+  /**
+   * Deletes as kube-apiserver does: at once when nothing holds the object back; otherwise it gets a
+   * `deletionTimestamp` and stays until its finalizers are gone (the propagation policy adds the
+   * garbage collector's `orphan` or `foregroundDeletion`) and, for a Pod, until the kubelet
+   * confirms its containers stopped (a delete with grace period 0). Returns the object as it is
+   * now: gone (the last state) or marked.
+   */
+  delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options: DeleteOptions = {},
+  ): KubeObject {
     const entry = this.objects.get(key(type, type.namespaced ? (namespace ?? 'default') : undefined, name));
     if (!entry) throw notFound(type, name);
-    return this.remove(type, entry.object);
+    const current = entry.object;
+    const finalizers = finalizersAfterDelete(finalizersOf(current), options);
+    let grace = type === POD ? podGracePeriodSeconds(current, options) : 0;
+    const next = clone(current);
+    const meta = next.metadata;
+    const now = Date.now();
+    if (meta.deletionTimestamp) {
+      // Deleting again: only a shorter grace period counts, and the policy may swap GC finalizers.
+      const pending = Number(meta['deletionGracePeriodSeconds'] ?? 0);
+      if (grace < pending) {
+        const start = Date.parse(meta.deletionTimestamp) - pending * 1000;
+        meta.deletionTimestamp = kubeTimestamp(start + grace * 1000);
+      } else grace = pending;
+    } else {
+      if (finalizers.length === 0 && grace === 0) return this.remove(type, current);
+      meta.deletionTimestamp = kubeTimestamp(now + grace * 1000);
+    }
+    meta['deletionGracePeriodSeconds'] = grace;
+    if (finalizers.length > 0) meta['finalizers'] = finalizers;
+    else delete meta['finalizers'];
+    if (readyToRemove(next)) return this.remove(type, next);
+    if (!sameJson(current, next)) {
+      this.commit(type, entry, next);
+      this.gc.markedForDeletion(meta.uid ?? '');
+    }
+    return this.get(type, meta.namespace, meta.name) ?? clone(next);
   }
 
   private remove(type: ResourceType, object: KubeObject): KubeObject {
     const k = key(type, object.metadata.namespace, object.metadata.name);
     if (!this.objects.delete(k)) return clone(object);
+    this.uids.delete(object.metadata.uid ?? '');
     const deleted = clone(object);
     deleted.metadata.resourceVersion = String(++this.revision);
     this.record('DELETED', type, deleted);
-    this.collectDependents(deleted);
+    this.gc.removed(deleted);
     if (type === NAMESPACE) {
       for (const entry of [...this.objects.values()]) {
         if (entry.resource.namespaced && entry.object.metadata.namespace === deleted.metadata.name) {
@@ -337,30 +408,6 @@ export class ObjectStore {
       }
     }
     return deleted;
-  }
-
-  /** Background cascading deletion: whatever an object owned goes with it. */
-  private collectDependents(owner: KubeObject): void {
-    const uid = owner.metadata.uid;
-    for (const entry of [...this.objects.values()]) {
-      const refs = entry.object.metadata.ownerReferences ?? [];
-      if (!refs.some((ref) => ref.uid === uid)) continue;
-      const remaining = refs.filter(
-        (ref) => ref.uid !== uid && this.ownerExists(ref, entry.object.metadata.namespace),
-      );
-      if (remaining.length === 0) this.remove(entry.resource, entry.object);
-    }
-  }
-
-  private ownerExists(ref: OwnerReference, namespace: string | undefined): boolean {
-    for (const entry of this.objects.values()) {
-      if (
-        entry.object.metadata.uid === ref.uid &&
-        (entry.object.metadata.namespace ?? namespace) === namespace
-      )
-        return true;
-    }
-    return false;
   }
 
   private record(
@@ -431,6 +478,38 @@ export class ObjectStore {
     }
     this.emitter.on('event', deliver);
     return () => this.emitter.off('event', deliver);
+  }
+}
+
+/** Nothing holds a marked object any more: no finalizer, no grace period left. */
+function readyToRemove(object: KubeObject): boolean {
+  return (
+    Boolean(object.metadata.deletionTimestamp) &&
+    finalizersOf(object).length === 0 &&
+    Number(object.metadata['deletionGracePeriodSeconds'] ?? 0) === 0
+  );
+}
+
+/**
+ * BeforeUpdate and ValidateObjectMetaUpdate: an update never sets, moves or clears a
+ * deletionTimestamp or grace period (only DELETE does), and adds no finalizer to an object
+ * being deleted.
+ */
+function keepDeletionState(type: ResourceType, current: KubeObject, next: KubeObject): void {
+  const meta = next.metadata;
+  for (const field of ['deletionTimestamp', 'deletionGracePeriodSeconds'] as const) {
+    if (current.metadata[field] === undefined) delete meta[field];
+    else (meta as Record<string, unknown>)[field] = current.metadata[field];
+  }
+  if (!current.metadata.deletionTimestamp) return;
+  const before = new Set(finalizersOf(current));
+  const added = finalizersOf(next).filter((f) => !before.has(f));
+  if (added.length > 0) {
+    throw new StatusError(
+      422,
+      'Invalid',
+      `${type.kind} "${meta.name}" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => `"${f}"`).join(', ')}}`,
+    );
   }
 }
 

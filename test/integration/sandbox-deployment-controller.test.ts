@@ -51,12 +51,20 @@ function deployment(shape: DeploymentShape = {}): KubeObject {
 
 let running: { controller: DeploymentController; store: ObjectStore } | undefined;
 
-function sandbox(options: { podReadyMs?: number; unreadyImages?: string[]; crashImages?: string[] } = {}) {
+function sandbox(
+  options: {
+    podReadyMs?: number;
+    unreadyImages?: string[];
+    crashImages?: string[];
+    crashBackoffBaseMs?: number;
+  } = {},
+) {
   const store = new ObjectStore();
   const controller = new DeploymentController(store, {
     podReadyMs: options.podReadyMs ?? 30,
     unreadyImages: options.unreadyImages ?? [],
     crashImages: options.crashImages ?? [],
+    crashBackoffBaseMs: options.crashBackoffBaseMs ?? 60,
   });
   controller.start();
   running = { controller, store };
@@ -402,7 +410,8 @@ describe('sandbox Deployment controller', () => {
     await waitFor('pods', () => podsOf(store).length === 3);
     store.delete(DEPLOYMENT, 'default', 'web');
     expect(store.list(REPLICA_SET)).toHaveLength(0);
-    expect(podsOf(store)).toHaveLength(0);
+    // Collected Pods terminate gracefully: gone once the kubelet confirms (no preStop hook here).
+    await waitFor('the Pods gone', () => podsOf(store).length === 0);
     const rv = store.resourceVersion;
     await sleep(200);
     // Nothing but (possibly) Events is written after the Deployment is gone.
@@ -463,7 +472,8 @@ describe('rolling update invariants, observed at every store event', () => {
       let observations = 0;
       const unsubscribe = store.watch(undefined, () => {
         const now = Date.now();
-        const pods = podsOf(store);
+        // Terminating Pods count for nothing, as for the ReplicaSet controller (FilterActivePods).
+        const pods = podsOf(store).filter((pod) => !pod.metadata.deletionTimestamp);
         const available = pods.filter((pod) => {
           const ready = pod.status?.conditions?.find((c: any) => c.type === 'Ready');
           return (
