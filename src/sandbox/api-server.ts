@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
 import { openApiV2, openApiV3GroupVersion, openApiV3Root } from './openapi.ts';
+import { pageOf } from './paging.ts';
+import { PROTOBUF_MEDIA_TYPE, ProtobufBodies } from './protobuf-body.ts';
 import {
   DEPLOYMENT,
   NAMESPACE,
@@ -73,6 +75,7 @@ export class ApiServer {
   readonly stats = { requests: 0 };
   private server: http.Server | undefined;
   private readonly watches = new Set<OpenWatch>();
+  private readonly protobufBodies = new ProtobufBodies();
   private address = '';
 
   constructor(
@@ -201,9 +204,9 @@ export class ApiServer {
       }
       case 'POST':
         if (target.name !== undefined) throw methodNotAllowed(req.method);
-        return sendJson(res, 201, this.create(target, await readObject(req), dryRun));
+        return sendJson(res, 201, this.create(target, await readObject(req, this.protobufBodies), dryRun));
       case 'PUT':
-        return sendJson(res, 200, this.replace(target, await readObject(req), dryRun));
+        return sendJson(res, 200, this.replace(target, await readObject(req, this.protobufBodies), dryRun));
       case 'PATCH':
         return sendJson(
           res,
@@ -232,15 +235,17 @@ export class ApiServer {
   }
 
   private list(res: http.ServerResponse, target: Target, query: URLSearchParams, rendering: Rendering): void {
-    const items = this.store.list(target.type, listOptions(target, query));
-    const resourceVersion = this.store.resourceVersion;
+    const options = listOptions(target, query);
+    const filtered = Boolean(options.labelSelector || options.fieldSelector);
+    const { items, metadata } = pageOf(this.store.list(target.type, options), query, this.store, filtered);
     if (rendering.table) {
-      return sendJson(res, 200, toTable(target.type, items, { include: rendering.include, resourceVersion }));
+      const table = toTable(target.type, items, { include: rendering.include });
+      return sendJson(res, 200, { ...table, metadata });
     }
     sendJson(res, 200, {
       kind: `${target.type.kind}List`,
       apiVersion: apiVersionOf(target.type),
-      metadata: { resourceVersion },
+      metadata,
       items,
     });
   }
@@ -696,8 +701,9 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-async function readObject(req: http.IncomingMessage): Promise<KubeObject> {
+async function readObject(req: http.IncomingMessage, protobufBodies: ProtobufBodies): Promise<KubeObject> {
   const body = await readBody(req);
+  if ((req.headers['content-type'] ?? '').startsWith(PROTOBUF_MEDIA_TYPE)) return protobufBodies.decode(body);
   const yaml = (req.headers['content-type'] ?? '').includes('yaml');
   let value: unknown;
   try {

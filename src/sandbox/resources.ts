@@ -68,6 +68,14 @@ export const RESOURCES: readonly ResourceType[] = [
   resource({
     group: '',
     version: 'v1',
+    kind: 'Secret',
+    plural: 'secrets',
+    singular: 'secret',
+    namespaced: true,
+  }),
+  resource({
+    group: '',
+    version: 'v1',
     kind: 'Event',
     plural: 'events',
     singular: 'event',
@@ -165,6 +173,7 @@ export const NAMESPACE = mustResource('v1', 'Namespace');
 export const POD = mustResource('v1', 'Pod');
 export const EVENT = mustResource('v1', 'Event');
 export const CONFIG_MAP = mustResource('v1', 'ConfigMap');
+export const SECRET = mustResource('v1', 'Secret');
 export const SERVICE = mustResource('v1', 'Service');
 export const DEPLOYMENT = mustResource('apps/v1', 'Deployment');
 export const REPLICA_SET = mustResource('apps/v1', 'ReplicaSet');
