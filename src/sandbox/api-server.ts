@@ -10,8 +10,11 @@ import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './pat
 import { openApiV2, openApiV3GroupVersion, openApiV3Root } from './openapi.ts';
 import { pageOf } from './paging.ts';
 import { PROTOBUF_MEDIA_TYPE, ProtobufBodies } from './protobuf-body.ts';
+import { EVENTS_V1_VIEW, type ObjectView } from './events-view.ts';
 import {
   DEPLOYMENT,
+  EVENT,
+  EVENTS_K8S_IO_EVENT,
   NAMESPACE,
   RESOURCES,
   type ResourceType,
@@ -52,6 +55,8 @@ interface Target {
   namespace: string | undefined;
   name: string | undefined;
   subresource: 'status' | 'scale' | undefined;
+  /** Set when the served kind is a view of another stored kind (events.k8s.io/v1 Events). */
+  view?: ObjectView | undefined;
 }
 
 /** How the client wants objects rendered: as they are, or as a meta.k8s.io Table. */
@@ -204,20 +209,34 @@ export class ApiServer {
       }
       case 'POST':
         if (target.name !== undefined) throw methodNotAllowed(req.method);
-        return sendJson(res, 201, this.create(target, await readObject(req, this.protobufBodies), dryRun));
+        return sendJson(
+          res,
+          201,
+          shown(
+            target,
+            this.create(target, stored(target, await readObject(req, this.protobufBodies)), dryRun),
+          ),
+        );
       case 'PUT':
-        return sendJson(res, 200, this.replace(target, await readObject(req, this.protobufBodies), dryRun));
+        return sendJson(
+          res,
+          200,
+          shown(
+            target,
+            this.replace(target, stored(target, await readObject(req, this.protobufBodies)), dryRun),
+          ),
+        );
       case 'PATCH':
         return sendJson(
           res,
           200,
-          this.patch(target, await readBody(req), req.headers['content-type'] ?? '', dryRun),
+          shown(target, this.patch(target, await readBody(req), req.headers['content-type'] ?? '', dryRun)),
         );
       case 'DELETE': {
         const body = await readBody(req);
         if (target.name === undefined)
           return sendJson(res, 200, this.deleteCollection(target, query, dryRun));
-        return sendJson(res, 200, this.deleteOne(target, body, dryRun));
+        return sendJson(res, 200, shown(target, this.deleteOne(target, body, dryRun)));
       }
       default:
         throw methodNotAllowed(req.method ?? '');
@@ -231,7 +250,7 @@ export class ApiServer {
     if (target.subresource === 'scale') return sendJson(res, 200, scaleOf(object));
     if (rendering.table)
       return sendJson(res, 200, toTable(target.type, [object], { include: rendering.include }));
-    sendJson(res, 200, object);
+    sendJson(res, 200, shown(target, object));
   }
 
   private list(res: http.ServerResponse, target: Target, query: URLSearchParams, rendering: Rendering): void {
@@ -244,9 +263,9 @@ export class ApiServer {
     }
     sendJson(res, 200, {
       kind: `${target.type.kind}List`,
-      apiVersion: apiVersionOf(target.type),
+      apiVersion: target.view?.apiVersion ?? apiVersionOf(target.type),
       metadata,
-      items,
+      items: items.map((item) => shown(target, item)),
     });
   }
 
@@ -269,7 +288,9 @@ export class ApiServer {
       const rendered =
         rendering.table && type !== 'ERROR' && type !== 'BOOKMARK'
           ? toTable(target.type, [object as KubeObject], { include: rendering.include, withColumns: first })
-          : object;
+          : type === 'ERROR' || type === 'BOOKMARK'
+            ? object
+            : shown(target, object as KubeObject);
       first = false;
       res.write(`${JSON.stringify({ type, object: rendered })}\n`);
     };
@@ -398,8 +419,8 @@ export class ApiServer {
     const name = requireName(target);
     const applyPatch = patcherFor(target.type, contentType.split(';')[0]!.trim());
     const current = this.store.mustGet(target.type, target.namespace, name);
-    const base = target.subresource === 'scale' ? scaleOf(current) : current;
-    const patched = applyPatch(base, parseJson(body));
+    const base = target.subresource === 'scale' ? scaleOf(current) : shown(target, current);
+    const patched = stored(target, applyPatch(base, parseJson(body)));
     if (target.subresource === 'scale') return this.writeScale(target, patched, dryRun);
     // A patch cannot move an object.
     patched.metadata = { ...patched.metadata, name };
@@ -480,7 +501,19 @@ function resolveTarget(group: string, version: string, path: string[]): Target {
   if (!type || extra.length > 0) throw notFoundPath();
   if (subresource !== undefined && !(type.subresources as readonly string[]).includes(subresource))
     throw notFoundPath();
+  if (type === EVENTS_K8S_IO_EVENT)
+    return { type: EVENT, namespace, name, subresource: undefined, view: EVENTS_V1_VIEW };
   return { type, namespace, name, subresource: subresource as Target['subresource'] };
+}
+
+/** An object as the requested group-version shows it. */
+function shown<T>(target: Target, object: T): T {
+  return target.view ? (target.view.fromStored(object as KubeObject) as T) : object;
+}
+
+/** A request's object as the store keeps it. */
+function stored<T>(target: Target, object: T): T {
+  return target.view ? (target.view.toStored(object as KubeObject) as T) : object;
 }
 
 function listOptions(target: Target, query: URLSearchParams): ListOptions {
