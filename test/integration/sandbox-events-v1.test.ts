@@ -27,9 +27,9 @@ const regarding = {
 
 describe('events.k8s.io/v1', () => {
   it('is discovered', async () => {
-    const group = await (await fetch(`${sandbox.url}/apis/events.k8s.io`)).json();
+    const group: any = await (await fetch(`${sandbox.url}/apis/events.k8s.io`)).json();
     expect(group.preferredVersion).toEqual({ groupVersion: 'events.k8s.io/v1', version: 'v1' });
-    const resources = await (await fetch(`${sandbox.url}/apis/events.k8s.io/v1`)).json();
+    const resources: any = await (await fetch(`${sandbox.url}/apis/events.k8s.io/v1`)).json();
     expect(resources.resources[0]).toMatchObject({ name: 'events', kind: 'Event', namespaced: true });
   });
 
@@ -82,7 +82,7 @@ describe('events.k8s.io/v1', () => {
       firstTimestamp: '2025-01-02T03:04:05Z',
       lastTimestamp: '2025-01-02T03:05:05Z',
     });
-    const list = await (await fetch(`${sandbox.url}/apis/events.k8s.io/v1/namespaces/default/events`)).json();
+    const list: any = await (await fetch(`${sandbox.url}/apis/events.k8s.io/v1/namespaces/default/events`)).json();
     expect(list.kind).toBe('EventList');
     expect(list.apiVersion).toBe('events.k8s.io/v1');
     expect(list.items.find((item: any) => item.metadata.name === 'web.2')).toMatchObject({
