@@ -7,6 +7,11 @@ import { DEPLOYMENT, REPLICA_SET, SECRET, type ResourceType } from './resources.
 import type { KubeObject } from './store.ts';
 
 export function applyObjectDefaults(type: ResourceType, object: KubeObject): void {
+  // Go clients' JSON carries `creationTimestamp: null` in pod templates (an unset metav1.Time), their
+  // protobuf nothing: the same object either way, so the null is not kept.
+  const template = object.spec?.template;
+  if (template?.metadata && template.metadata.creationTimestamp === null)
+    delete template.metadata.creationTimestamp;
   if (type === DEPLOYMENT && object.spec) {
     applyDeploymentDefaults(object);
   }
