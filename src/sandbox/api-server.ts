@@ -10,8 +10,13 @@ import { parse as parseYaml } from 'yaml';
 import { fieldManagerOf, recordUpdate } from './managed-fields.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
 import { openApiV2, openApiV3GroupVersion, openApiV3Root } from './openapi.ts';
+import { pageOf } from './paging.ts';
+import { PROTOBUF_MEDIA_TYPE, ProtobufBodies } from './protobuf-body.ts';
+import { EVENTS_V1_VIEW, type ObjectView } from './events-view.ts';
 import {
   DEPLOYMENT,
+  EVENT,
+  EVENTS_K8S_IO_EVENT,
   NAMESPACE,
   RESOURCES,
   type ResourceType,
@@ -54,6 +59,8 @@ interface Target {
   namespace: string | undefined;
   name: string | undefined;
   subresource: 'status' | 'scale' | undefined;
+  /** Set when the served kind is a view of another stored kind (events.k8s.io/v1 Events). */
+  view?: ObjectView | undefined;
 }
 
 /** How the client wants objects rendered: as they are, or as a meta.k8s.io Table. */
@@ -77,6 +84,7 @@ export class ApiServer {
   readonly stats = { requests: 0 };
   private server: http.Server | undefined;
   private readonly watches = new Set<OpenWatch>();
+  private readonly protobufBodies = new ProtobufBodies();
   private address = '';
 
   constructor(
@@ -206,19 +214,37 @@ export class ApiServer {
       }
       case 'POST':
         if (target.name !== undefined) throw methodNotAllowed(req.method);
-        return sendJson(res, 201, this.create(target, await readObject(req), dryRun, manager));
+        return sendJson(
+          res,
+          201,
+          shown(
+            target,
+            this.create(target, stored(target, await readObject(req, this.protobufBodies)), dryRun, manager),
+          ),
+        );
       case 'PUT':
-        return sendJson(res, 200, this.replace(target, await readObject(req), dryRun, manager));
+        return sendJson(
+          res,
+          200,
+          shown(
+            target,
+            this.replace(target, stored(target, await readObject(req, this.protobufBodies)), dryRun, manager),
+          ),
+        );
       case 'PATCH': {
         const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
         if (contentType === APPLY_PATCH) return this.apply(res, target, await readBody(req), query, dryRun);
-        return sendJson(res, 200, this.patch(target, await readBody(req), contentType, dryRun, manager));
+        return sendJson(
+          res,
+          200,
+          shown(target, this.patch(target, await readBody(req), contentType, dryRun, manager)),
+        );
       }
       case 'DELETE': {
         const options = requestDeleteOptions(await readBody(req), query);
         if (target.name === undefined)
           return sendJson(res, 200, this.deleteCollection(target, query, options, dryRun));
-        return sendJson(res, 200, this.deleteOne(target, options, dryRun));
+        return sendJson(res, 200, shown(target, this.deleteOne(target, options, dryRun)));
       }
       default:
         throw methodNotAllowed(req.method ?? '');
@@ -232,20 +258,22 @@ export class ApiServer {
     if (target.subresource === 'scale') return sendJson(res, 200, scaleOf(object));
     if (rendering.table)
       return sendJson(res, 200, toTable(target.type, [object], { include: rendering.include }));
-    sendJson(res, 200, object);
+    sendJson(res, 200, shown(target, object));
   }
 
   private list(res: http.ServerResponse, target: Target, query: URLSearchParams, rendering: Rendering): void {
-    const items = this.store.list(target.type, listOptions(target, query));
-    const resourceVersion = this.store.resourceVersion;
+    const options = listOptions(target, query);
+    const filtered = Boolean(options.labelSelector || options.fieldSelector);
+    const { items, metadata } = pageOf(this.store.list(target.type, options), query, this.store, filtered);
     if (rendering.table) {
-      return sendJson(res, 200, toTable(target.type, items, { include: rendering.include, resourceVersion }));
+      const table = toTable(target.type, items, { include: rendering.include });
+      return sendJson(res, 200, { ...table, metadata });
     }
     sendJson(res, 200, {
       kind: `${target.type.kind}List`,
-      apiVersion: apiVersionOf(target.type),
-      metadata: { resourceVersion },
-      items,
+      apiVersion: target.view?.apiVersion ?? apiVersionOf(target.type),
+      metadata,
+      items: items.map((item) => shown(target, item)),
     });
   }
 
@@ -268,7 +296,9 @@ export class ApiServer {
       const rendered =
         rendering.table && type !== 'ERROR' && type !== 'BOOKMARK'
           ? toTable(target.type, [object as KubeObject], { include: rendering.include, withColumns: first })
-          : object;
+          : type === 'ERROR' || type === 'BOOKMARK'
+            ? object
+            : shown(target, object as KubeObject);
       first = false;
       res.write(`${JSON.stringify({ type, object: rendered })}\n`);
     };
@@ -403,8 +433,8 @@ export class ApiServer {
     const name = requireName(target);
     const applyPatch = patcherFor(target.type, contentType);
     const current = this.store.mustGet(target.type, target.namespace, name);
-    const base = target.subresource === 'scale' ? scaleOf(current) : current;
-    const patched = applyPatch(base, parseJson(body));
+    const base = target.subresource === 'scale' ? scaleOf(current) : shown(target, current);
+    const patched = stored(target, applyPatch(base, parseJson(body)));
     if (target.subresource === 'scale') return this.writeScale(target, patched, dryRun, manager);
     // A patch cannot move an object.
     patched.metadata = { ...patched.metadata, name };
@@ -535,7 +565,19 @@ function resolveTarget(group: string, version: string, path: string[]): Target {
   if (!type || extra.length > 0) throw notFoundPath();
   if (subresource !== undefined && !(type.subresources as readonly string[]).includes(subresource))
     throw notFoundPath();
+  if (type === EVENTS_K8S_IO_EVENT)
+    return { type: EVENT, namespace, name, subresource: undefined, view: EVENTS_V1_VIEW };
   return { type, namespace, name, subresource: subresource as Target['subresource'] };
+}
+
+/** An object as the requested group-version shows it. */
+function shown<T>(target: Target, object: T): T {
+  return target.view ? (target.view.fromStored(object as KubeObject) as T) : object;
+}
+
+/** A request's object as the store keeps it. */
+function stored<T>(target: Target, object: T): T {
+  return target.view ? (target.view.toStored(object as KubeObject) as T) : object;
 }
 
 function listOptions(target: Target, query: URLSearchParams): ListOptions {
@@ -766,9 +808,11 @@ function requestDeleteOptions(body: Buffer, query: URLSearchParams): DeleteOptio
   }
 }
 
-async function readObject(req: http.IncomingMessage): Promise<KubeObject> {
+async function readObject(req: http.IncomingMessage, protobufBodies: ProtobufBodies): Promise<KubeObject> {
   const body = await readBody(req);
-  return parseDocument(body, (req.headers['content-type'] ?? '').includes('yaml'));
+  const contentType = req.headers['content-type'] ?? '';
+  if (contentType.startsWith(PROTOBUF_MEDIA_TYPE)) return protobufBodies.decode(body);
+  return parseDocument(body, contentType.includes('yaml'));
 }
 
 /** A request body holding one object, as JSON or YAML (JSON is YAML too). */

@@ -68,11 +68,28 @@ export const RESOURCES: readonly ResourceType[] = [
   resource({
     group: '',
     version: 'v1',
+    kind: 'Secret',
+    plural: 'secrets',
+    singular: 'secret',
+    namespaced: true,
+  }),
+  resource({
+    group: '',
+    version: 'v1',
     kind: 'Event',
     plural: 'events',
     singular: 'event',
     namespaced: true,
     shortNames: ['ev'],
+  }),
+  // Served as a view of the core Events (events-view.ts); nothing is stored under this type.
+  resource({
+    group: 'events.k8s.io',
+    version: 'v1',
+    kind: 'Event',
+    plural: 'events',
+    singular: 'event',
+    namespaced: true,
   }),
   resource({
     group: 'apps',
@@ -164,7 +181,9 @@ export function mustResource(apiVersion: string, kind: string): ResourceType {
 export const NAMESPACE = mustResource('v1', 'Namespace');
 export const POD = mustResource('v1', 'Pod');
 export const EVENT = mustResource('v1', 'Event');
+export const EVENTS_K8S_IO_EVENT = mustResource('events.k8s.io/v1', 'Event');
 export const CONFIG_MAP = mustResource('v1', 'ConfigMap');
+export const SECRET = mustResource('v1', 'Secret');
 export const SERVICE = mustResource('v1', 'Service');
 export const DEPLOYMENT = mustResource('apps/v1', 'Deployment');
 export const REPLICA_SET = mustResource('apps/v1', 'ReplicaSet');

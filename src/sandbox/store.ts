@@ -179,6 +179,11 @@ export class ObjectStore {
     }
   }
 
+  /** The oldest resourceVersion a watch or a list continuation may still resume from. */
+  get oldestResourceVersion(): number {
+    return this.compactedAt;
+  }
+
   /** The current resourceVersion (of the last write). */
   get resourceVersion(): string {
     return String(this.revision);

@@ -143,6 +143,13 @@ function columnsFor(kind: string): Column[] {
         { name: 'Data', type: 'integer', cell: (o) => Object.keys((o['data'] as object) ?? {}).length },
         age,
       ];
+    case 'Secret':
+      return [
+        name,
+        { name: 'Type', cell: (o) => text(o['type']) },
+        { name: 'Data', type: 'integer', cell: (o) => Object.keys((o['data'] as object) ?? {}).length },
+        age,
+      ];
     case 'Event':
       return [
         {
