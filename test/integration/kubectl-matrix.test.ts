@@ -17,9 +17,7 @@ const SDK_BIN = '/usr/lib/google-cloud-sdk/bin';
 const RELEASES = ['1.27', '1.28', '1.29', '1.30', '1.31', '1.32', '1.33'];
 
 /** Steps whose server side is not modelled yet; they show as skipped with this reason. */
-const NOT_MODELLED: Readonly<Record<string, string>> = {
-  'delete --cascade=foreground/orphan': 'finalizers / orphan deletion not modelled yet',
-};
+const NOT_MODELLED: Readonly<Record<string, string>> = {};
 /** Steps that need server-side apply, skipped (with this reason) on a build that answers it 415. */
 const NEEDS_SERVER_SIDE_APPLY: Readonly<Record<string, string>> = {
   'apply --server-side': 'server-side apply not modelled (415)',
@@ -184,20 +182,14 @@ const STEPS: Step[] = [
   {
     name: 'get --chunk-size',
     run: async (k) => {
-      const out = await k([
-        'get',
-        'configmaps,secrets,services',
-        '-n',
-        'shop',
-        '--chunk-size=1',
-        '-o',
-        'name',
-      ]);
-      expect(out.split('\n').filter(Boolean).sort()).toEqual([
-        'configmap/cfg',
-        'secret/creds',
-        'service/web',
-      ]);
+      const list = (extra: string[]) =>
+        k(['get', 'configmaps,secrets,services', '-n', 'shop', ...extra, '-o', 'name']).then((out) =>
+          out.split('\n').filter(Boolean).sort(),
+        );
+      // One object per page: kubectl follows the continue tokens and gets the same list as unpaged.
+      const chunked = await list(['--chunk-size=1']);
+      expect(chunked).toEqual(expect.arrayContaining(['configmap/cfg', 'secret/creds', 'service/web']));
+      expect(chunked).toEqual(await list(['--chunk-size=0']));
     },
   },
   {
@@ -269,7 +261,24 @@ const STEPS: Step[] = [
       await k(['delete', 'namespace', 'applied']);
     },
   },
-  { name: 'delete --cascade=foreground/orphan', run: async () => {} },
+  {
+    name: 'delete --cascade=foreground/orphan',
+    run: async (k) => {
+      await k(['create', 'deployment', 'cascade', '--image=nginx:1.27', '-n', 'shop']);
+      await k(['rollout', 'status', 'deployment/cascade', '-n', 'shop', '--timeout=30s']);
+      // Orphan: the Deployment goes, its ReplicaSet and Pods stay, without the owner reference.
+      await k(['delete', 'deployment', 'cascade', '-n', 'shop', '--cascade=orphan']);
+      const names = async (kind: string) =>
+        (await k(['get', kind, '-n', 'shop', '-l', 'app=cascade', '-o', 'name'])).split('\n').filter(Boolean);
+      const [rs] = await names('rs');
+      expect(rs).toBeDefined();
+      expect((await names('pods')).length).toBeGreaterThan(0);
+      // Foreground: the Pods are deleted before the ReplicaSet itself.
+      await k(['delete', rs!, '-n', 'shop', '--cascade=foreground', '--wait=true', '--timeout=30s']);
+      expect(await names('rs')).toEqual([]);
+      expect(await names('pods')).toEqual([]);
+    },
+  },
 ];
 
 type Outcome = 'pass' | 'FAIL' | 'skip' | 'not installed';
