@@ -246,7 +246,7 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     const activeRow = rows.find((r) => r.active)!;
     expect(activeRow).toMatchObject({ app: 'argocd/web', commit: reverts[0], rewindIncident: incident.id });
     expect(rows.map((r) => r.commit)).toContain(bad);
-  });
+  }, 120_000);
 
   it('fast path: turns automated sync off (so self-heal does not undo it), rolls back natively, pushes the revert, and turns it back on', async () => {
     loop = await startArgoLoop({ fastPath: true });
@@ -272,5 +272,5 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
         undefined,
       'the durable incident annotation to be cleared',
     );
-  });
+  }, 120_000);
 });

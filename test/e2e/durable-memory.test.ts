@@ -78,5 +78,5 @@ describe('durable memory across Redis loss', () => {
     const third = await finalWith(l, bad3, () => true);
     expect(third.conditions.at(-1)).toMatchObject({ type: 'Ignored', reason: 'Paused' });
     expect(await fleet.head()).toBe(bad3);
-  });
+  }, 180_000);
 });

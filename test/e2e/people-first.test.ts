@@ -50,5 +50,5 @@ describe('people come first, end to end (direct push)', () => {
     expect(log).not.toContain('Rewind-Incident');
     // Flux applies the fix once the bad revision's health check times out.
     await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(fix), 60_000);
-  });
+  }, 120_000);
 });

@@ -64,5 +64,5 @@ describe('a failure that recovered once and fails again', () => {
     );
     expect(incident!.conditions.at(-1)?.type).toBe('Converged');
     expect((await runtime.incidents.get(firstId))?.conditions.at(-1)?.reason).toBe('Recovered');
-  });
+  }, 120_000);
 });
