@@ -446,7 +446,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         reason: 'PullRequestMerged',
         message: 'A person merged the pull request Rewind was refused.',
         detectedAt: new Date().toISOString(),
-        manual: record.details.trigger === 'manual',
+        manual: record.details.trigger === 'manual' || record.details.trigger === 'chatops',
         dryRun: false,
       };
       await rollbackQueue.add(QUEUE_NAMES.rollback, job, jobOptions(`${rollbackJobId(incidentId)}-merged`));

@@ -1,3 +1,3 @@
 export * from './duration.ts';
 export * from './load.ts';
-export { configSchema, MODES, type ForgeConfig } from './schema.ts';
+export { configSchema, GITHUB_PERMISSIONS, MODES, type ChatOpsConfig, type ForgeConfig } from './schema.ts';

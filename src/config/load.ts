@@ -4,7 +4,13 @@ import type { z } from 'zod';
 import { type AppRef } from '../domain/app-ref.ts';
 import { ConfigError, type ConfigProblem } from '../domain/errors.ts';
 import { formatDuration, parseDuration } from './duration.ts';
-import { configSchema, type ForgeConfig, type RawAppConfig, type RawConfig } from './schema.ts';
+import {
+  type ChatOpsConfig,
+  configSchema,
+  type ForgeConfig,
+  type RawAppConfig,
+  type RawConfig,
+} from './schema.ts';
 
 // Config is parsed in passes, like changesets' parse.ts: (0) YAML, (1) environment overrides +
 // schema, (2) normalise durations to ms, (3) cross-field rules. Each pass collects every problem;
@@ -55,6 +61,7 @@ export interface RewindConfig {
   readonly forge: ForgeConfig;
   readonly policy: Policy;
   readonly apps: readonly AppConfig[];
+  readonly chatops: ChatOpsConfig;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -545,6 +552,7 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
     detection: raw.detection,
     worker: { lockDurationMs: ms(raw.worker.lockDuration, 'worker.lockDuration') },
     apps,
+    chatops: raw.chatops,
   };
 }
 

@@ -23,7 +23,7 @@ export const rollbackJobSchema = z.strictObject({
   badRevision: sha,
   goodRevision: sha.optional(),
   /** What noticed the failure. */
-  trigger: z.enum(['engine', 'pods', 'manual']),
+  trigger: z.enum(['engine', 'pods', 'manual', 'chatops']),
   reason: z.string().max(200),
   message: z.string().max(2000),
   failingSince: z.string().optional(),
@@ -31,7 +31,10 @@ export const rollbackJobSchema = z.strictObject({
   /** Manual rollbacks (`rewind rollback`, ChatOps) skip the "still failing?" re-check. */
   manual: z.boolean().default(false),
   dryRun: z.boolean().default(false),
-  requestedBy: z.string().max(100).optional(),
+  /** Who asked, where and why (ChatOps: login, comment URL or Slack channel, reason), one line. */
+  requestedBy: z.string().max(600).optional(),
+  /** ChatOps rollbacks count against the app's budget unless an admin overrode it. */
+  overrideBudget: z.boolean().optional(),
 });
 export type RollbackJob = z.output<typeof rollbackJobSchema>;
 
