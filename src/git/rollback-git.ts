@@ -123,6 +123,37 @@ export class RollbackGit {
     await validateRange(mirror.repo, good, bad);
   }
 
+  /**
+   * The commits of the source whose SHA starts with `prefix` (lowercase hex, 7 to 40 characters),
+   * fetched fresh: none, one, or several when a short SHA is ambiguous.
+   */
+  async commitsWithPrefix(url: string, prefix: string): Promise<CommitSha[]> {
+    if (!/^[0-9a-f]{7,40}$/.test(prefix)) return [];
+    const mirror = await this.workspace.syncMirror(url);
+    const result = await mirror.repo.run(['rev-parse', `--disambiguate=${prefix}`], {
+      okExitCodes: [1, 128],
+    });
+    const found: CommitSha[] = [];
+    for (const line of result.stdout.split('\n')) {
+      const sha = line.trim();
+      if (isCommitSha(sha) && (await mirror.repo.resolveCommit(sha)) === sha) found.push(sha);
+    }
+    return found;
+  }
+
+  /** The first parent of `commit` (undefined for a root commit). */
+  async parentOf(url: string, commit: CommitSha): Promise<CommitSha | undefined> {
+    const mirror = await this.workspace.syncMirror(url);
+    const result = await mirror.repo.run(
+      ['rev-parse', '--verify', '--quiet', '--end-of-options', `${commit}^1`],
+      {
+        okExitCodes: [1, 128],
+      },
+    );
+    const sha = result.stdout.trim();
+    return result.exitCode === 0 && isCommitSha(sha) ? sha : undefined;
+  }
+
   /** Builds the revert on the base head and pushes it to Rewind's own branch (for a pull request). */
   async revertAndPushBranch(
     input: Omit<RevertPushInput, 'dryRun'> & { readonly prBranch: string },

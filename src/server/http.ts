@@ -68,7 +68,10 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
   return new TerminalError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error });
 }
 
-export async function startHttpServer(runtime: ServerRuntime, options: HttpServerOptions): Promise<HttpServer> {
+export async function startHttpServer(
+  runtime: ServerRuntime,
+  options: HttpServerOptions,
+): Promise<HttpServer> {
   const listener = await listenHttp(options);
   listener.serve(runtime, options.github);
   return listener;
@@ -83,7 +86,10 @@ function requestHandler(
         secret: options.github.secret,
         dedupe: { redis: options.github.redis, prefix: `${options.github.prefix}:webhook-delivery:` },
         log: options.log,
-        onEvent: (event) => wakeIncidentsFor(event, runtime, options.log),
+        onEvent: async (event) => {
+          await wakeIncidentsFor(event, runtime, options.log);
+          await runtime.chatops?.acceptComment(event);
+        },
       })
     : undefined;
   return (req, res) => {
