@@ -71,6 +71,12 @@ program
     false,
   )
   .option('--forge-token <token>', 'token the forge requires (default: a random one, printed)')
+  .option(
+    '--forge-user <login:permission:token>',
+    'a person on the forge (repeatable): PERMISSION is admin, maintain, write, triage, read or none; they act through the REST API with "Authorization: token TOKEN"',
+    (value: string, previous: string[]) => [...previous, value],
+    [] as string[],
+  )
   .option('--webhook-url <url>', 'where the forge sends signed webhooks')
   .option('--webhook-secret <secret>', 'secret for the webhook signatures', 'sandbox-webhook-secret')
   .action(
@@ -85,6 +91,7 @@ program
       argoSelfHealTimeout: number;
       forge: boolean;
       forgeToken?: string;
+      forgeUser: string[];
       webhookUrl?: string;
       webhookSecret: string;
     }) => {
@@ -103,6 +110,13 @@ program
       if (options.forge) {
         const { createFleet } = await import('./sandbox/scenario.ts');
         const { startSandboxForge } = await import('./sandbox/forge/server.ts');
+        const { parseForgeUser } = await import('./sandbox/forge/users.ts');
+        let people;
+        try {
+          people = options.forgeUser.map(parseForgeUser);
+        } catch (error) {
+          throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+        }
         const { randomBytes } = await import('node:crypto');
         const fleet = await createFleet({ sandbox });
         const token = options.forgeToken ?? `ghp_sandbox${randomBytes(16).toString('hex')}`;
@@ -112,7 +126,7 @@ program
           repo: 'fleet',
           token,
           host: options.host,
-          users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }],
+          users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }, ...people],
           ...(options.webhookUrl
             ? { webhook: { url: options.webhookUrl, secret: options.webhookSecret } }
             : {}),

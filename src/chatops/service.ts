@@ -52,6 +52,7 @@ export interface ChatOpsDeps {
   readonly git: {
     commitsWithPrefix(url: string, prefix: string): Promise<CommitSha[]>;
     parentOf(url: string, commit: CommitSha): Promise<CommitSha | undefined>;
+    latestChangeOf(url: string, commit: CommitSha, appPath: string): Promise<CommitSha | undefined>;
     validateRange(url: string, good: CommitSha, bad: CommitSha): Promise<void>;
   };
   readonly incidents: IncidentStore;
@@ -155,7 +156,23 @@ export class ChatOpsService {
 
     let good: CommitSha | undefined;
     let target = '';
-    if (command.commit !== undefined) {
+    const verdict = engine.assess(object);
+    const knownGood =
+      (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
+      tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
+    if (command.commit === undefined && verdict.state === 'failed' && knownGood && knownGood !== bad) {
+      // Failing: back to the revision the engine (or Rewind) last saw healthy, as an automatic rollback would.
+      good = knownGood;
+    } else if (command.commit === undefined) {
+      // Otherwise "the latest change of the app": the newest commit that touched its files.
+      const latest = await deps.git.latestChangeOf(source.url, parseCommitSha(bad), source.path);
+      if (!latest)
+        return { text: `No commit touched ${appLabel(app)}'s files; there is nothing to roll back.` };
+      good = await deps.git.parentOf(source.url, latest);
+      if (!good)
+        return { text: `${code(latest)} is the first commit; there is nothing before it to go back to.` };
+      target = ` (reverting its latest change ${code(shortSha(latest))})`;
+    } else {
       const matches = await deps.git.commitsWithPrefix(source.url, command.commit);
       if (matches.length === 0)
         return {
@@ -175,16 +192,6 @@ export class ChatOpsService {
       if (!good)
         return { text: `${code(named)} is the first commit; there is nothing before it to go back to.` };
       target = ` (back to just before ${code(shortSha(named))})`;
-    } else {
-      const verdict = engine.assess(object);
-      good =
-        (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
-        tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
-      if (!good || good === bad) {
-        return {
-          text: `No earlier good revision is known for ${appLabel(app)}; name the commit to roll back: \`/rollback ${app.namespace}/${app.name} <sha>\`.`,
-        };
-      }
     }
 
     const requestKey = channel.requestId

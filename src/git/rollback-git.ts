@@ -13,7 +13,7 @@ import { pathClosure } from './path-closure.ts';
 import { laterChanges } from './people-first.ts';
 import { type FixForwardCheck, findIncidentCommit, pushRevertDirect, type PushOutcome } from './push.ts';
 import { pushRevertBranch, type BranchPushOutcome } from './push-branch.ts';
-import type { GitAuthor } from './repo.ts';
+import { type GitAuthor, pathspecs } from './repo.ts';
 import { buildRevert, type BuildRevertInput, type RevertOutcome } from './revert.ts';
 import type { GitWorkspace } from './workspace.ts';
 
@@ -139,6 +139,23 @@ export class RollbackGit {
       if (isCommitSha(sha) && (await mirror.repo.resolveCommit(sha)) === sha) found.push(sha);
     }
     return found;
+  }
+
+  /** The newest commit up to `commit` (first-parent) that changed the app's path closure. */
+  async latestChangeOf(url: string, commit: CommitSha, appPath: string): Promise<CommitSha | undefined> {
+    const mirror = await this.workspace.syncMirror(url);
+    const closure = (await pathClosure(mirror.repo, commit, appPath)).paths;
+    const out = await mirror.repo.text([
+      'log',
+      '-1',
+      '--first-parent',
+      '--format=%H',
+      commit,
+      '--',
+      ...pathspecs(closure),
+    ]);
+    const sha = out.trim();
+    return isCommitSha(sha) ? sha : undefined;
   }
 
   /** The first parent of `commit` (undefined for a root commit). */
