@@ -314,7 +314,17 @@ program
     'direct-push (revert pushed to main) or github (through a pull request on the sandbox forge)',
     'direct-push',
   )
-  .action(async (options: { forge: string }) => {
+  .option(
+    '--chatops',
+    'ChatOps: a read and a write user comment /rollback on an issue of the sandbox forge',
+    false,
+  )
+  .action(async (options: { forge: string; chatops: boolean }) => {
+    if (options.chatops) {
+      const { runChatOpsDemo } = await import('./demo/chatops.ts');
+      process.exitCode = await runChatOpsDemo({ out: process.stdout });
+      return;
+    }
     if (options.forge !== 'direct-push' && options.forge !== 'github') {
       throw new InvalidArgumentError(`unknown forge "${options.forge}": use direct-push or github`);
     }
