@@ -3,7 +3,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { RewindConfig } from './config/index.ts';
 import { parseGoDuration } from './sandbox/flux-duration.ts';
-import type { Role } from '../workers/runtime.ts';
+import type { Role, Runtime } from '../workers/runtime.ts';
+import type { Logger } from './pipeline/ports.ts';
+import type { SlackCommandEndpoint } from './server/slack-command.ts';
 
 function integer(value: string): number {
   const n = Number(value);
@@ -77,6 +79,12 @@ program
     false,
   )
   .option('--forge-token <token>', 'token the forge requires (default: a random one, printed)')
+  .option(
+    '--forge-user <login:permission:token>',
+    'a person on the forge (repeatable): PERMISSION is admin, maintain, write, triage, read or none; they act through the REST API with "Authorization: token TOKEN"',
+    (value: string, previous: string[]) => [...previous, value],
+    [] as string[],
+  )
   .option('--webhook-url <url>', 'where the forge sends signed webhooks')
   .option('--webhook-secret <secret>', 'secret for the webhook signatures', 'sandbox-webhook-secret')
   .action(
@@ -92,6 +100,7 @@ program
       argoSelfHealTimeout: number;
       forge: boolean;
       forgeToken?: string;
+      forgeUser: string[];
       webhookUrl?: string;
       webhookSecret: string;
     }) => {
@@ -111,6 +120,13 @@ program
       if (options.forge) {
         const { createFleet } = await import('./sandbox/scenario.ts');
         const { startSandboxForge } = await import('./sandbox/forge/server.ts');
+        const { parseForgeUser } = await import('./sandbox/forge/users.ts');
+        let people;
+        try {
+          people = options.forgeUser.map(parseForgeUser);
+        } catch (error) {
+          throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+        }
         const { randomBytes } = await import('node:crypto');
         const fleet = await createFleet({ sandbox });
         const token = options.forgeToken ?? `ghp_sandbox${randomBytes(16).toString('hex')}`;
@@ -120,7 +136,7 @@ program
           repo: 'fleet',
           token,
           host: options.host,
-          users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }],
+          users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }, ...people],
           ...(options.webhookUrl
             ? { webhook: { url: options.webhookUrl, secret: options.webhookSecret } }
             : {}),
@@ -158,6 +174,30 @@ async function config(file: string | undefined): Promise<RewindConfig> {
   });
 }
 
+/** The Slack slash command, when a signing secret is configured (chatops.slack.signingSecretEnv). */
+async function slackEndpoint(
+  cfg: RewindConfig,
+  runtime: Runtime,
+  log: Logger,
+): Promise<SlackCommandEndpoint | undefined> {
+  const slack = cfg.chatops.slack;
+  const secret = slack.signingSecretEnv ? process.env[slack.signingSecretEnv] : undefined;
+  if (!secret) return undefined;
+  const { createSlackCommandEndpoint } = await import('./server/slack-command.ts');
+  const { SlackUserGroups } = await import('./chatops/slack-user-groups.ts');
+  const { redisConnection } = await import('./queue/connection.ts');
+  const token = slack.botTokenEnv ? process.env[slack.botTokenEnv] : undefined;
+  const groups = token ? new SlackUserGroups({ token }) : undefined;
+  return createSlackCommandEndpoint({
+    signingSecret: secret,
+    config: slack,
+    executor: runtime.chatops.slack,
+    ...(groups ? { groupsOf: (userId: string) => groups.groupsOf(userId) } : {}),
+    dedupe: { redis: redisConnection(cfg.redis), prefix: `${cfg.redis.prefix}:slack-request:` },
+    log,
+  });
+}
+
 async function serve(
   file: string | undefined,
   roles: readonly Role[],
@@ -187,7 +227,7 @@ async function serve(
       webhookRedis = redis;
       github = { secret, redis, prefix: cfg.redis.prefix };
     }
-    server.serve(runtime, github);
+    server.serve(runtime, github, await slackEndpoint(cfg, runtime, log));
   }
   await new Promise<void>((resolve) => {
     const drain = (): void => {
@@ -313,7 +353,17 @@ program
     'flux (Kustomizations), argo (Argo CD Applications) or all (each in turn)',
     'flux',
   )
-  .action(async (options: { forge: string; engine: string }) => {
+  .option(
+    '--chatops',
+    'ChatOps: a read and a write user comment /rollback on an issue of the sandbox forge',
+    false,
+  )
+  .action(async (options: { forge: string; engine: string; chatops: boolean }) => {
+    if (options.chatops) {
+      const { runChatOpsDemo } = await import('./demo/chatops.ts');
+      process.exitCode = await runChatOpsDemo({ out: process.stdout });
+      return;
+    }
     if (options.forge !== 'direct-push' && options.forge !== 'github') {
       throw new InvalidArgumentError(`unknown forge "${options.forge}": use direct-push or github`);
     }

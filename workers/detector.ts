@@ -329,7 +329,7 @@ export class Detector {
       reason: 'Resumed',
       message: 'Incident found on the app object without a record in Redis; resuming it.',
       detectedAt: now.toISOString(),
-      manual: durable.trigger === 'manual',
+      manual: durable.trigger === 'manual' || durable.trigger === 'chatops',
       dryRun: false,
     };
     await this.options.rollbackQueue.add(QUEUE_NAMES.rollback, job, jobOptions(rollbackJobId(durable.id)));

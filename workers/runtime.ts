@@ -27,6 +27,7 @@ import {
   verifyJobSchema,
 } from '../src/queue/jobs.ts';
 import { Detector } from './detector.ts';
+import { type ChatOpsRuntime, startChatOps } from './chatops.ts';
 import { GitHubForge } from '../src/forge/github.ts';
 import type { GitHubAuth } from '../src/forge/github-auth.ts';
 import { renderResultComment, resultCommentMarker } from '../src/forge/pr-body.ts';
@@ -59,12 +60,16 @@ export interface RuntimeOptions {
   verifyIntervalMs?: number;
   concurrency?: number;
   detector?: { debounceMs?: number; resyncMs?: number; inactivityMs?: number; reofferMs?: number };
+  /** How often a ChatOps comment's rollback is looked at until it can report the outcome. */
+  chatopsFollowIntervalMs?: number;
   /** GitHub client tuning (tests against the sandbox forge shrink waits). */
   github?: { minWriteGapMs?: number; retryBaseDelayMs?: number; retryAfterBaseMs?: number };
 }
 
 export interface Runtime {
   readonly detector?: Detector;
+  /** `/rollback` comments (forge github): the webhook hands them over here. */
+  readonly chatops: ChatOpsRuntime;
   /** Wakes an incident waiting on its pull request (a webhook said it changed). */
   wake(incidentId: string): Promise<boolean>;
   /** A person merged a pull request Rewind was refused: the incident goes on to reconcile and verify. */
@@ -128,16 +133,15 @@ export function gitWorkspaceFor(config: RewindConfig, env: RuntimeOptions['env']
  * The forge for a GitOps source, or undefined for direct-push. Owner and repository come from the
  * config, else from a github.com-style source URL. One client per repository, shared by jobs.
  */
-export function forgeFactory(
+/** GitHub clients for one repository each, authenticated as configured (token or App). */
+export function githubClients(
   config: RewindConfig,
   env: RuntimeOptions['env'],
   log: Logger,
   tuning: RuntimeOptions['github'] = {},
-  crashPoint?: (name: string) => void,
-): ((sourceUrl: string) => ForgeDeps) | undefined {
+): ((owner: string, repo: string) => GitHubForge) | undefined {
   const forge = config.forge;
   if (forge.type !== 'github') return undefined;
-  const cache = new Map<string, ForgeDeps>();
   const auth: GitHubAuth = forge.app
     ? {
         type: 'app',
@@ -146,6 +150,45 @@ export function forgeFactory(
         ...(forge.app.installationId ? { installationId: forge.app.installationId } : {}),
       }
     : { type: 'token', token: env[forge.tokenEnv ?? 'GITHUB_TOKEN'] ?? '' };
+  const cache = new Map<string, GitHubForge>();
+  return (owner, repo) => {
+    const key = `${owner}/${repo}`;
+    let client = cache.get(key);
+    if (!client) {
+      client = new GitHubForge({
+        baseUrl: forge.apiUrl,
+        owner,
+        repo,
+        auth,
+        log: log.child({ forge: key }),
+        userAgent: 'rewind-gitops-rollback',
+        minWriteGapMs: tuning.minWriteGapMs ?? parseDuration(forge.minWriteGap) ?? 1000,
+        ...(tuning.retryBaseDelayMs === undefined ? {} : { retry: { baseDelayMs: tuning.retryBaseDelayMs } }),
+        ...(tuning.retryAfterBaseMs === undefined
+          ? {}
+          : { throttle: { retryAfterBaseMs: tuning.retryAfterBaseMs } }),
+      });
+      cache.set(key, client);
+    }
+    return client;
+  };
+}
+
+/**
+ * The forge for a GitOps source, or undefined for direct-push. Owner and repository come from the
+ * config, else from a github.com-style source URL. One client per repository, shared by jobs.
+ */
+export function forgeFactory(
+  config: RewindConfig,
+  env: RuntimeOptions['env'],
+  log: Logger,
+  tuning: RuntimeOptions['github'] = {},
+  crashPoint?: (name: string) => void,
+): ((sourceUrl: string) => ForgeDeps) | undefined {
+  const forge = config.forge;
+  const clients = githubClients(config, env, log, tuning);
+  if (forge.type !== 'github' || !clients) return undefined;
+  const cache = new Map<string, ForgeDeps>();
   return (sourceUrl) => {
     const parsed = /[/:]([^/:]+)\/([^/]+?)(?:\.git)?\/?$/.exec(sourceUrl);
     const owner = forge.owner ?? parsed?.[1];
@@ -159,21 +202,7 @@ export function forgeFactory(
     let deps = cache.get(key);
     if (!deps) {
       deps = {
-        forge: new GitHubForge({
-          baseUrl: forge.apiUrl,
-          owner,
-          repo,
-          auth,
-          log: log.child({ forge: key }),
-          userAgent: 'rewind-gitops-rollback',
-          minWriteGapMs: tuning.minWriteGapMs ?? parseDuration(forge.minWriteGap) ?? 1000,
-          ...(tuning.retryBaseDelayMs === undefined
-            ? {}
-            : { retry: { baseDelayMs: tuning.retryBaseDelayMs } }),
-          ...(tuning.retryAfterBaseMs === undefined
-            ? {}
-            : { throttle: { retryAfterBaseMs: tuning.retryAfterBaseMs } }),
-        }),
+        forge: clients(owner, repo),
         texts: pullRequestTexts,
         mergeMethod: forge.mergeMethod,
         labels: forge.labels,
@@ -403,9 +432,29 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     );
   }
 
+  const clients = githubClients(config, options.env, log, options.github);
+  const chatops = startChatOps({
+    config,
+    cluster,
+    git,
+    incidents,
+    rollbackQueue,
+    clients,
+    connection,
+    trustSource,
+    clock,
+    log,
+    work: options.roles.includes('rollback'),
+    workerOptions,
+    ...(options.chatopsFollowIntervalMs === undefined
+      ? {}
+      : { followIntervalMs: options.chatopsFollowIntervalMs }),
+  });
+
   let detector: Detector | undefined;
   async function close(): Promise<void> {
     detector?.stop();
+    await chatops?.close();
     await Promise.all(workers.map((w) => w.close()));
     await rollbackQueue.close();
     await verifyQueue.close();
@@ -433,6 +482,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   return {
     ...(detector ? { detector } : {}),
+    chatops,
     async wake(incidentId) {
       const job = await rollbackQueue.getJob(rollbackJobId(incidentId));
       if (!job) return false;
@@ -460,7 +510,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         reason: 'PullRequestMerged',
         message: 'A person merged the pull request Rewind was refused.',
         detectedAt: new Date().toISOString(),
-        manual: record.details.trigger === 'manual',
+        manual: record.details.trigger === 'manual' || record.details.trigger === 'chatops',
         dryRun: false,
       };
       await rollbackQueue.add(QUEUE_NAMES.rollback, job, jobOptions(`${rollbackJobId(incidentId)}-merged`));

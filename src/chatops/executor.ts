@@ -23,6 +23,8 @@ export type ChatChannel =
       readonly teamId: string;
       readonly channelId: string;
       readonly channelName: string;
+      /** Stable per request (from its unique response_url): a retry finds the incident it started. */
+      readonly requestId: string;
     }
   | {
       readonly kind: 'github';

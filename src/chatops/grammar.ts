@@ -13,7 +13,14 @@ const SHA_PREFIX = /^[0-9a-f]{7,40}$/;
 
 export type ChatCommand =
   /** Revert the app's latest change (no commit), or the named commit (a full or short SHA). */
-  | { readonly kind: 'rollback'; readonly app: AppRef; readonly commit?: string; readonly reason?: string }
+  | {
+      readonly kind: 'rollback';
+      readonly app: AppRef;
+      readonly commit?: string;
+      readonly reason?: string;
+      /** `--force`: skip the rollback budget (admins only; refused for anyone else). */
+      readonly force?: boolean;
+    }
   | { readonly kind: 'status'; readonly app?: AppRef }
   | { readonly kind: 'pause'; readonly app?: AppRef; readonly reason?: string }
   | { readonly kind: 'resume'; readonly app?: AppRef }
@@ -24,7 +31,7 @@ export type ParseResult =
   { readonly ok: true; readonly command: ChatCommand } | { readonly ok: false; readonly error: string };
 
 export const USAGE = [
-  "`/rollback <app> [<sha>] [-- <why>]`: revert the app's latest change, or that commit",
+  "`/rollback <app> [<sha>] [--force] [-- <why>]`: revert the app's latest change, or roll it back to just before that commit (`--force`: admins skip the budget)",
   '`/rollback status [<app>]`: open incidents (of one app)',
   '`/rollback pause [<app>] [-- <why>]` / `/rollback resume [<app>]`: stop or restart automatic rollbacks (all apps, or one)',
   '`/rollback cancel <incident>`: stop an incident that has not pushed its revert yet',
@@ -78,18 +85,22 @@ export function parseCommand(input: string): ParseResult {
       }
     }
   }
-  if (rest.length > 0) return fail(`Unexpected "${rest.join(' ').slice(0, 80)}"; put the reason after --.`);
+  const after = [second, ...rest].filter((w): w is string => w !== undefined);
+  const force = after.includes('--force');
+  const [sha, ...extra] = after.filter((w) => w !== '--force');
+  if (extra.length > 0) return fail(`Unexpected "${extra.join(' ').slice(0, 80)}"; put the reason after --.`);
   const target = app(first);
   if (typeof target === 'string') return fail(target);
-  if (second !== undefined && !SHA_PREFIX.test(second.toLowerCase()))
-    return fail(`"${second.slice(0, 80)}" is not a commit SHA (7 to 40 hex characters).`);
+  if (sha !== undefined && !SHA_PREFIX.test(sha.toLowerCase()))
+    return fail(`"${sha.slice(0, 80)}" is not a commit SHA (7 to 40 hex characters).`);
   return {
     ok: true,
     command: {
       kind: 'rollback',
       app: target,
-      ...(second ? { commit: second.toLowerCase() } : {}),
+      ...(sha ? { commit: sha.toLowerCase() } : {}),
       ...withReason,
+      ...(force ? { force: true } : {}),
     },
   };
 }

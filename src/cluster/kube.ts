@@ -151,6 +151,13 @@ export class KubeCluster {
     return plain<KubeObjectJson>(result);
   }
 
+  /** Creates an object (Rewind's own ConfigMap switch, when it does not exist yet). */
+  async create(object: KubeObjectJson): Promise<KubeObjectJson> {
+    return plain<KubeObjectJson>(
+      await this.objects.create(object as Parameters<KubernetesObjectApi['create']>[0]),
+    );
+  }
+
   async annotate(ref: ObjectRef, annotations: Record<string, string | null>): Promise<KubeObjectJson> {
     return this.mergePatch(ref, { metadata: { annotations } });
   }

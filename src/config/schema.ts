@@ -115,7 +115,38 @@ export const slackChatOpsSchema = z.strictObject({
   allowInsecureResponseUrls: z.boolean().default(false),
 });
 
+/** GitHub's repository roles, weakest first (`none`: no access). */
+export const GITHUB_PERMISSIONS = ['none', 'read', 'triage', 'write', 'maintain', 'admin'] as const;
+
+// ChatOps (`/rollback` from GitHub comments): who may command Rewind, and where the global pause
+// switch lives (a ConfigMap in Rewind's own namespace, durable across restarts and Redis loss).
 const chatopsSchema = z.strictObject({
+  /** Logins that may override the rollback budget (`--force`), besides repository admins. */
+  admins: z.array(z.string().min(1).max(100)).default([]),
+  /** The ConfigMap whose `rewind.dev/paused` annotation pauses every automatic rollback. */
+  pauseConfigMap: z
+    .strictObject({ namespace: k8sName.default('rewind-system'), name: k8sName.default('rewind-switches') })
+    .prefault({}),
+  github: z
+    .strictObject({
+      /** Read `/rollback` commands from issue and pull-request comments (needs the webhook). */
+      enabled: z.boolean().default(true),
+      /** The least repository role that may run a command that changes something. */
+      minPermission: z.enum(GITHUB_PERMISSIONS).default('write'),
+      /** Per app, only these people may roll it back, pause or resume it (on top of minPermission). */
+      apps: z
+        .array(
+          z.strictObject({
+            /** `<namespace>/<name>`, `ks/...`, `hr/...` or `app/...`, as in the command. */
+            app: z.string().min(1),
+            logins: z.array(z.string().min(1).max(100)).default([]),
+            /** `org/team-slug`. */
+            teams: z.array(z.string().regex(/^[^/\s]+\/[^/\s]+$/, 'write org/team-slug')).default([]),
+          }),
+        )
+        .default([]),
+    })
+    .prefault({}),
   slack: slackChatOpsSchema.prefault({}),
 });
 

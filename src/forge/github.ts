@@ -87,6 +87,8 @@ const requestedSchema = z.object({
 });
 const reviewsSchema = z.array(z.object({ user: z.object({ login: z.string() }).nullish() }));
 const userSearchSchema = z.object({ items: z.array(z.object({ login: z.string() })) });
+const permissionSchema = z.object({ permission: z.string(), role_name: z.string().nullish() });
+const membershipSchema = z.object({ state: z.string() });
 
 function parse<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
   const result = schema.safeParse(data);
@@ -738,5 +740,63 @@ export class GitHubForge implements Forge {
       this.log.debug({ reason: toForgeError(error, 'search users').message }, 'no login for a commit email');
       return undefined;
     }
+  }
+
+  // ---- ChatOps: who is asking, and acknowledging them -----------------------------------------
+
+  /**
+   * The person's role on this repository (`GET .../collaborators/{user}/permission`): GitHub's
+   * `role_name` (admin, maintain, write, triage, read) when it sends one, else the legacy
+   * `permission` (admin, write, read, none). Someone GitHub does not know has none.
+   */
+  async permissionOf(login: string): Promise<string> {
+    try {
+      const data = await this.call(`read the permission of ${login}`, async (c) => {
+        const answer = await c.rest.repos.getCollaboratorPermissionLevel({
+          owner: this.owner,
+          repo: this.repo,
+          username: login,
+        });
+        return answer.data;
+      });
+      const parsed = parse(permissionSchema, data, 'a collaborator permission');
+      return (parsed.role_name ?? parsed.permission).toLowerCase();
+    } catch (error) {
+      if (error instanceof NotFoundError) return 'none';
+      throw error;
+    }
+  }
+
+  /** Whether `login` is an active member of the team `org/slug` (a 404 means no). */
+  async isTeamMember(org: string, slug: string, login: string): Promise<boolean> {
+    try {
+      const data = await this.call(`read the membership of ${login} in ${org}/${slug}`, async (c) => {
+        const answer = await c.rest.teams.getMembershipForUserInOrg({
+          org,
+          team_slug: slug,
+          username: login,
+        });
+        return answer.data;
+      });
+      return parse(membershipSchema, data, 'a team membership').state === 'active';
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /** Reacts to an issue comment; GitHub answers 200 for a reaction Rewind already made (idempotent). */
+  async reactToComment(
+    commentId: number,
+    content: 'eyes' | '+1' | '-1' | 'confused' | 'rocket',
+  ): Promise<void> {
+    await this.call(`react to comment ${commentId}`, async (c) =>
+      c.rest.reactions.createForIssueComment({
+        owner: this.owner,
+        repo: this.repo,
+        comment_id: commentId,
+        content,
+      }),
+    );
   }
 }

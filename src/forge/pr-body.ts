@@ -49,6 +49,8 @@ export interface RollbackPullRequestInput {
   readonly templateChanges: readonly string[];
   readonly plan: 'auto-merge' | 'propose';
   readonly revertSha: string;
+  /** Who asked (a person, through `rewind rollback` or ChatOps), where and why. */
+  readonly requestedBy?: string;
 }
 
 const RULES: Readonly<Record<string, string>> = {
@@ -110,6 +112,8 @@ export function renderPullRequestBody(input: RollbackPullRequestInput): string {
   const apps = distinctSortedApps(input.apps);
   const lines: string[] = [];
 
+  if (input.requestedBy !== undefined)
+    lines.push('## Requested by', '', safeText(input.requestedBy, 600), '');
   lines.push('## What failed', '');
   for (const app of apps.slice(0, MAX_APPS)) {
     lines.push(

@@ -32,6 +32,8 @@ export interface BuildRevertInput {
   readonly good?: CommitSha;
   /** How the culprit was found (`single-commit, high`), for the message. */
   readonly rule?: string;
+  /** Who asked for the rollback, where and why (already one sanitised line), for the message. */
+  readonly requestedBy?: string;
   /** Rewind's own commit author: its commits are never "somebody's work" a restore would discard. */
   readonly rewindAuthor?: GitAuthor;
 }
@@ -226,6 +228,8 @@ export function revertMessage(
     `Rewind reverts ${input.commits.map((c) => `${c.sha} ("${c.subject}")`).join(', ')} because ${input.failingApps.join(', ')} ${input.failingApps.length === 1 ? 'fails' : 'fail'} since ${input.commits.length === 1 ? 'it' : 'they'} landed.`,
   ];
   if (input.rule !== undefined) body.push(`Culprit rule: ${input.rule}.`);
+  if (input.requestedBy !== undefined)
+    body.push(`Requested by ${input.requestedBy.replace(/[\r\n]+/g, ' ')}`);
   if (kind === 'scoped')
     body.push(`Scope: only the failing apps' files (${paths.join(', ')}); other apps keep the change.`);
   if (kind === 'restored') {

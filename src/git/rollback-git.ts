@@ -13,7 +13,7 @@ import { pathClosure } from './path-closure.ts';
 import { laterChanges } from './people-first.ts';
 import { type FixForwardCheck, findIncidentCommit, pushRevertDirect, type PushOutcome } from './push.ts';
 import { pushRevertBranch, type BranchPushOutcome } from './push-branch.ts';
-import type { GitAuthor } from './repo.ts';
+import { type GitAuthor, pathspecs } from './repo.ts';
 import { buildRevert, type BuildRevertInput, type RevertOutcome } from './revert.ts';
 import type { GitWorkspace } from './workspace.ts';
 
@@ -121,6 +121,54 @@ export class RollbackGit {
   async validateRange(url: string, good: CommitSha, bad: CommitSha): Promise<void> {
     const mirror = await this.workspace.syncMirror(url);
     await validateRange(mirror.repo, good, bad);
+  }
+
+  /**
+   * The commits of the source whose SHA starts with `prefix` (lowercase hex, 7 to 40 characters),
+   * fetched fresh: none, one, or several when a short SHA is ambiguous.
+   */
+  async commitsWithPrefix(url: string, prefix: string): Promise<CommitSha[]> {
+    if (!/^[0-9a-f]{7,40}$/.test(prefix)) return [];
+    const mirror = await this.workspace.syncMirror(url);
+    const result = await mirror.repo.run(['rev-parse', `--disambiguate=${prefix}`], {
+      okExitCodes: [1, 128],
+    });
+    const found: CommitSha[] = [];
+    for (const line of result.stdout.split('\n')) {
+      const sha = line.trim();
+      if (isCommitSha(sha) && (await mirror.repo.resolveCommit(sha)) === sha) found.push(sha);
+    }
+    return found;
+  }
+
+  /** The newest commit up to `commit` (first-parent) that changed the app's path closure. */
+  async latestChangeOf(url: string, commit: CommitSha, appPath: string): Promise<CommitSha | undefined> {
+    const mirror = await this.workspace.syncMirror(url);
+    const closure = (await pathClosure(mirror.repo, commit, appPath)).paths;
+    const out = await mirror.repo.text([
+      'log',
+      '-1',
+      '--first-parent',
+      '--format=%H',
+      commit,
+      '--',
+      ...pathspecs(closure),
+    ]);
+    const sha = out.trim();
+    return isCommitSha(sha) ? sha : undefined;
+  }
+
+  /** The first parent of `commit` (undefined for a root commit). */
+  async parentOf(url: string, commit: CommitSha): Promise<CommitSha | undefined> {
+    const mirror = await this.workspace.syncMirror(url);
+    const result = await mirror.repo.run(
+      ['rev-parse', '--verify', '--quiet', '--end-of-options', `${commit}^1`],
+      {
+        okExitCodes: [1, 128],
+      },
+    );
+    const sha = result.stdout.trim();
+    return result.exitCode === 0 && isCommitSha(sha) ? sha : undefined;
   }
 
   /** Builds the revert on the base head and pushes it to Rewind's own branch (for a pull request). */

@@ -11,9 +11,15 @@ export interface DeploymentVerdictSummary {
 }
 
 export interface IncidentDetails {
-  readonly trigger: 'engine' | 'pods' | 'manual';
+  /** `chatops`: a person asked through a comment or Slack (a manual rollback that counts in the budget). */
+  readonly trigger: 'engine' | 'pods' | 'manual' | 'chatops';
   readonly dryRun: boolean;
+  /** Who asked for a manual or ChatOps rollback, where and why (sanitised, one line). */
   readonly requestedBy?: string;
+  /** An admin asked a ChatOps rollback to skip the budget. */
+  readonly budgetOverride?: boolean;
+  /** Who cancelled the incident (`/rollback cancel`). */
+  readonly cancelledBy?: string;
   /** Health reason and message that made Rewind act. */
   readonly healthReason?: string;
   readonly healthMessage?: string;

@@ -39,6 +39,8 @@ export interface PullRequestContent {
   readonly templateChanges: readonly string[];
   readonly plan: 'auto-merge' | 'propose';
   readonly revertSha: string;
+  /** Who asked for this rollback, where and why (manual and ChatOps rollbacks). */
+  readonly requestedBy?: string;
 }
 
 /** Everything Rewind writes on a pull request; rendered by src/forge/pr-body.ts. */
@@ -245,6 +247,7 @@ export async function openPullRequest(
     templateChanges: rec.record.details.templateChanges ?? [],
     plan: input.plan,
     revertSha: pushed.sha,
+    ...(rec.record.details.requestedBy ? { requestedBy: rec.record.details.requestedBy } : {}),
   });
   const ensured = await forge.ensurePullRequest({
     branch: prBranch,

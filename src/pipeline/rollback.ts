@@ -103,6 +103,7 @@ async function loadOrCreate(job: RollbackJob, deps: RollbackDeps): Promise<Incid
       trigger: job.trigger,
       dryRun: job.dryRun,
       ...(job.requestedBy ? { requestedBy: job.requestedBy } : {}),
+      ...(job.overrideBudget ? { budgetOverride: true } : {}),
       healthReason: job.reason,
       healthMessage: job.message,
     },

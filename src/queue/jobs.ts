@@ -7,6 +7,8 @@ export const QUEUE_NAMES = {
   rollback: 'rollback',
   /** engine applied the revert and Deployments converged back; one job per incident. */
   verify: 'verify',
+  /** A `/rollback` comment: acknowledge, authorize, act, reply, then report the outcome. */
+  chatops: 'chatops',
 } as const;
 
 const sha = z.string().regex(/^[0-9a-f]{40}$/, 'a 40-hex commit SHA');
@@ -23,7 +25,7 @@ export const rollbackJobSchema = z.strictObject({
   badRevision: sha,
   goodRevision: sha.optional(),
   /** What noticed the failure. */
-  trigger: z.enum(['engine', 'pods', 'manual']),
+  trigger: z.enum(['engine', 'pods', 'manual', 'chatops']),
   reason: z.string().max(200),
   message: z.string().max(2000),
   failingSince: z.string().optional(),
@@ -31,7 +33,10 @@ export const rollbackJobSchema = z.strictObject({
   /** Manual rollbacks (`rewind rollback`, ChatOps) skip the "still failing?" re-check. */
   manual: z.boolean().default(false),
   dryRun: z.boolean().default(false),
-  requestedBy: z.string().max(100).optional(),
+  /** Who asked, where and why (ChatOps: login, comment URL or Slack channel, reason), one line. */
+  requestedBy: z.string().max(600).optional(),
+  /** ChatOps rollbacks count against the app's budget unless an admin overrode it. */
+  overrideBudget: z.boolean().optional(),
 });
 export type RollbackJob = z.output<typeof rollbackJobSchema>;
 
@@ -41,6 +46,23 @@ export const verifyJobSchema = z.strictObject({
   deadline: z.string(),
 });
 export type VerifyJob = z.output<typeof verifyJobSchema>;
+
+/** A `/rollback` comment on GitHub: identifiers and the one command line, never the whole comment. */
+export const githubCommentJobSchema = z.strictObject({
+  owner: z.string().min(1).max(100),
+  repo: z.string().min(1).max(100),
+  issueNumber: z.number().int().positive(),
+  commentId: z.number().int().positive(),
+  commentUrl: z.string().max(2000),
+  login: z.string().min(1).max(100),
+  line: z.string().max(1001),
+});
+export type GitHubCommentJob = z.output<typeof githubCommentJobSchema>;
+
+/** One job per comment, whatever the deliveries: the comment id is the request's identity. */
+export function githubCommentJobId(job: Pick<GitHubCommentJob, 'owner' | 'repo' | 'commentId'>): string {
+  return `gh-${job.owner}-${job.repo}-${job.commentId}`.replace(/[^A-Za-z0-9._-]/g, '-');
+}
 
 /** BullMQ job ids may not contain ':'; incident ids never do. */
 export function rollbackJobId(incidentId: string): string {

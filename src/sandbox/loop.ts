@@ -16,6 +16,7 @@ import {
   type SandboxForge,
   startSandboxForge,
 } from '../sandbox/forge/server.ts';
+import type { ForgeUserInput } from '../sandbox/forge/users.ts';
 import { type HttpServer, startHttpServer } from '../server/http.ts';
 import type { IncidentRecord } from '../pipeline/incident-record.ts';
 import {
@@ -56,6 +57,8 @@ export interface Loop {
   sandbox: Sandbox;
   fleet: Fleet;
   forge?: SandboxForge;
+  /** Where the forge delivers signed webhooks (Rewind's HTTP server), with a forge. */
+  webhookUrl?: string;
   env: Record<string, string>;
   config: RewindConfig;
   configInput: Record<string, unknown>;
@@ -82,7 +85,11 @@ export interface LoopOptions {
     mergeMethod?: 'merge' | 'squash' | 'rebase';
     /** The forge repository's default merge/squash commit messages (GitHub's defaults otherwise). */
     commitMessages?: Partial<CommitMessageSettings>;
+    /** More people on the forge (ChatOps: their role and personal token). */
+    users?: ForgeUserInput[];
   };
+  /** `chatops` config keys. */
+  chatops?: Record<string, unknown>;
   /** Overrides of the `git` config keys (default: file remotes allowed, the sandbox's). */
   git?: Record<string, unknown>;
   /** Where Rewind's logs go (default: nowhere). */
@@ -119,7 +126,10 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       repo: 'fleet',
       token: GITHUB_TEST_TOKEN,
       webhook: { url: `http://127.0.0.1:${httpPort}/webhooks/github`, secret: 'webhook-secret-for-tests' },
-      users: [{ login: 'alice', email: 'alice@example.com', name: 'Alice Developer' }],
+      users: [
+        { login: 'alice', email: 'alice@example.com', name: 'Alice Developer' },
+        ...(options.forge.users ?? []),
+      ],
       ...(options.forge.protection ? { protection: options.forge.protection } : {}),
       ...(options.forge.faults ? { faults: options.forge.faults } : {}),
       ...(options.forge.commitMessages ? { commitMessages: options.forge.commitMessages } : {}),
@@ -142,6 +152,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     forge: forgeConfig,
     policy: { gracePeriod: '500ms', verifyTimeout: '40s', ...options.policy },
     ...(options.notifications ? { notifications: options.notifications } : {}),
+    ...(options.chatops ? { chatops: options.chatops } : {}),
   };
   const config = parseConfig(configInput, { env });
   const log = options.logTo ? createLogger({ level: 'debug', destination: options.logTo }) : silentLogger();
@@ -154,6 +165,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     lockDurationMs: 3000,
     detector: { debounceMs: 10, ...options.detector },
     github: { minWriteGapMs: 20, retryBaseDelayMs: 20, retryAfterBaseMs: 20 },
+    chatopsFollowIntervalMs: 200,
   });
   if (forge) {
     webhookRedis = new Redis(redisUrl);
@@ -170,7 +182,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   return {
     sandbox,
     fleet,
-    ...(forge ? { forge } : {}),
+    ...(forge ? { forge, webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/github` } : {}),
     env,
     config,
     configInput,

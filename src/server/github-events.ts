@@ -27,7 +27,16 @@ const issueCommentPayload = z.object({
     // Present when the issue is a pull request; its fields are not read.
     pull_request: z.object({}).optional(),
   }),
-  comment: z.object({ body: text }),
+  comment: z.object({
+    body: text,
+    // Read by ChatOps (src/chatops/github-comments.ts); optional so a wake-up needs only the body.
+    id: z.number().int().positive().optional(),
+    html_url: z.string().max(2_000).optional(),
+    user: z.object({ login: z.string().min(1).max(100), type: z.string().max(50).optional() }).optional(),
+  }),
+  repository: z
+    .object({ name: z.string().min(1).max(100), owner: z.object({ login: z.string().min(1).max(100) }) })
+    .optional(),
 });
 
 const pingPayload = z.object({ zen: z.string().max(1_000), hook_id: z.number().int() });

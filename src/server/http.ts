@@ -95,7 +95,10 @@ function requestHandler(
         secret: options.github.secret,
         dedupe: { redis: options.github.redis, prefix: `${options.github.prefix}:webhook-delivery:` },
         log: options.log,
-        onEvent: (event) => wakeIncidentsFor(event, runtime, options.log),
+        onEvent: async (event) => {
+          await wakeIncidentsFor(event, runtime, options.log);
+          await runtime.chatops?.acceptComment(event);
+        },
       })
     : undefined;
   return (req, res) => {

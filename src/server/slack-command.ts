@@ -5,6 +5,7 @@
 // signature and its timestamp are checked on the raw bytes before anything is parsed, a replayed
 // request is refused by its signature, and nothing is run for a request that fails any check.
 // Neither the signing secret, the signature nor the response_url (its path is a credential) is logged.
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webhook';
 import type { Redis } from 'ioredis';
@@ -182,6 +183,7 @@ export function createSlackCommandEndpoint(options: SlackCommandOptions): SlackC
       teamId: body.team_id,
       channelId: body.channel_id,
       channelName: body.channel_name,
+      requestId: `slack-${createHash('sha256').update(body.response_url).digest('hex').slice(0, 24)}`,
     };
     log.info({ command: command.kind, via: authorization.via }, 'slack command accepted');
     const work = runAndReply(command, actor, channel, target.url, log).finally(() => running.delete(work));

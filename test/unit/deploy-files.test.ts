@@ -140,6 +140,7 @@ describe('docker-compose.yml', () => {
       'detection',
       'worker',
       'apps',
+      'chatops',
     ]);
     expect(config.forge.type).toBe('direct-push');
     expect(config.policy).toMatchObject({

@@ -1,10 +1,14 @@
-// Step 3, policy gates before acting: the app's automatic-rollback budget (per hour, per day,
-// cooldown), counted from Redis records and the app's durable ledger, so losing Redis resets nothing.
+// Step 3, policy gates before acting: the app's rollback budget (per hour, per day, cooldown),
+// counted from Redis records and the app's durable ledger, so losing Redis resets nothing. Automatic
+// and ChatOps rollbacks count and are gated (a chat command is easy to repeat); `rewind rollback`
+// from a shell, and a ChatOps rollback whose admin asked to override (--force), are not gated.
 import { appLabel, type AppRef } from '../../domain/app-ref.ts';
 import { type RollbackContext, type RollbackDeps, type Step, done, next } from './context.ts';
 
 export async function budgetGate(ctx: RollbackContext): Promise<Step<void>> {
-  if (ctx.manual || !ctx.acting) return next(undefined);
+  const { details } = ctx.rec.record;
+  const gated = !ctx.manual || (details.trigger === 'chatops' && details.budgetOverride !== true);
+  if (!gated || !ctx.acting) return next(undefined);
   const message = await budgetExhausted(
     ctx.deps,
     ctx.rec.record.id,

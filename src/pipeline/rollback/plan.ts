@@ -56,6 +56,7 @@ export async function planRevert(ctx: RollbackContext, located: LocatedCulprit):
       otherAppsPaths: [...otherPaths],
       good: rec.record.goodRevision!,
       rule: `${found.rule}, ${found.confidence} confidence`,
+      ...(rec.record.details.requestedBy ? { requestedBy: rec.record.details.requestedBy } : {}),
     },
   };
 }

@@ -4,6 +4,7 @@
 import { appLabel } from '../../domain/app-ref.ts';
 import { shortSha } from '../../domain/commit-sha.ts';
 import { isPausedByAnnotation } from '../durable-ledger.ts';
+import { globalPauseRef, readGlobalPause } from '../pause-switch.ts';
 import { type RollbackContext, type Step, done, next } from './context.ts';
 import { failingPodsOfApp } from './failing-apps.ts';
 
@@ -54,6 +55,18 @@ export async function recheck(ctx: RollbackContext): Promise<Step<void>> {
         'Rewind is paused (policy.paused); set it to false or roll back by hand.',
       ),
     );
+  }
+  if (!ctx.manual && (await readGlobalPause(ctx.deps.cluster, ctx.deps.config)).paused) {
+    if (!(await ctx.alreadyPushed())) {
+      const ref = globalPauseRef(ctx.deps.config);
+      return done(
+        rec.stop(
+          'Ignored',
+          'Paused',
+          `Rewind is paused for every app (annotation rewind.dev/paused=true on ConfigMap ${ref.namespace}/${ref.name}); "/rollback resume" or removing it lets Rewind act again.`,
+        ),
+      );
+    }
   }
   if (!ctx.manual && isPausedByAnnotation(object.metadata?.annotations) && !(await ctx.alreadyPushed())) {
     return done(

@@ -14,6 +14,7 @@ import type { Shapes } from './shapes.ts';
 import {
   type CommentRecord,
   type ForgeState,
+  type IssueRecord,
   type LabelRecord,
   type PullRecord,
   REACTIONS,
@@ -498,8 +499,47 @@ export class SandboxRepository {
     return this.state.comments.filter((c) => c.issueNumber === number);
   }
 
+  /** An issue or a pull request, by number (they share one sequence). */
+  async issueOrPull(number: number): Promise<{ issue: IssueRecord } | { pr: PullRecord }> {
+    const issue = this.state.issue(number);
+    return issue ? { issue } : { pr: await this.pull(number) };
+  }
+
+  /** The issue as the Issues API shows it (a pull request has its `pull_request` key). */
+  renderIssue(target: { issue: IssueRecord } | { pr: PullRecord }): Record<string, unknown> {
+    return 'issue' in target
+      ? this.shapes.plainIssue(target.issue, this.comments(target.issue.number).length)
+      : this.shapes.issue(target.pr, this.labelsOf(target.pr), this.comments(target.pr.number).length);
+  }
+
+  renderComment(comment: CommentRecord): Record<string, unknown> {
+    return this.shapes.comment(comment, this.state.issue(comment.issueNumber) !== undefined);
+  }
+
+  createIssue(title: string, body: string, login: string): IssueRecord {
+    if (title.trim() === '')
+      throw validationFailed([{ resource: 'Issue', field: 'title', code: 'missing_field' }]);
+    const now = new Date().toISOString();
+    const issue: IssueRecord = {
+      number: this.state.nextNumber(),
+      title,
+      body,
+      state: 'open',
+      user: login,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.state.issues.push(issue);
+    this.webhooks.send('issues', {
+      action: 'opened',
+      issue: this.renderIssue({ issue }),
+      ...this.envelope(login),
+    });
+    return issue;
+  }
+
   async addComment(number: number, body: string, login: string): Promise<CommentRecord> {
-    const pr = await this.pull(number);
+    const pr = await this.issueOrPull(number);
     if (body.trim() === '')
       throw validationFailed([{ resource: 'IssueComment', field: 'body', code: 'missing_field' }]);
     const now = new Date().toISOString();
@@ -522,7 +562,7 @@ export class SandboxRepository {
     const from = comment.body;
     comment.body = body;
     comment.updatedAt = new Date().toISOString();
-    const pr = await this.pull(comment.issueNumber);
+    const pr = await this.issueOrPull(comment.issueNumber);
     if (from !== body) this.sendCommentEvent('edited', pr, comment, login, { changes: { body: { from } } });
     return comment;
   }
@@ -589,15 +629,15 @@ export class SandboxRepository {
 
   private sendCommentEvent(
     action: string,
-    pr: PullRecord,
+    target: { issue: IssueRecord } | { pr: PullRecord },
     comment: CommentRecord,
     login: string,
     extra: Record<string, unknown> = {},
   ): void {
     this.webhooks.send('issue_comment', {
       action,
-      issue: this.shapes.issue(pr, this.labelsOf(pr), this.comments(pr.number).length),
-      comment: this.shapes.comment(comment),
+      issue: this.renderIssue(target),
+      comment: this.renderComment(comment),
       ...extra,
       ...this.envelope(login),
     });

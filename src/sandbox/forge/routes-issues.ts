@@ -21,20 +21,39 @@ export function issueRoutes(repository: SandboxRepository): Route[] {
   };
 
   return [
-    route('GET', '/repos/:owner/:repo/issues/:number', 'issues.get', async ({ params }) => {
-      const pr = await repository.pull(issueNumber(params));
-      return {
-        status: 200,
-        body: shapes.issue(pr, repository.labelsOf(pr), repository.comments(pr.number).length),
-      };
+    route('POST', '/repos/:owner/:repo/issues', 'issues.create', async ({ body, login }) => {
+      const issue = repository.createIssue(
+        requiredString(body, 'title'),
+        typeof body['body'] === 'string' ? body['body'] : '',
+        login,
+      );
+      return { status: 201, body: repository.renderIssue({ issue }) };
     }),
 
+    route('GET', '/repos/:owner/:repo/issues/:number', 'issues.get', async ({ params }) => ({
+      status: 200,
+      body: repository.renderIssue(await repository.issueOrPull(issueNumber(params))),
+    })),
+
+    route(
+      'GET',
+      '/repos/:owner/:repo/collaborators/:username/permission',
+      'repos.getCollaboratorPermissionLevel',
+      async ({ params }) => {
+        const login = params['username'] ?? '';
+        // GitHub answers 404 for a login that does not exist at all.
+        if (!repository.users.isKnown(login)) throw new HttpError(404, 'Not Found');
+        return { status: 200, body: shapes.permission(login) };
+      },
+    ),
+
     route('GET', '/repos/:owner/:repo/issues/:number/comments', 'issues.listComments', async (request) => {
-      const pr = await repository.pull(issueNumber(request.params));
+      const target = await repository.issueOrPull(issueNumber(request.params));
+      const number = 'issue' in target ? target.issue.number : target.pr.number;
       const since = request.query.get('since');
-      const comments = repository.comments(pr.number).filter((c) => since === null || c.updatedAt >= since);
+      const comments = repository.comments(number).filter((c) => since === null || c.updatedAt >= since);
       return paginate(
-        comments.map((c) => shapes.comment(c)),
+        comments.map((c) => repository.renderComment(c)),
         request,
         shapes.apiUrl,
       );
@@ -48,7 +67,7 @@ export function issueRoutes(repository: SandboxRepository): Route[] {
         const comment = await repository.addComment(issueNumber(params), requiredString(body, 'body'), login);
         return {
           status: 201,
-          body: shapes.comment(comment),
+          body: repository.renderComment(comment),
           headers: { location: `${shapes.repoApiUrl}/issues/comments/${comment.id}` },
         };
       },
@@ -56,7 +75,7 @@ export function issueRoutes(repository: SandboxRepository): Route[] {
 
     route('GET', '/repos/:owner/:repo/issues/comments/:id', 'issues.getComment', async ({ params }) => ({
       status: 200,
-      body: shapes.comment(commentOf(params)),
+      body: repository.renderComment(commentOf(params)),
     })),
 
     route(

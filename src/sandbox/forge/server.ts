@@ -164,11 +164,15 @@ export async function startSandboxForge(options: SandboxForgeOptions): Promise<S
     ...userRoutes(users, shapes, quota),
   ];
 
-  const authenticate = (header: string | undefined): HttpError | undefined => {
-    if (options.token === undefined) return undefined;
+  /** Who is calling: the bot (the forge token), a person (their own token), or a 401. */
+  const authenticate = (header: string | undefined): HttpError | string => {
+    const match = header === undefined ? null : /^(?:token|bearer)\s+(\S+)$/i.exec(header.trim());
+    const presented = match?.[1];
+    const person = presented === undefined ? undefined : users.byToken(presented);
+    if (person !== undefined) return person.login;
+    if (options.token === undefined) return BOT_LOGIN;
     if (header === undefined) return new HttpError(401, 'Requires authentication');
-    const match = /^(?:token|bearer)\s+(\S+)$/i.exec(header.trim());
-    return match?.[1] === options.token ? undefined : new HttpError(401, 'Bad credentials');
+    return presented === options.token ? BOT_LOGIN : new HttpError(401, 'Bad credentials');
   };
 
   interface Answer {
@@ -187,8 +191,8 @@ export async function startSandboxForge(options: SandboxForgeOptions): Promise<S
     matched: ReturnType<typeof matchRoute>,
     isWrite: boolean,
   ): Promise<Answer> => {
-    const denied = authenticate(req.headers.authorization);
-    if (denied !== undefined) return failed(denied);
+    const caller = authenticate(req.headers.authorization);
+    if (caller instanceof HttpError) return failed(caller);
     const roll = faults.roll(
       isWrite,
       Date.now(),
@@ -207,7 +211,7 @@ export async function startSandboxForge(options: SandboxForgeOptions): Promise<S
     try {
       // The body is read before queueing, so a slow client never holds up other writes.
       const body = isWrite ? await readJsonBody(req) : {};
-      const handle = () => route.handler({ method, path: pathname, params, query, body, login: BOT_LOGIN });
+      const handle = () => route.handler({ method, path: pathname, params, query, body, login: caller });
       response = isWrite ? await writes.run(handle) : await handle();
     } catch (error) {
       return failed(error);

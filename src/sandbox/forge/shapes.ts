@@ -1,6 +1,13 @@
 // The JSON GitHub answers with, trimmed to the fields Octokit users read (and a few that clients
 // commonly log). One place renders each object, so REST answers and webhook payloads agree.
-import type { CommentRecord, LabelRecord, PullRecord, ReactionRecord, ReviewRecord } from './state.ts';
+import type {
+  CommentRecord,
+  IssueRecord,
+  LabelRecord,
+  PullRecord,
+  ReactionRecord,
+  ReviewRecord,
+} from './state.ts';
 import type { UserDirectory } from './users.ts';
 
 export class Shapes {
@@ -158,12 +165,46 @@ export class Shapes {
     };
   }
 
-  comment(comment: CommentRecord): Record<string, unknown> {
+  /** An issue that is not a pull request (no `pull_request` key, as on GitHub). */
+  plainIssue(issue: IssueRecord, commentCount: number): Record<string, unknown> {
+    return {
+      id: 400_000 + issue.number,
+      node_id: `I_sandbox${issue.number}`,
+      number: issue.number,
+      url: `${this.repoApiUrl}/issues/${issue.number}`,
+      html_url: `${this.repoHtmlUrl}/issues/${issue.number}`,
+      title: issue.title,
+      body: issue.body === '' ? null : issue.body,
+      state: issue.state,
+      user: this.user(issue.user),
+      labels: [],
+      comments: commentCount,
+      created_at: issue.createdAt,
+      updated_at: issue.updatedAt,
+      closed_at: null,
+    };
+  }
+
+  /** `GET .../collaborators/{user}/permission`: the legacy `permission` and the `role_name`. */
+  permission(login: string): Record<string, unknown> {
+    const role = this.users.get(login).permission;
+    const legacy: Record<string, string> = {
+      admin: 'admin',
+      maintain: 'write',
+      write: 'write',
+      triage: 'read',
+      read: 'read',
+      none: 'none',
+    };
+    return { permission: legacy[role] ?? 'none', role_name: role, user: this.user(login) };
+  }
+
+  comment(comment: CommentRecord, onIssue = false): Record<string, unknown> {
     return {
       id: comment.id,
       node_id: `IC_sandbox${comment.id}`,
       url: `${this.repoApiUrl}/issues/comments/${comment.id}`,
-      html_url: `${this.repoHtmlUrl}/pull/${comment.issueNumber}#issuecomment-${comment.id}`,
+      html_url: `${this.repoHtmlUrl}/${onIssue ? 'issues' : 'pull'}/${comment.issueNumber}#issuecomment-${comment.id}`,
       issue_url: `${this.repoApiUrl}/issues/${comment.issueNumber}`,
       body: comment.body,
       user: this.user(comment.user),

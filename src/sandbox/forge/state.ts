@@ -25,6 +25,17 @@ export interface PullRecord {
   closedAt: string | null;
 }
 
+/** An issue that is not a pull request (people open them to talk to Rewind, among others). */
+export interface IssueRecord {
+  readonly number: number;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+  readonly user: string;
+  readonly createdAt: string;
+  updatedAt: string;
+}
+
 export interface CommentRecord {
   readonly id: number;
   readonly issueNumber: number;
@@ -118,6 +129,7 @@ export interface RequestRecord {
 
 export class ForgeState {
   readonly pulls: PullRecord[] = [];
+  readonly issues: IssueRecord[] = [];
   readonly comments: CommentRecord[] = [];
   readonly reactions: ReactionRecord[] = [];
   readonly reviews: ReviewRecord[] = [];
@@ -136,7 +148,11 @@ export class ForgeState {
 
   /** Issues and pull requests share one number sequence. */
   nextNumber(): number {
-    return this.pulls.length + 1;
+    return this.pulls.length + this.issues.length + 1;
+  }
+
+  issue(number: number): IssueRecord | undefined {
+    return this.issues.find((i) => i.number === number);
   }
 
   pull(number: number): PullRecord | undefined {
@@ -165,6 +181,7 @@ export class ForgeState {
 }
 
 const CONTENT_CREATING = new Set([
+  'issues.create',
   'pulls.create',
   'pulls.merge',
   'issues.createComment',

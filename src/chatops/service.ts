@@ -1,0 +1,342 @@
+// What a ChatOps command does, whatever channel it came from (GitHub comment, Slack): the channel
+// authenticates and authorizes the person, this service acts and says what happened, in Markdown.
+// A rollback is not run here: it is enqueued on the same queue as automatic ones (same locks, same
+// pull request or push, same verification), with trigger 'chatops', so the budget applies unless
+// an admin asked to override it. Expected refusals are replies, never exceptions.
+import type { KubeObjectJson } from '../cluster/informer.ts';
+import type { RewindConfig } from '../config/index.ts';
+import { type AppRef, appKey, appLabel, sameApp } from '../domain/app-ref.ts';
+import { type CommitSha, parseCommitSha, shortSha } from '../domain/commit-sha.ts';
+import { IncidentChangedError, isRewindError } from '../domain/errors.ts';
+import { isTerminal } from '../domain/incident.ts';
+import { tryParseRevision } from '../domain/revision.ts';
+import type { EngineCluster } from '../engines/engine.ts';
+import { engineFor } from '../engines/registry.ts';
+import { LAST_HEALTHY_ANNOTATION } from '../pipeline/detect.ts';
+import { PAUSED_ANNOTATION, isPausedByAnnotation } from '../pipeline/durable-ledger.ts';
+import type { IncidentRecord, IncidentStore } from '../pipeline/incident-record.ts';
+import { IncidentRecorder } from '../pipeline/incident-recorder.ts';
+import { PAUSED_BY_ANNOTATION, globalPauseRef, readGlobalPause } from '../pipeline/pause-switch.ts';
+import type { Clock, Logger } from '../pipeline/ports.ts';
+import type { RollbackJob } from '../queue/jobs.ts';
+import { type ChatCommand, USAGE } from './grammar.ts';
+import { inertText, requestedBy } from './requested-by.ts';
+
+export interface ChatActor {
+  /** As the channel names the person (GitHub login, Slack user). */
+  readonly name: string;
+  /** May override the rollback budget (repository admin, or listed in chatops.admins). */
+  readonly admin: boolean;
+}
+
+export interface ChatChannel {
+  readonly kind: 'github' | 'slack';
+  /** Where the person asked: the comment's URL, the Slack channel. */
+  readonly where: string;
+  /**
+   * Stable per request (`gh-<repo>-<comment id>`): a redelivery, an edit or a retry of the same
+   * request finds the incident the first one started instead of starting another.
+   */
+  readonly requestId: string;
+}
+
+export interface ChatReply {
+  readonly text: string;
+  /** The incident the command started or acted on, for the channel to follow. */
+  readonly incidentId?: string;
+}
+
+export interface ChatOpsDeps {
+  readonly config: RewindConfig;
+  readonly cluster: EngineCluster & { create(object: KubeObjectJson): Promise<KubeObjectJson> };
+  readonly git: {
+    commitsWithPrefix(url: string, prefix: string): Promise<CommitSha[]>;
+    parentOf(url: string, commit: CommitSha): Promise<CommitSha | undefined>;
+    latestChangeOf(url: string, commit: CommitSha, appPath: string): Promise<CommitSha | undefined>;
+    validateRange(url: string, good: CommitSha, bad: CommitSha): Promise<void>;
+  };
+  readonly incidents: IncidentStore;
+  readonly requests: {
+    incidentFor(requestId: string): Promise<string | undefined>;
+    claimIncident(requestId: string, incidentId: string): Promise<string>;
+  };
+  /** Adds the job to the rollback queue (job id = incident id, so adding twice is one job). */
+  readonly enqueueRollback: (job: RollbackJob) => Promise<void>;
+  readonly trustSource?: (url: string) => string | undefined;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+const STATUS_ENDED = 5;
+
+function code(text: string): string {
+  return `\`${inertText(text, 200).replace(/`/g, "'")}\``;
+}
+
+function prLink(record: IncidentRecord): string {
+  const pr = record.details.pr;
+  return pr ? ` [#${pr.number}](${pr.url})` : '';
+}
+
+function incidentLine(record: IncidentRecord): string {
+  const last = record.conditions.at(-1);
+  return `- ${code(record.id)} ${appLabel(record.app)}: **${last?.type ?? '?'}** (${inertText(last?.reason ?? '', 60)})${prLink(record)}, ${last?.at ?? ''}`;
+}
+
+export class ChatOpsService {
+  constructor(private readonly deps: ChatOpsDeps) {}
+
+  /** The app a command acts on, for per-app authorization (a cancel's is its incident's app). */
+  async targetApp(command: ChatCommand): Promise<AppRef | undefined> {
+    if (command.kind === 'cancel') return (await this.deps.incidents.get(command.incident))?.app;
+    return 'app' in command ? command.app : undefined;
+  }
+
+  async execute(command: ChatCommand, actor: ChatActor, channel: ChatChannel): Promise<ChatReply> {
+    try {
+      switch (command.kind) {
+        case 'help':
+          return { text: `Usage:\n${USAGE}` };
+        case 'status':
+          return await this.status(command.app);
+        case 'pause':
+          return await this.pause(command.app, actor, channel, command.reason);
+        case 'resume':
+          return await this.resume(command.app);
+        case 'cancel':
+          return await this.cancel(command.incident, actor, channel);
+        case 'rollback':
+          return await this.rollback(command, actor, channel);
+      }
+    } catch (error) {
+      // Known failures (git, cluster, forge) carry a message that says what to do; the rest is logged.
+      if (isRewindError(error)) return { text: `Rewind could not do that: ${inertText(error.message, 500)}` };
+      throw error;
+    }
+  }
+
+  private async rollback(
+    command: Extract<ChatCommand, { kind: 'rollback' }>,
+    actor: ChatActor,
+    channel: ChatChannel,
+  ): Promise<ChatReply> {
+    const { deps } = this;
+    if (command.force && !actor.admin) {
+      return {
+        text: '`--force` skips the rollback budget and is for admins only (repository admins, or `chatops.admins`). Nothing was changed; ask again without it.',
+      };
+    }
+    // A request seen before (redelivered, edited, retried) is answered with what it started.
+    const earlier = await deps.requests.incidentFor(channel.requestId);
+    if (earlier) return this.started(earlier, 'This request already started');
+
+    const app = command.app;
+    let engine;
+    try {
+      engine = engineFor(app);
+    } catch (error) {
+      if (isRewindError(error))
+        return { text: `Cannot roll back ${appLabel(app)}: ${inertText(error.message, 300)}` };
+      throw error;
+    }
+    const object = await deps.cluster.get(engine.ref(app));
+    if (!object) {
+      return {
+        text: `There is no ${engine.noun} ${code(`${app.namespace}/${app.name}`)} in the cluster (\`${engine.listCommand}\` lists them). Nothing was changed.`,
+      };
+    }
+    const bad = engine.attemptedRevision(object)?.sha;
+    if (!bad)
+      return { text: `${appLabel(app)} has not reconciled a revision yet; there is nothing to roll back.` };
+    const source = await engine.source(deps.cluster, object);
+    if (source.kind !== 'git')
+      return { text: `Cannot roll back ${appLabel(app)}: ${inertText(source.message, 300)}` };
+    const untrusted = deps.trustSource?.(source.url);
+    if (untrusted) return { text: `Cannot roll back ${appLabel(app)}: ${inertText(untrusted, 300)}` };
+
+    let good: CommitSha | undefined;
+    let target = '';
+    const verdict = engine.assess(object);
+    const knownGood =
+      (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
+      tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
+    if (command.commit === undefined && verdict.state === 'failed' && knownGood && knownGood !== bad) {
+      // Failing: back to the revision the engine (or Rewind) last saw healthy, as an automatic rollback would.
+      good = knownGood;
+    } else if (command.commit === undefined) {
+      // Otherwise "the latest change of the app": the newest commit that touched its files.
+      const latest = await deps.git.latestChangeOf(source.url, parseCommitSha(bad), source.path);
+      if (!latest)
+        return { text: `No commit touched ${appLabel(app)}'s files; there is nothing to roll back.` };
+      good = await deps.git.parentOf(source.url, latest);
+      if (!good)
+        return { text: `${code(latest)} is the first commit; there is nothing before it to go back to.` };
+      target = ` (reverting its latest change ${code(shortSha(latest))})`;
+    } else {
+      const matches = await deps.git.commitsWithPrefix(source.url, command.commit);
+      if (matches.length === 0)
+        return {
+          text: `No commit ${code(command.commit)} in the source of ${appLabel(app)}. Nothing was changed.`,
+        };
+      if (matches.length > 1) {
+        return {
+          text: `${code(command.commit)} is ambiguous in the source of ${appLabel(app)}: ${matches
+            .slice(0, 5)
+            .map((m) => code(m))
+            .join(', ')}. Give more characters. Nothing was changed.`,
+        };
+      }
+      const named = matches[0]!;
+      await deps.git.validateRange(source.url, named, parseCommitSha(bad));
+      good = await deps.git.parentOf(source.url, named);
+      if (!good)
+        return { text: `${code(named)} is the first commit; there is nothing before it to go back to.` };
+      target = ` (back to just before ${code(shortSha(named))})`;
+    }
+
+    const requestKey = channel.requestId
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 80);
+    const candidate = `inc-${appKey(app)}.chatops.${requestKey}-${bad.slice(0, 12)}`
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]/g, '-');
+    const incidentId = await deps.requests.claimIncident(channel.requestId, candidate);
+    if (incidentId !== candidate) return this.started(incidentId, 'This request already started');
+    const by = requestedBy({
+      who: `${actor.name} on ${channel.kind === 'github' ? 'GitHub' : 'Slack'}`,
+      where: channel.where,
+      ...(command.reason ? { why: command.reason } : {}),
+    });
+    await deps.enqueueRollback({
+      incidentId,
+      app,
+      badRevision: bad,
+      goodRevision: good,
+      trigger: 'chatops',
+      reason: 'ChatOpsRollback',
+      message: `Rollback requested by ${by}`.slice(0, 2000),
+      detectedAt: deps.clock.now().toISOString(),
+      manual: true,
+      dryRun: false,
+      requestedBy: by,
+      ...(command.force ? { overrideBudget: true } : {}),
+    });
+    deps.log.info({ incident: incidentId, app: appLabel(app), by }, 'chatops rollback enqueued');
+    return {
+      incidentId,
+      text: `Rolling back **${appLabel(app)}** from ${code(shortSha(parseCommitSha(bad)))} to ${code(
+        shortSha(good),
+      )}${target}: incident ${code(incidentId)}${command.force ? ' (budget overridden by an admin)' : ''}. The revert goes through the usual pipeline; the outcome follows here.`,
+    };
+  }
+
+  private async started(incidentId: string, lead: string): Promise<ChatReply> {
+    const record = await this.deps.incidents.get(incidentId);
+    const state = record ? ` (now **${record.conditions.at(-1)?.type ?? '?'}**${prLink(record)})` : '';
+    return { incidentId, text: `${lead}: incident ${code(incidentId)}${state}. Nothing was done twice.` };
+  }
+
+  private async status(app: AppRef | undefined): Promise<ChatReply> {
+    const all = (await this.deps.incidents.list(200)).filter((r) => !app || sameApp(r.app, app));
+    const open = all.filter((r) => !isTerminal(r.conditions.at(-1)!.type));
+    const ended = all.filter((r) => isTerminal(r.conditions.at(-1)!.type)).slice(0, STATUS_ENDED);
+    const pause = await readGlobalPause(this.deps.cluster, this.deps.config);
+    const lines = [`### Rewind status${app ? ` of ${appLabel(app)}` : ''}`, ''];
+    if (pause.paused)
+      lines.push(`**Paused for every app**${pause.by ? ` by ${inertText(pause.by, 200)}` : ''}.`, '');
+    if (app) {
+      const object = await this.appObject(app);
+      if (object && isPausedByAnnotation(object.metadata?.annotations))
+        lines.push(`**${appLabel(app)} is paused.**`, '');
+    }
+    lines.push('**Open incidents**', '', ...(open.length === 0 ? ['- none'] : open.map(incidentLine)));
+    lines.push('', '**Last ended**', '', ...(ended.length === 0 ? ['- none'] : ended.map(incidentLine)));
+    return { text: lines.join('\n') };
+  }
+
+  private async appObject(app: AppRef): Promise<KubeObjectJson | undefined> {
+    try {
+      return await this.deps.cluster.get(engineFor(app).ref(app));
+    } catch (error) {
+      if (isRewindError(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async pause(
+    app: AppRef | undefined,
+    actor: ChatActor,
+    channel: ChatChannel,
+    reason: string | undefined,
+  ): Promise<ChatReply> {
+    const by = requestedBy({ who: actor.name, where: channel.where, ...(reason ? { why: reason } : {}) });
+    const annotations = { [PAUSED_ANNOTATION]: 'true', [PAUSED_BY_ANNOTATION]: by };
+    if (app) {
+      if (!(await this.appObject(app)))
+        return { text: `There is no ${code(appLabel(app))} in the cluster. Nothing was changed.` };
+      await this.deps.cluster.annotate(engineFor(app).ref(app), annotations);
+      return {
+        text: `Automatic rollbacks of **${appLabel(app)}** are paused (\`${PAUSED_ANNOTATION}=true\` on the app). \`/rollback resume ${app.namespace}/${app.name}\` restarts them.`,
+      };
+    }
+    const ref = globalPauseRef(this.deps.config);
+    if (await this.deps.cluster.get(ref)) await this.deps.cluster.annotate(ref, annotations);
+    else
+      await this.deps.cluster.create({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: ref.name, namespace: ref.namespace, annotations },
+      });
+    return {
+      text: `Automatic rollbacks of **every app** are paused (ConfigMap ${ref.namespace}/${ref.name}). \`/rollback resume\` restarts them.`,
+    };
+  }
+
+  private async resume(app: AppRef | undefined): Promise<ChatReply> {
+    const clear = { [PAUSED_ANNOTATION]: null, [PAUSED_BY_ANNOTATION]: null };
+    if (app) {
+      if (!(await this.appObject(app)))
+        return { text: `There is no ${code(appLabel(app))} in the cluster. Nothing was changed.` };
+      await this.deps.cluster.annotate(engineFor(app).ref(app), clear);
+      return { text: `Automatic rollbacks of **${appLabel(app)}** are on again.` };
+    }
+    const ref = globalPauseRef(this.deps.config);
+    if (await this.deps.cluster.get(ref)) await this.deps.cluster.annotate(ref, clear);
+    return { text: 'Automatic rollbacks of every app are on again (apps paused one by one stay paused).' };
+  }
+
+  private async cancel(incidentId: string, actor: ChatActor, channel: ChatChannel): Promise<ChatReply> {
+    const record = await this.deps.incidents.get(incidentId);
+    if (!record) return { text: `No incident ${code(incidentId)} (\`/rollback status\` lists them).` };
+    const last = record.conditions.at(-1)!;
+    if (isTerminal(last.type))
+      return {
+        incidentId,
+        text: `Incident ${code(incidentId)} already ended: **${last.type}** (${inertText(last.reason, 60)}).`,
+      };
+    if (!['Detected', 'Located'].includes(last.type) || record.details.revert) {
+      return {
+        incidentId,
+        text: `Incident ${code(incidentId)} already pushed its revert (**${last.type}**${prLink(record)}); it cannot be cancelled. Close the pull request to stop it, or revert the revert.`,
+      };
+    }
+    const by = requestedBy({ who: actor.name, where: channel.where });
+    const recorder = new IncidentRecorder(record, this.deps);
+    try {
+      await recorder.details({ cancelledBy: by });
+      await recorder.to('Ignored', 'Cancelled', `Cancelled by ${by}.`);
+    } catch (error) {
+      if (error instanceof IncidentChangedError)
+        return {
+          incidentId,
+          text: `Incident ${code(incidentId)} moved on while cancelling; \`/rollback status\` shows where it is.`,
+        };
+      throw error;
+    }
+    return {
+      incidentId,
+      text: `Incident ${code(incidentId)} is cancelled (**Ignored**, Cancelled by ${by}).`,
+    };
+  }
+}
