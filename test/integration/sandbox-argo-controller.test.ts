@@ -283,6 +283,13 @@ describe('sandbox Argo CD application-controller', () => {
     const first = repo.commit('web v1', { 'apps/web/deployment.yaml': deploymentYaml('nginx:1.0') });
     await applyApplication(sb, applicationYaml(repo));
     await settledAt(sb, first, 'the first sync');
+    // Argo refreshes against Git once more right after a sync finishes (as the real controller
+    // does); a commit made before that refresh would rightly be picked up. Let it happen first.
+    await until(
+      () => Date.parse(app(sb).status.reconciledAt) >= Date.parse(app(sb).status.operationState.finishedAt),
+      'the refresh after the sync',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
 
     const second = repo.commit('web v2', { 'apps/web/deployment.yaml': deploymentYaml('nginx:2.0') });
     await new Promise((resolve) => setTimeout(resolve, 1_000));

@@ -166,6 +166,8 @@ describe('POST /webhooks/slack', () => {
       teamId: 'T0TEAM001',
       channelId: 'C0OPS0001',
       channelName: 'ops',
+      // Stable per request (its response_url), so a retry finds the incident it started.
+      requestId: expect.stringMatching(/^slack-[0-9a-f]{24}$/),
     });
     const posted = receiver.received.at(-1)!;
     expect(posted.path).toBe('/commands/T0TEAM001/1234/secretpart');
