@@ -26,12 +26,14 @@ import { resolveApp } from './rollback/resolve.ts';
 export type { RollbackDeps, RollbackResult } from './rollback/context.ts';
 
 export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise<RollbackResult> {
-  const result = await runSteps(job, deps);
+  const rec = new IncidentRecorder(await loadOrCreate(job, deps), deps);
+  const result = await runSteps(job, deps, rec);
   if (result.kind === 'stopped' && result.condition === 'NeedsHuman' && !job.manual) {
-    // The loop guard outlives Redis: the same failure is not acted on again after a restart.
-    const record = await deps.incidents.get(job.incidentId);
-    const last = record?.conditions.at(-1);
-    if (record && last && last.reason !== 'UnknownApp' && last.reason !== 'UnsupportedEngine') {
+    // The loop guard outlives Redis: the same failure is not acted on again after a restart. From
+    // the record in hand, not read back: Redis may already have lost it.
+    const record = rec.record;
+    const last = record.conditions.at(-1);
+    if (last && last.reason !== 'UnknownApp' && last.reason !== 'UnsupportedEngine') {
       await updateLedger(deps, record.app, (ledger) =>
         withNeedsHuman(ledger, record.id, last.reason, last.message, deps.clock.now()),
       );
@@ -40,8 +42,11 @@ export async function runRollback(job: RollbackJob, deps: RollbackDeps): Promise
   return result;
 }
 
-async function runSteps(job: RollbackJob, deps: RollbackDeps): Promise<RollbackResult> {
-  const rec = new IncidentRecorder(await loadOrCreate(job, deps), deps);
+async function runSteps(
+  job: RollbackJob,
+  deps: RollbackDeps,
+  rec: IncidentRecorder,
+): Promise<RollbackResult> {
   // A merge Rewind was refused may still be done by a person: then the incident carries on.
   const last = rec.record.conditions.at(-1);
   const refusedThenMerged =

@@ -18,6 +18,7 @@ import { isTerminal } from '../../src/domain/incident.ts';
 import { silentLogger } from '../../src/logging.ts';
 import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
 import { APPLICATION, DEPLOYMENT, NAMESPACE, REPLICA_SET } from '../../src/sandbox/resources.ts';
+import { argoDeployment } from '../../src/sandbox/argo-scenario.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
 import { type Runtime, startRuntime } from '../../workers/runtime.ts';
 import { redisUrl } from '../global-setup.ts';
@@ -27,28 +28,10 @@ import { until } from '../helpers/wait.ts';
 const run = promisify(execFile);
 const BROKEN = 'ghcr.io/example/web:2.0-broken';
 
-function deploymentYaml(name: string, image: string, env = 'a'): string {
-  // A long progress deadline, as in real clusters: Rewind must not wait for Argo's Degraded.
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-spec:
-  replicas: 2
-  progressDeadlineSeconds: 600
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      containers:
-        - name: ${name}
-          image: ${image}
-          env:
-            - {name: MODE, value: "${env}"}
-`;
-}
+// The sample fleet's Deployments (a 600 s progress deadline, as in real clusters: Rewind must not wait
+// for Argo's Degraded); the Applications are applied with kubectl, as a person would.
+const deploymentYaml = (name: string, image: string, mode = 'a'): string =>
+  argoDeployment(name, image, 2, mode);
 
 function applicationYaml(name: string, repo: GitDir): string {
   return `apiVersion: argoproj.io/v1alpha1

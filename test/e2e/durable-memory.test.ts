@@ -61,8 +61,18 @@ describe('durable memory across Redis loss', () => {
     const second = await finalWith(l, bad2, () => true);
     expect(second.conditions.at(-1)).toMatchObject({ type: 'NeedsHuman', reason: 'BudgetExhausted' });
 
-    // Lose Redis again while the app still fails: the detector offers the same incident again,
-    // and Rewind remembers that it needs a person instead of acting.
+    // Lose Redis again while the app still fails (once the app has recorded the outcome, which
+    // follows the record by a moment): the detector offers the same incident again, and Rewind
+    // remembers that it needs a person instead of acting.
+    await until(
+      () =>
+        (
+          sandbox.store.get(KUSTOMIZATION, fleet.namespace, 'podinfo')?.metadata.annotations?.[
+            'rewind.dev/ledger'
+          ] ?? ''
+        ).includes(second.id),
+      'the NeedsHuman outcome on the app',
+    );
     expect(await l.flushPrefix()).toBeGreaterThan(0);
     const again = await finalWith(l, bad2, (r) => (r.conditions.at(-1)?.message ?? '').includes('remembers'));
     expect(again.conditions.at(-1)).toMatchObject({ type: 'NeedsHuman', reason: 'BudgetExhausted' });
