@@ -22,6 +22,7 @@ import {
   rollbackJobFor,
 } from '../src/pipeline/detect.ts';
 import { INCIDENT_ANNOTATION, parseDurableIncident } from '../src/pipeline/durable-incident.ts';
+import { incidentRecordFor } from '../src/pipeline/incident-from-job.ts';
 import type { IncidentStore } from '../src/pipeline/incident-record.ts';
 import type { Clock, Logger } from '../src/pipeline/ports.ts';
 import { QUEUE_NAMES, type RollbackJob, jobOptions, rollbackJobId } from '../src/queue/jobs.ts';
@@ -274,6 +275,9 @@ export class Detector {
     const failingFor = now.getTime() - Date.parse(signal.since);
     const delay = Math.max(0, policy.gracePeriodMs - (Number.isNaN(failingFor) ? 0 : failingFor));
     const job = rollbackJobFor(signal, now);
+    // Recorded now, not when the grace period ends: a person sees it (`/rollback status`) and can
+    // cancel it while Rewind waits. An existing record (a re-offer) is left as it is.
+    await this.options.incidents?.create(incidentRecordFor(job, now));
     await this.options.rollbackQueue.add(
       QUEUE_NAMES.rollback,
       job,

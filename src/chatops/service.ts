@@ -19,6 +19,7 @@ import { IncidentRecorder } from '../pipeline/incident-recorder.ts';
 import { PAUSED_BY_ANNOTATION, globalPauseRef, readGlobalPause } from '../pipeline/pause-switch.ts';
 import type { Clock, Logger } from '../pipeline/ports.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
+import { writeGlobalPause } from './global-pause.ts';
 import { type ChatCommand, USAGE } from './grammar.ts';
 import { inertText, requestedBy } from './requested-by.ts';
 
@@ -281,13 +282,7 @@ export class ChatOpsService {
       };
     }
     const ref = globalPauseRef(this.deps.config);
-    if (await this.deps.cluster.get(ref)) await this.deps.cluster.annotate(ref, annotations);
-    else
-      await this.deps.cluster.create({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: ref.name, namespace: ref.namespace, annotations },
-      });
+    await writeGlobalPause(this.deps.cluster, this.deps.config, annotations);
     return {
       text: `Automatic rollbacks of **every app** are paused (ConfigMap ${ref.namespace}/${ref.name}). \`/rollback resume\` restarts them.`,
     };
@@ -301,8 +296,7 @@ export class ChatOpsService {
       await this.deps.cluster.annotate(engineFor(app).ref(app), clear);
       return { text: `Automatic rollbacks of **${appLabel(app)}** are on again.` };
     }
-    const ref = globalPauseRef(this.deps.config);
-    if (await this.deps.cluster.get(ref)) await this.deps.cluster.annotate(ref, clear);
+    await writeGlobalPause(this.deps.cluster, this.deps.config, clear);
     return { text: 'Automatic rollbacks of every app are on again (apps paused one by one stay paused).' };
   }
 

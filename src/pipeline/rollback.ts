@@ -6,10 +6,10 @@
 // only unexpected failures throw (and BullMQ retries them with backoff). No step names an engine:
 // they ask the app's Engine (src/engines/registry.ts).
 import { appLabel } from '../domain/app-ref.ts';
-import { parseCommitSha } from '../domain/commit-sha.ts';
-import { isTerminal, newIncident } from '../domain/incident.ts';
+import { isTerminal } from '../domain/incident.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
 import { withNeedsHuman } from './durable-ledger.ts';
+import { incidentRecordFor } from './incident-from-job.ts';
 import type { IncidentRecord } from './incident-record.ts';
 import { IncidentRecorder, announceTransition } from './incident-recorder.ts';
 import { actByDirectPush } from './rollback/act-direct-push.ts';
@@ -90,32 +90,12 @@ async function runSteps(
 
 async function loadOrCreate(job: RollbackJob, deps: RollbackDeps): Promise<IncidentRecord> {
   const existing = await deps.incidents.get(job.incidentId);
+  // The detector records an incident when it sees the failure; its Detected notice goes out here
+  // (claimed once per transition, so a retry does not announce it twice).
+  if (existing?.conditions.length === 1) await announceTransition(existing, deps);
   if (existing) return existing;
-  const incident = newIncident({
-    app: job.app,
-    badRevision: parseCommitSha(job.badRevision),
-    ...(job.goodRevision ? { goodRevision: parseCommitSha(job.goodRevision) } : {}),
-    ...(job.failingSince ? { failingSince: job.failingSince } : {}),
-    reason: job.reason || 'Detected',
-    message: job.message || 'failure detected',
-    at: new Date(job.detectedAt),
-  });
-  const record: IncidentRecord = {
-    ...incident,
-    // The job names the incident (manual rollbacks have their own ids); the domain derives the default.
-    id: job.incidentId,
-    details: {
-      trigger: job.trigger,
-      dryRun: job.dryRun,
-      ...(job.requestedBy ? { requestedBy: job.requestedBy } : {}),
-      ...(job.overrideBudget ? { budgetOverride: true } : {}),
-      healthReason: job.reason,
-      healthMessage: job.message,
-    },
-    updatedAt: deps.clock.now().toISOString(),
-  };
   // Another job may have (re)created it since the look above (Redis lost): carry on from that one.
-  const created = await deps.incidents.create(record);
+  const created = await deps.incidents.create(incidentRecordFor(job, deps.clock.now()));
   if (created.kind === 'saved') await announceTransition(created.record, deps);
   return created.kind === 'saved' ? created.record : created.current;
 }

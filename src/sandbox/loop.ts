@@ -17,8 +17,9 @@ import {
   startSandboxForge,
 } from '../sandbox/forge/server.ts';
 import type { ForgeUserInput } from '../sandbox/forge/users.ts';
-import { type HttpServer, startHttpServer } from '../server/http.ts';
+import { type HttpListener, listenHttp } from '../server/http.ts';
 import type { IncidentRecord } from '../pipeline/incident-record.ts';
+import { NAMESPACE } from '../sandbox/resources.ts';
 import {
   BROKEN_IMAGE_GLOB,
   type Fleet,
@@ -70,6 +71,8 @@ export interface Loop {
   finalIncident(badSha: string, timeoutMs?: number): Promise<IncidentRecord>;
   /** Deletes every key under this loop's Redis prefix (what losing Redis looks like to it). */
   flushPrefix(): Promise<number>;
+  /** Closes the runtime and starts a new one on the same config (what a pod restart looks like). */
+  restartRuntime(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -90,6 +93,8 @@ export interface LoopOptions {
   };
   /** `chatops` config keys. */
   chatops?: Record<string, unknown>;
+  /** Per-app policy overrides (the `apps` config key). */
+  apps?: Record<string, unknown>[];
   /** Overrides of the `git` config keys (default: file remotes allowed, the sandbox's). */
   git?: Record<string, unknown>;
   /** Where Rewind's logs go (default: nowhere). */
@@ -108,13 +113,19 @@ let counter = 0;
 export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const redisUrl = options.redisUrl ?? localRedisUrl();
   const sandbox = await startSandbox({ podReadyMs: 100, unreadyImages: [BROKEN_IMAGE_GLOB] });
+  // Rewind's own namespace, as `kubectl apply -k deploy/` creates it (the global pause ConfigMap lives there).
+  sandbox.store.create(NAMESPACE, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'rewind-system' },
+  });
   const fleet = await createFleet({ sandbox, timeout: options.timeout ?? '4s', replicas: 2 });
   const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-e2e-'));
   const prefix = `rewind-test-${process.pid}-${Date.now()}-${counter++}`;
   const env: Record<string, string> = { ...options.env };
   let forge: SandboxForge | undefined;
   let forgeConfig: Record<string, unknown> = { type: 'direct-push' };
-  let http: HttpServer | undefined;
+  let http: HttpListener | undefined;
   let webhookRedis: Redis | undefined;
   const httpPort = await freePort();
   if (options.forge) {
@@ -153,33 +164,34 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     policy: { gracePeriod: '500ms', verifyTimeout: '40s', ...options.policy },
     ...(options.notifications ? { notifications: options.notifications } : {}),
     ...(options.chatops ? { chatops: options.chatops } : {}),
+    ...(options.apps ? { apps: options.apps } : {}),
   };
   const config = parseConfig(configInput, { env });
   const log = options.logTo ? createLogger({ level: 'debug', destination: options.logTo }) : silentLogger();
-  const runtime = await startRuntime({
-    config,
-    roles: options.roles ?? ['detector', 'rollback', 'verifier'],
-    log,
-    env,
-    verifyIntervalMs: 100,
-    lockDurationMs: 3000,
-    detector: { debounceMs: 10, ...options.detector },
-    github: { minWriteGapMs: 20, retryBaseDelayMs: 20, retryAfterBaseMs: 20 },
-    chatopsFollowIntervalMs: 200,
-  });
+  const start = (): Promise<Runtime> =>
+    startRuntime({
+      config,
+      roles: options.roles ?? ['detector', 'rollback', 'verifier'],
+      log,
+      env,
+      verifyIntervalMs: 100,
+      lockDurationMs: 3000,
+      detector: { debounceMs: 10, ...options.detector },
+      github: { minWriteGapMs: 20, retryBaseDelayMs: 20, retryAfterBaseMs: 20 },
+      chatopsFollowIntervalMs: 200,
+    });
+  let runtime = await start();
+  const serve = (): void =>
+    http?.serve(runtime, { secret: env['TEST_WEBHOOK_SECRET']!, redis: webhookRedis!, prefix });
   if (forge) {
     webhookRedis = new Redis(redisUrl);
-    http = await startHttpServer(runtime, {
-      port: httpPort,
-      host: '127.0.0.1',
-      log,
-      github: { secret: env['TEST_WEBHOOK_SECRET']!, redis: webhookRedis, prefix },
-    });
+    http = await listenHttp({ port: httpPort, host: '127.0.0.1', log });
+    serve();
   }
   const redis = new Redis(redisUrl);
   await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(await fleet.head()));
   const flushPrefix = (): Promise<number> => deletePrefix(redis, prefix);
-  return {
+  const loop: Loop = {
     sandbox,
     fleet,
     ...(forge ? { forge, webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/github` } : {}),
@@ -203,6 +215,12 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       }
     },
     flushPrefix,
+    async restartRuntime() {
+      await runtime.close();
+      runtime = await start();
+      loop.runtime = runtime;
+      serve();
+    },
     async stop() {
       await http?.close();
       await forge?.stop();
@@ -215,6 +233,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       await rm(workdir, { recursive: true, force: true });
     },
   };
+  return loop;
 }
 
 /**
