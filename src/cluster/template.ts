@@ -84,6 +84,11 @@ export interface TemplateDiff {
   changes: string[];
   /** Values that appeared in the bad template, most specific first: search terms for `git log -S`. */
   changedValues: string[];
+  /**
+   * What the last-good template had where images changed (the tag, or the image without one): a
+   * revert that does not bring these back does not restore the last-good template.
+   */
+  restoredValues: string[];
 }
 
 const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
@@ -171,7 +176,7 @@ function containersByName(spec: Json | undefined, list: string): Map<string, { [
  * any other container or pod field, labels and annotations (pod-template-hash excluded).
  */
 export function templateDiff(good: PodTemplate | undefined, bad: PodTemplate | undefined): TemplateDiff {
-  const diff: TemplateDiff = { changes: [], changedValues: [] };
+  const diff: TemplateDiff = { changes: [], changedValues: [], restoredValues: [] };
   const g = normalizeTemplate(good);
   const b = normalizeTemplate(bad);
 
@@ -195,6 +200,7 @@ export function templateDiff(good: PodTemplate | undefined, bad: PodTemplate | u
           const tag = imageTag(image);
           if (tag) diff.changedValues.push(tag);
         }
+        if (oldImage) diff.restoredValues.push(imageTag(oldImage) ?? oldImage);
       }
       const rest = (c: { [key: string]: Json }): { [key: string]: Json } => {
         const copy = { ...c };

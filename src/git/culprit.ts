@@ -45,6 +45,12 @@ export interface FindCulpritInput {
   readonly paths: readonly string[];
   /** Values that differ between the last-good and the bad pod templates (as in the bad one), e.g. images. */
   readonly changedValues?: readonly string[];
+  /**
+   * Values of the last-good template (image tags) that reverting the culprits must bring back: a
+   * pickaxe hit whose parent does not have them is a later commit on top of an earlier bad one
+   * (stacked failures), and the whole range is reverted instead.
+   */
+  readonly restoredValues?: readonly string[];
   /** Rewind's own commits are never candidates (src/git/own-commit.ts): by this author, among others. */
   readonly rewindAuthor: GitAuthor;
   /** Commits Rewind recorded on its incidents (reverts, merges of its pull requests). */
@@ -166,8 +172,9 @@ export async function findCulprit(repo: GitRepo, input: FindCulpritInput): Promi
         hits.set(commit.sha, [...(hits.get(commit.sha) ?? []), value]);
       }
     }
-    if (hits.size > 0) {
-      const commits = candidates.filter((c) => hits.has(c.sha));
+    const commits = candidates.filter((c) => hits.has(c.sha));
+    const missing = await valuesMissingBefore(repo, commits.at(-1), input.paths, input.restoredValues ?? []);
+    if (hits.size > 0 && missing.length === 0) {
       const allValuesInOne =
         commits.length === 1 && (hits.get(commits[0]?.sha as CommitSha)?.length ?? 0) === values.length;
       return {
@@ -191,6 +198,30 @@ export async function findCulprit(repo: GitRepo, input: FindCulpritInput): Promi
     candidates,
     explanation: `${candidates.length} commits touch the app and none could be singled out${values.length > 0 ? ' by the changed values' : ''}; reverting the whole range newest first.`,
   };
+}
+
+/**
+ * The last-good values not present in the app's files just before `oldest` (the oldest commit to
+ * revert): reverting from there would not restore them, because an earlier commit changed them too.
+ */
+async function valuesMissingBefore(
+  repo: GitRepo,
+  oldest: CandidateCommit | undefined,
+  paths: readonly string[],
+  values: readonly string[],
+): Promise<string[]> {
+  const parent = oldest?.parents[0];
+  if (parent === undefined || values.length === 0 || paths.length === 0) return [];
+  const missing: string[] = [];
+  for (const value of values) {
+    if (/[\n\0]/.test(value)) continue;
+    // -e keeps the value from being read as an option; -F takes it literally.
+    const found = await repo.run(['grep', '-q', '-F', '-e', value, parent, '--', ...pathspecs(paths)], {
+      okExitCodes: [1],
+    });
+    if (found.exitCode !== 0) missing.push(value);
+  }
+  return missing;
 }
 
 function short(sha: string): string {

@@ -24,6 +24,8 @@ export interface LocateInput {
   /** The failing app's spec.path. */
   readonly appPath: string;
   readonly changedValues: readonly string[];
+  /** Last-good values (image tags) the revert must bring back (see FindCulpritInput). */
+  readonly restoredValues?: readonly string[];
   /** Commits Rewind recorded on its incidents: never culprits. */
   readonly recordedShas?: ReadonlySet<string>;
 }
@@ -82,6 +84,7 @@ export class RollbackGit {
       bad: input.bad,
       paths: closure,
       changedValues: input.changedValues,
+      ...(input.restoredValues === undefined ? {} : { restoredValues: input.restoredValues }),
       rewindAuthor: this.author,
       ...(input.recordedShas === undefined ? {} : { recordedShas: input.recordedShas }),
     });

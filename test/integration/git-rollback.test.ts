@@ -160,6 +160,44 @@ describe('git rollback loop (real repositories)', () => {
     expect(commitsOf(fallback.outcome)[0]?.sha).toBe(bad); // newest first
   });
 
+  it('reverts the whole range when the pickaxe commit sits on an earlier bad one (stacked failures)', async () => {
+    // podinfo 1.0 (good) -> 2.0-broken -> 3.0-broken: the bad template's image came from the last
+    // commit, but reverting only that one would bring back 2.0-broken, not the last-good 1.0.
+    const first = sha(
+      repo.commit('podinfo 2.0', {
+        'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0-broken'),
+      }),
+    );
+    const second = sha(
+      repo.commit('podinfo 3.0', {
+        'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:3.0-broken'),
+      }),
+    );
+    const mirror = await ws.syncMirror(repo.remote);
+    const paths = await closureOf(mirror, second, 'apps/podinfo');
+    const stacked = await findCulprit(mirror.repo, {
+      good,
+      bad: second,
+      paths,
+      rewindAuthor: REWIND,
+      changedValues: ['ghcr.io/x/podinfo:3.0-broken', '3.0-broken'],
+      restoredValues: ['1.0'],
+    });
+    expect(stacked).toMatchObject({ kind: 'found', rule: 'range' });
+    expect(commitsOf(stacked).map((c) => c.sha)).toEqual([second, first]);
+
+    // With only one bad commit on top of the good one, the pickaxe still decides.
+    const single = await findCulprit(mirror.repo, {
+      good: first,
+      bad: second,
+      paths,
+      rewindAuthor: REWIND,
+      changedValues: ['ghcr.io/x/podinfo:3.0-broken'],
+      restoredValues: ['2.0-broken'],
+    });
+    expect(single).toMatchObject({ kind: 'found', rule: 'single-commit' });
+  });
+
   it("never treats Rewind's own commits as culprits", async () => {
     repo.commit('Revert "something"\n\nRewind-Incident: inc-ks.flux-system.podinfo-aaaaaaaaaaaa', {
       'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:0.9'),

@@ -185,7 +185,7 @@ describe('templateDiff', () => {
       'edge',
       'c0ffee',
     ]);
-    expect(templateDiff(good, good)).toEqual({ changes: [], changedValues: [] });
+    expect(templateDiff(good, good)).toEqual({ changes: [], changedValues: [], restoredValues: [] });
   });
 });
 

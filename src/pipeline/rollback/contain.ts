@@ -22,6 +22,7 @@ export interface Contained {
   readonly templates: WorkloadTemplates;
   /** Values that differ between the last-good and bad templates (for the pickaxe), and the diff. */
   readonly changedValues: readonly string[];
+  readonly restoredValues: readonly string[];
   readonly changes: readonly string[];
 }
 
@@ -48,12 +49,14 @@ export async function contain(
   if (!rec.record.details.templates) await rec.details({ templates });
   const changes: string[] = [];
   const changedValues: string[] = [];
+  const restoredValues: string[] = [];
   for (const [key, lastGood] of Object.entries(templates.lastGood)) {
     const diff = templateDiff(lastGood.template, templates.bad[key]);
     changes.push(...diff.changes.map((c) => `${key}: ${c}`));
     changedValues.push(...diff.changedValues);
+    restoredValues.push(...diff.restoredValues);
   }
-  if (!ctx.acting) return { kind: 'contained', templates, changedValues, changes };
+  if (!ctx.acting) return { kind: 'contained', templates, changedValues, restoredValues, changes };
 
   const holding =
     (policy.fastPath || policy.suspendWhilePending) && rec.record.details.revert?.sha === undefined;
@@ -93,5 +96,5 @@ export async function contain(
       'held the app; fast path rolled back natively',
     );
   }
-  return { kind: 'contained', templates, changedValues, changes };
+  return { kind: 'contained', templates, changedValues, restoredValues, changes };
 }

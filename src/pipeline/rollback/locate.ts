@@ -25,6 +25,7 @@ export async function locate(ctx: RollbackContext, contained: Contained): Promis
       bad,
       appPath: source.path,
       changedValues: contained.changedValues,
+      restoredValues: contained.restoredValues,
       // Squash/merge commits Rewind recorded on its incidents are its own, whatever their message.
       recordedShas: await recordedOwnCommits(deps.incidents),
     });
