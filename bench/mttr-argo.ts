@@ -9,27 +9,20 @@
 //   rewind     Rewind, default policy: revert in Git, hard refresh + sync operation, Argo applies it
 //   rewindFast Rewind with policy.fastPath: automated sync off, native rollback, revert, sync back on
 // Each run gets a fresh sandbox, fleet and Redis prefix. Medians and ratios to native are reported.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Redis } from 'ioredis';
 import { deploymentComplete } from '../src/cluster/rollout-verdict.ts';
-import { parseConfig } from '../src/config/index.ts';
 import { ensureRedis } from '../src/demo/redis.ts';
 import { isTerminal } from '../src/domain/incident.ts';
-import { silentLogger } from '../src/logging.ts';
 import {
   ARGO_CONTROL_NAMESPACE,
   createArgoFleet,
   syncedAndHealthyAt,
   waitForApplication,
 } from '../src/sandbox/argo-scenario.ts';
-import { deletePrefix } from '../src/sandbox/loop.ts';
 import { APPLICATION, DEPLOYMENT, POD } from '../src/sandbox/resources.ts';
 import { BROKEN_IMAGE_GLOB } from '../src/sandbox/scenario.ts';
 import { type Sandbox, startSandbox } from '../src/sandbox/sandbox.ts';
 import type { KubeObject } from '../src/sandbox/store.ts';
-import { startRuntime } from '../workers/runtime.ts';
+import { type BenchRewind, startBenchRewind } from './lib/bench-rewind.ts';
 import { median, numberArg } from './lib/stats.ts';
 
 const GOOD = 'ghcr.io/example/web:1.1';
@@ -75,31 +68,13 @@ function nativeArgoRollback(sandbox: Sandbox, name: string, bad: string): boolea
 async function oneRun(mode: Mode, redisUrl: string, podReadyMs: number): Promise<RunResult> {
   const sandbox = await startSandbox({ podReadyMs, unreadyImages: [BROKEN_IMAGE_GLOB] });
   const fleet = await createArgoFleet({ sandbox, replicas: 3 });
-  const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-bench-'));
-  const prefix = `rewind-bench-argo-${process.pid}-${Date.now()}`;
-  let runtime: Awaited<ReturnType<typeof startRuntime>> | undefined;
+  let rewind: BenchRewind | undefined;
   try {
     const first = await fleet.head();
     for (const app of fleet.apps) await waitForApplication(sandbox, app, syncedAndHealthyAt(first));
-    if (mode !== 'native') {
-      const config = parseConfig(
-        {
-          redis: { url: redisUrl, prefix },
-          kubernetes: { kubeconfig: sandbox.kubeconfigPath },
-          git: { workdir, allowFileRemotes: true },
-          policy: { gracePeriod: '0s', verifyTimeout: '120s', fastPath: mode === 'rewindFast' },
-        },
-        { env: {} },
-      );
-      runtime = await startRuntime({
-        config,
-        roles: ['detector', 'rollback', 'verifier'],
-        log: silentLogger(),
-        env: {},
-        verifyIntervalMs: 50,
-        detector: { debounceMs: 5 },
-      });
-    }
+    if (mode !== 'native')
+      rewind = await startBenchRewind({ sandbox, redisUrl, fastPath: mode === 'rewindFast' });
+    const runtime = rewind?.runtime;
     const good = await fleet.setImage('web', GOOD);
     fleet.notifyPush();
     await waitForApplication(sandbox, 'web', syncedAndHealthyAt(good));
@@ -153,14 +128,9 @@ async function oneRun(mode: Mode, redisUrl: string, podReadyMs: number): Promise
       gitFixed: web.includes(GOOD),
     };
   } finally {
-    await runtime?.close();
-    if (runtime) {
-      const redis = new Redis(redisUrl);
-      await deletePrefix(redis, prefix).finally(() => redis.disconnect());
-    }
+    await rewind?.close();
     await sandbox.stop();
     await fleet.cleanup();
-    await rm(workdir, { recursive: true, force: true });
   }
 }
 

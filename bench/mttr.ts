@@ -9,20 +9,15 @@
 // Each run gets a fresh sandbox, fleet and Redis prefix. Medians and ratios to native are reported.
 // `--engine argo` measures the same on Argo CD Applications instead (mttr-argo.ts).
 import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { rollbackDeployment } from '../src/cluster/native-rollback.ts';
-import { parseConfig } from '../src/config/index.ts';
 import { isTerminal } from '../src/domain/incident.ts';
 import { ensureRedis } from '../src/demo/redis.ts';
-import { silentLogger } from '../src/logging.ts';
 import { DEPLOYMENT, KUSTOMIZATION, POD } from '../src/sandbox/resources.ts';
 import { BROKEN_IMAGE_GLOB, createFleet, readyFor, waitForKustomization } from '../src/sandbox/scenario.ts';
 import { deploymentComplete } from '../src/cluster/rollout-verdict.ts';
 import { startSandbox } from '../src/sandbox/sandbox.ts';
 import type { KubeObject } from '../src/sandbox/store.ts';
-import { startRuntime } from '../workers/runtime.ts';
+import { type BenchRewind, startBenchRewind } from './lib/bench-rewind.ts';
 import { median, numberArg as arg, stringArg } from './lib/stats.ts';
 
 const GOOD = 'ghcr.io/stefanprodan/podinfo:6.5.1';
@@ -50,29 +45,11 @@ async function oneRun(
 ): Promise<RunResult> {
   const sandbox = await startSandbox({ podReadyMs, unreadyImages: [BROKEN_IMAGE_GLOB] });
   const fleet = await createFleet({ sandbox, timeout: fluxTimeout, replicas: 3 });
-  const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-bench-'));
-  const prefix = `rewind-bench-${process.pid}-${Date.now()}`;
-  let runtime: Awaited<ReturnType<typeof startRuntime>> | undefined;
+  let rewind: BenchRewind | undefined;
   try {
-    if (mode !== 'native') {
-      const config = parseConfig(
-        {
-          redis: { url: redisUrl, prefix },
-          kubernetes: { kubeconfig: sandbox.kubeconfigPath },
-          git: { workdir, allowFileRemotes: true },
-          policy: { gracePeriod: '0s', verifyTimeout: '120s', fastPath: mode === 'rewindFast' },
-        },
-        { env: {} },
-      );
-      runtime = await startRuntime({
-        config,
-        roles: ['detector', 'rollback', 'verifier'],
-        log: silentLogger(),
-        env: {},
-        verifyIntervalMs: 50,
-        detector: { debounceMs: 5 },
-      });
-    }
+    if (mode !== 'native')
+      rewind = await startBenchRewind({ sandbox, redisUrl, fastPath: mode === 'rewindFast' });
+    const runtime = rewind?.runtime;
     await waitForKustomization(sandbox, fleet.namespace, 'podinfo', readyFor(await fleet.head()));
     const good = await fleet.setPodinfoImage(GOOD);
     fleet.notifyPush();
@@ -135,10 +112,9 @@ async function oneRun(
       gitFixed: podinfo.includes(GOOD),
     };
   } finally {
-    await runtime?.close();
+    await rewind?.close();
     await sandbox.stop();
     await fleet.cleanup();
-    await rm(workdir, { recursive: true, force: true });
   }
 }
 
