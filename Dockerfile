@@ -1,14 +1,25 @@
 # syntax=docker/dockerfile:1
-# Rewind runs its TypeScript sources through tsx (a runtime dependency), so there is no build step:
-# the first stage only resolves production dependencies, the second is the runtime image.
+# Rewind compiled to JavaScript (`npm run build`): the image runs plain `node` on dist/, with no tsx or
+# typescript at run time and without the sandbox or the demo (those commands say so and point at a
+# source checkout). test/integration/build-image.test.ts replays these stages without a Docker engine.
 
-# --- dependencies: same base as the runtime so esbuild's platform binary matches -------------------
+# --- build: every dependency, compile src/ and workers/ to dist/ --------------------------------------
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY workers ./workers
+RUN npm run build && rm -rf dist/src/sandbox dist/src/demo
+
+# --- deps: production dependencies only (same base, so native add-ons match the runtime) -------------
 FROM node:22-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-# --- runtime ------------------------------------------------------------------------------------------
+# --- runtime --------------------------------------------------------------------------------------------
 FROM node:22-bookworm-slim AS runtime
 # git: Rewind drives the git CLI (mirror clones, worktrees, revert, push); ssh client for ssh remotes.
 RUN apt-get update \
@@ -28,11 +39,10 @@ ENV NODE_ENV=production \
     GIT_TERMINAL_PROMPT=0
 
 WORKDIR /app
+# package.json: "type": "module" for dist/ and the version `rewind --version` prints.
+COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY bin ./bin
-COPY src ./src
-COPY workers ./workers
+COPY --from=build /app/dist ./dist
 
 # Git mirrors and worktrees live here; mount a volume (compose) or an emptyDir (Kubernetes).
 VOLUME ["/var/lib/rewind"]
@@ -42,5 +52,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-ENTRYPOINT ["node", "bin/rewind.mjs"]
+ENTRYPOINT ["node", "dist/src/cli.js"]
 CMD ["start", "--config", "/etc/rewind/rewind.yaml"]

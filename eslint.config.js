@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', '.rewind/', 'bin/', '**/*.mjs'] },
+  { ignores: ['node_modules/', 'coverage/', '.rewind/', 'dist/', 'bin/', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -3,6 +3,12 @@ const benches: Record<string, () => Promise<{ run: (args: string[]) => Promise<u
   sandbox: () => import('./sandbox.ts'),
   mttr: () => import('./mttr.ts'),
   faults: () => import('./faults.ts'),
+  replicas: () => import('./replicas.ts'),
+  overhead: () => import('./overhead.ts'),
+  monorepo: () => import('./monorepo.ts'),
+  storm: () => import('./storm.ts'),
+  watch: () => import('./watch.ts'),
+  'profile-summary': () => import('./lib/profile-summary.ts'),
 };
 
 const [name = 'sandbox', ...args] = process.argv.slice(2);

@@ -1,8 +1,14 @@
 // The `rewind` command line. Composition root: the only place (with workers/ and src/server) that
-// builds adapters.
-import { Command, InvalidArgumentError } from 'commander';
+// builds adapters. Modules are loaded by the command that needs them: a start stays cheap, and the
+// image, which leaves src/sandbox and src/demo out, still runs every other command.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from './config/duration.ts';
 import type { RewindConfig } from './config/index.ts';
-import { parseGoDuration } from './sandbox/flux-duration.ts';
+import { InvalidInputError } from './domain/errors.ts';
+import { OUTPUT_FORMATS, type OutputFormat, renderData } from './output-format.ts';
 import type { Role, Runtime } from '../workers/runtime.ts';
 import type { Logger } from './pipeline/ports.ts';
 import type { SlackCommandEndpoint } from './server/slack-command.ts';
@@ -13,25 +19,59 @@ function integer(value: string): number {
   return n;
 }
 
-/** A Go duration ("180s", "1m30s", "500ms") in milliseconds, as Argo CD's settings take them. */
+/** A duration ("180s", "1m30s", "500ms") in milliseconds, as Argo CD's settings take them. */
 function duration(value: string): number {
-  try {
-    const ms = parseGoDuration(value);
-    if (ms >= 0) return ms;
-  } catch {
-    // reported below
-  }
-  throw new InvalidArgumentError('expected a duration such as 180s, 2m or 500ms');
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 180s, 2m or 500ms');
+  return ms;
 }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** Rewind's version, from the package.json above this file (src/ in a checkout, dist/src/ when built). */
+function packageVersion(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'rewind' && pkg.version) return pkg.version;
+    }
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
+}
+
+/** The sandbox and the demo ship with the source only (the image leaves them out): say so. */
+function requireSourceCheckout(command: 'sandbox' | 'demo'): void {
+  if (existsSync(new URL(`./${command}/`, import.meta.url))) return;
+  throw new InvalidInputError(
+    `"rewind ${command}" is not part of this image; run it from a source checkout (git clone, npm ci, npx rewind ${command}).`,
+  );
+}
+
+const outputOption = (): Option =>
+  new Option('-o, --output <format>', 'print text, or the data as JSON or YAML')
+    .choices(OUTPUT_FORMATS)
+    .default('text');
+
+const kubeconfigOption = (): Option =>
+  new Option(
+    '--kubeconfig <file>',
+    'the cluster to talk to (default: kubernetes.kubeconfig in rewind.yaml, then KUBECONFIG, then ~/.kube/config, then in-cluster)',
+  );
+
+const configOption = (): Option =>
+  new Option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)');
+
+const APP_REF =
+  'the app: ks/<namespace>/<name> (Flux Kustomization; <namespace>/<name> for short) or app/<namespace>/<name> (Argo CD Application)';
+
 const program = new Command('rewind')
   .description(
     'Git-first GitOps rollback bot: reverts the offending commit in Git and proves the cluster converged back',
   )
+  .version(packageVersion(), '-V, --version', "print Rewind's version")
   .showHelpAfterError();
 
 program
@@ -87,9 +127,15 @@ program
   )
   .option('--webhook-url <url>', 'where the forge sends signed webhooks')
   .option('--webhook-secret <secret>', 'secret for the webhook signatures', 'sandbox-webhook-secret')
+  .option(
+    '--rbac',
+    "authorize every request with the Roles and bindings applied to the sandbox, as Kubernetes' RBAC does (serves https; the kubeconfig's token is the admin; `kubectl create token <serviceaccount>` mints others)",
+    false,
+  )
   .action(
     async (options: {
       kubeconfig: string;
+      rbac: boolean;
       port: number;
       host: string;
       podReadyMs: number;
@@ -104,6 +150,7 @@ program
       webhookUrl?: string;
       webhookSecret: string;
     }) => {
+      requireSourceCheckout('sandbox');
       const { startSandbox } = await import('./sandbox/sandbox.ts');
       const sandbox = await startSandbox({
         kubeconfig: options.kubeconfig,
@@ -115,6 +162,7 @@ program
         crashBackoffBaseMs: options.crashBackoffBase,
         argoReconcileTimeoutMs: options.argoReconcileTimeout,
         argoSelfHealTimeoutMs: options.argoSelfHealTimeout,
+        ...(options.rbac ? { access: { authorization: 'RBAC' as const } } : {}),
       });
       const stops: (() => Promise<void>)[] = [() => sandbox.stop()];
       if (options.forge) {
@@ -165,11 +213,12 @@ program
     },
   );
 
-async function config(file: string | undefined): Promise<RewindConfig> {
+/** The configuration; `--kubeconfig` wins over the file and REWIND_KUBERNETES_KUBECONFIG. */
+async function config(file: string | undefined, kubeconfig?: string): Promise<RewindConfig> {
   const { loadConfig } = await import('./config/index.ts');
   return loadConfig({
     ...(file ? { file } : {}),
-    env: process.env,
+    env: kubeconfig ? { ...process.env, REWIND_KUBERNETES_KUBECONFIG: kubeconfig } : process.env,
     onWarning: (message) => console.error(`warning: ${message}`),
   });
 }
@@ -198,18 +247,23 @@ async function slackEndpoint(
   });
 }
 
-async function serve(
-  file: string | undefined,
-  roles: readonly Role[],
-  listen: number | undefined,
-): Promise<void> {
+interface ServeOptions {
+  config?: string;
+  kubeconfig?: string;
+  listen?: number;
+}
+
+async function serve(roles: readonly Role[], options: ServeOptions): Promise<void> {
   const { startRuntime } = await import('../workers/runtime.ts');
   const { createLogger } = await import('./logging.ts');
   const { listenHttp } = await import('./server/http.ts');
-  const cfg = await config(file);
+  const { listen } = options;
+  const cfg = await config(options.config, options.kubeconfig);
   const log = createLogger();
   // The port first: when it is taken, nothing else has started yet.
-  const server = listen === undefined ? undefined : await listenHttp({ port: listen, log });
+  const token = cfg.dashboard.tokenEnv === undefined ? undefined : process.env[cfg.dashboard.tokenEnv];
+  const dashboard = { enabled: cfg.dashboard.enabled, ...(token ? { token } : {}) };
+  const server = listen === undefined ? undefined : await listenHttp({ port: listen, log, dashboard });
   const runtime = await startRuntime({ config: cfg, roles, log, env: process.env }).catch(
     async (error: unknown) => {
       await server?.close();
@@ -217,6 +271,7 @@ async function serve(
     },
   );
   let webhookRedis: { quit(): Promise<unknown> } | undefined;
+  let closeAlerts: (() => Promise<unknown>) | undefined;
   if (server) {
     const secretEnv = cfg.forge.type === 'github' ? cfg.forge.webhookSecretEnv : undefined;
     const secret = secretEnv ? process.env[secretEnv] : undefined;
@@ -227,7 +282,22 @@ async function serve(
       webhookRedis = redis;
       github = { secret, redis, prefix: cfg.redis.prefix };
     }
-    server.serve(runtime, github, await slackEndpoint(cfg, runtime, log));
+    let alerts: Parameters<typeof server.serve>[3];
+    if (cfg.alerts.alertmanager || cfg.alerts.flux) {
+      const { alertEndpoints } = await import('./server/alert-webhooks.ts');
+      const { redisConnection } = await import('./queue/connection.ts');
+      const redis = redisConnection(cfg.redis);
+      closeAlerts = () => redis.quit();
+      alerts = alertEndpoints({
+        config: cfg.alerts,
+        env: process.env,
+        redis,
+        prefix: cfg.redis.prefix,
+        raise: runtime.raiseAlert,
+        log,
+      });
+    }
+    server.serve(runtime, github, await slackEndpoint(cfg, runtime, log), alerts);
   }
   await new Promise<void>((resolve) => {
     const drain = (): void => {
@@ -236,6 +306,7 @@ async function serve(
         await server?.close();
         await runtime.close();
         await webhookRedis?.quit();
+        await closeAlerts?.();
         resolve();
       })();
     };
@@ -247,65 +318,94 @@ async function serve(
 program
   .command('start')
   .description('run every role (detector, rollback worker, verifier) in one process')
-  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
-  .option('--listen <port>', 'serve /healthz, /readyz and /metrics on this port', integer, 8080)
-  .action(async (options: { config?: string; listen: number }) => {
-    await serve(options.config, ['detector', 'rollback', 'verifier'], options.listen);
+  .addOption(configOption())
+  .addOption(kubeconfigOption())
+  .option(
+    '--listen <port>',
+    'serve /healthz, /readyz, /metrics and the dashboard on this port',
+    integer,
+    8080,
+  )
+  .action(async (options: ServeOptions) => {
+    await serve(['detector', 'rollback', 'verifier'], options);
   });
 
 program
   .command('worker')
   .description('run one role: detector | rollback | verifier')
   .argument('<role>', 'detector, rollback or verifier')
-  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
-  .option('--listen <port>', 'serve /healthz, /readyz and /metrics on this port', integer)
-  .action(async (role: string, options: { config?: string; listen?: number }) => {
+  .addOption(configOption())
+  .addOption(kubeconfigOption())
+  .option('--listen <port>', 'serve /healthz, /readyz, /metrics and the dashboard on this port', integer)
+  .action(async (role: string, options: ServeOptions) => {
     if (!['detector', 'rollback', 'verifier'].includes(role)) {
       throw new InvalidArgumentError(`unknown role "${role}": use detector, rollback or verifier`);
     }
-    await serve(options.config, [role as Role], options.listen);
+    await serve([role as Role], options);
   });
 
 program
   .command('rollback')
   .description(
-    'roll an app back now: revert in Git, reconcile, verify (the same pipeline as automatic rollbacks)',
+    'roll an app back now: revert in Git, reconcile, verify (the same pipeline as automatic rollbacks); each stage is reported on stderr as it happens',
   )
-  .argument('<app>', 'the Flux Kustomization, as <namespace>/<name> (namespace defaults to flux-system)')
+  .argument('<app>', APP_REF)
   .option(
     '--to <sha>',
-    'the good commit to go back to (default: the last good revision Flux or Rewind knows)',
+    "the good commit to go back to, full or abbreviated (4+ hex characters, resolved in the app's Git source; default: the last good revision Flux or Rewind knows)",
   )
-  .option('--dry-run', 'prepare and report the revert, push nothing', false)
-  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
-  .action(async (app: string, options: { to?: string; dryRun: boolean; config?: string }) => {
-    const { manualRollback } = await import('../workers/manual-rollback.ts');
-    const { createLogger } = await import('./logging.ts');
-    process.exitCode = await manualRollback({
-      config: await config(options.config),
-      app,
-      ...(options.to ? { to: options.to } : {}),
-      dryRun: options.dryRun,
-      requestedBy: process.env['USER'] ?? 'cli',
-      log: createLogger({ level: process.env['REWIND_LOG_LEVEL'] ?? 'warn', destination: process.stderr }),
-      print: (line) => console.log(line),
-      env: process.env,
-    });
-  });
+  .option('--dry-run', 'prepare the revert and print its diff, push nothing', false)
+  .addOption(outputOption())
+  .addOption(configOption())
+  .addOption(kubeconfigOption())
+  .action(
+    async (
+      app: string,
+      options: { to?: string; dryRun: boolean; output: OutputFormat; config?: string; kubeconfig?: string },
+    ) => {
+      const { describeIncident, manualRollback } = await import('../workers/manual-rollback.ts');
+      const { isTerminal, stageTimings } = await import('./domain/incident.ts');
+      const { createLogger } = await import('./logging.ts');
+      const result = await manualRollback({
+        config: await config(options.config, options.kubeconfig),
+        app,
+        ...(options.to ? { to: options.to } : {}),
+        dryRun: options.dryRun,
+        requestedBy: process.env['USER'] ?? 'cli',
+        log: createLogger({
+          level: process.env['REWIND_LOG_LEVEL'] ?? 'warn',
+          destination: process.stderr,
+        }),
+        progress: (line) => console.error(line),
+        env: process.env,
+      });
+      const { record, diff } = result;
+      if (options.output !== 'text') {
+        const data = record && { ...record, timings: stageTimings(record), ...(diff ? { diff } : {}) };
+        process.stdout.write(renderData(options.output, data ?? null));
+      } else if (record) {
+        for (const line of describeIncident(record)) console.log(line);
+        const last = record.conditions.at(-1);
+        if (last && !isTerminal(last.type)) console.log('  (not finished)');
+        if (diff) console.log(`\nthe revert a real run would push:\n\n${diff}`);
+      }
+      process.exitCode = result.ok ? 0 : 1;
+    },
+  );
 
 program
   .command('status')
   .description('list incidents with their state and stage timings')
-  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
-  .option('--json', 'print JSON', false)
+  .addOption(outputOption())
   .option('--limit <n>', 'how many incidents', integer, 20)
-  .action(async (options: { config?: string; json: boolean; limit: number }) => {
+  .addOption(configOption())
+  .action(async (options: { config?: string; output: OutputFormat; limit: number }) => {
     const { printStatus } = await import('../workers/status.ts');
     process.exitCode = await printStatus({
       config: await config(options.config),
-      json: options.json,
+      output: options.output,
       limit: options.limit,
-      print: (l) => console.log(l),
+      print: (text) => process.stdout.write(text),
     });
   });
 
@@ -314,28 +414,36 @@ program
   .description(
     "print a Deployment's ReplicaSet history joined with the Git commits that produced each template",
   )
-  .argument('[app]', 'the Flux Kustomization, as <namespace>/<name>')
+  .argument('[app]', APP_REF)
   .option('--deployment <ns/name>', 'one Deployment (alone: without Git)')
-  .option('--json', 'print JSON', false)
-  .option('-c, --config <file>', 'rewind.yaml (environment REWIND_* overrides apply)')
+  .addOption(outputOption())
+  .addOption(configOption())
+  .addOption(kubeconfigOption())
   .action(
-    async (app: string | undefined, options: { deployment?: string; json: boolean; config?: string }) => {
+    async (
+      app: string | undefined,
+      options: { deployment?: string; output: OutputFormat; config?: string; kubeconfig?: string },
+    ) => {
       if (!app && !options.deployment)
-        throw new InvalidArgumentError('name an app (<namespace>/<name>) or --deployment <ns/name>');
-      const cfg = await config(options.config);
+        throw new InvalidArgumentError(
+          'name an app (ks/<ns>/<name>, app/<ns>/<name>) or --deployment <ns/name>',
+        );
+      const cfg = await config(options.config, options.kubeconfig);
       const { KubeCluster, loadKubeConfig } = await import('./cluster/kube.ts');
       const { gitWorkspaceFor } = await import('../workers/runtime.ts');
-      const { runHistory } = await import('./history/rollout-git-history.ts');
+      const { loadHistory, runHistory } = await import('./history/rollout-git-history.ts');
+      const { historyRows } = await import('./history/format.ts');
       const cluster = new KubeCluster(loadKubeConfig(cfg.kubernetes.kubeconfig));
       await cluster.ping();
-      const git = gitWorkspaceFor(cfg, process.env);
+      const request = {
+        cluster,
+        ...(app ? { git: gitWorkspaceFor(cfg, process.env), app } : {}),
+        ...(options.deployment ? { deployment: options.deployment } : {}),
+      };
       process.stdout.write(
-        await runHistory({
-          cluster,
-          ...(app ? { git, app } : {}),
-          ...(options.deployment ? { deployment: options.deployment } : {}),
-          json: options.json,
-        }),
+        options.output === 'text'
+          ? await runHistory({ ...request, json: false })
+          : renderData(options.output, historyRows(await loadHistory(request))),
       );
     },
   );
@@ -359,6 +467,7 @@ program
     false,
   )
   .action(async (options: { forge: string; engine: string; chatops: boolean }) => {
+    requireSourceCheckout('demo');
     if (options.chatops) {
       const { runChatOpsDemo } = await import('./demo/chatops.ts');
       process.exitCode = await runChatOpsDemo({ out: process.stdout });

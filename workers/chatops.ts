@@ -30,6 +30,7 @@ import {
   rollbackJobId,
 } from '../src/queue/jobs.ts';
 import type { GitHubWebhookEvent } from '../src/server/github-events.ts';
+import type { OnTransition } from '../src/notify/transition-announcer.ts';
 
 export interface ChatOpsRuntimeDeps {
   readonly config: RewindConfig;
@@ -43,6 +44,8 @@ export interface ChatOpsRuntimeDeps {
   readonly trustSource: (url: string) => string | undefined;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Notifications and outcome Events (see RecorderDeps.onTransition). */
+  readonly onTransition?: OnTransition;
   /** Run the worker here (the rollback role); the queue side is always there for the webhook. */
   readonly work: boolean;
   readonly workerOptions: {
@@ -78,6 +81,7 @@ export function startChatOps(deps: ChatOpsRuntimeDeps): ChatOpsRuntime {
       await deps.rollbackQueue.add(QUEUE_NAMES.rollback, job, jobOptions(rollbackJobId(job.incidentId)));
     },
     trustSource: deps.trustSource,
+    ...(deps.onTransition ? { onTransition: deps.onTransition } : {}),
     clock: deps.clock,
     log: log.child({ role: 'chatops' }),
   });

@@ -12,7 +12,6 @@ import { engineFor, registeredEngines } from '../src/engines/registry.ts';
 import { effectivePolicy, type RewindConfig } from '../src/config/index.ts';
 import { appKey, appRef, type AppRef } from '../src/domain/app-ref.ts';
 import { redact } from '../src/domain/errors.ts';
-import { recurrenceIdFor } from '../src/domain/incident.ts';
 import {
   type AppSnapshot,
   type FailureSignal,
@@ -21,11 +20,13 @@ import {
   healthyRevision,
   rollbackJobFor,
 } from '../src/pipeline/detect.ts';
+import { appObjectView, deploymentView, podView, replicaSetView } from '../src/pipeline/detection-view.ts';
 import { INCIDENT_ANNOTATION, parseDurableIncident } from '../src/pipeline/durable-incident.ts';
-import { incidentRecordFor } from '../src/pipeline/incident-from-job.ts';
 import type { IncidentStore } from '../src/pipeline/incident-record.ts';
+import { isRecordedOwnCommit } from '../src/pipeline/recorded-own-commits.ts';
 import type { Clock, Logger } from '../src/pipeline/ports.ts';
 import { QUEUE_NAMES, type RollbackJob, jobOptions, rollbackJobId } from '../src/queue/jobs.ts';
+import { enqueueIncident, openIncidentId } from './incident-opening.ts';
 
 export interface DetectorOptions {
   config: RewindConfig;
@@ -44,6 +45,8 @@ export interface DetectorOptions {
   reofferMs?: number;
   /** With it, an in-flight incident found on an app object but missing here is resumed. */
   incidents?: IncidentStore;
+  /** Told about every app object change (the rollback role keeps its git mirror warm with it). */
+  onAppChange?: (engine: Engine, object: KubeObjectJson) => void;
 }
 
 interface Watched {
@@ -57,6 +60,17 @@ type WorkloadKind = 'deployments' | 'replicasets' | 'pods';
 /** Informer key: a workload kind, or an engine id for its app objects. */
 type WatchKey = WorkloadKind | Engine['id'];
 
+/** What the cache keeps of each kind: only what detection reads (src/pipeline/detection-view.ts). */
+const VIEWS: Record<WorkloadKind, (object: KubeObjectJson) => KubeObjectJson> = {
+  deployments: deploymentView,
+  replicasets: replicaSetView,
+  pods: podView,
+};
+
+const uidOf = (object: KubeObjectJson): string[] => (object.metadata?.uid ? [object.metadata.uid] : []);
+const ownerUids = (object: KubeObjectJson): string[] =>
+  (object.metadata?.ownerReferences ?? []).map((ref) => ref.uid);
+
 const WORKLOADS: Record<WorkloadKind, Watched> = {
   deployments: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', group: 'apps' },
   replicasets: { apiVersion: 'apps/v1', kind: 'ReplicaSet', plural: 'replicasets', group: 'apps' },
@@ -68,8 +82,9 @@ function watchPath(kind: Watched, namespace: string | undefined): string {
   return namespace ? `${base}/namespaces/${namespace}/${kind.plural}` : `${base}/${kind.plural}`;
 }
 
-/** How many times one failure (app + revision) may recover and fail again before Rewind stops opening incidents. */
-const MAX_OCCURRENCES = 5;
+/** An informer's stall timeout and resync period unless told otherwise (liveness derives its bound from them). */
+export const DEFAULT_INACTIVITY_MS = 90_000;
+export const DEFAULT_RESYNC_MS = 60_000;
 
 function isWorkloadKind(key: WatchKey): key is WorkloadKind {
   return key in WORKLOADS;
@@ -114,8 +129,11 @@ export class Detector {
           kind: kind.kind,
           path: watchPath(kind, namespace),
           namespace,
-          inactivityMs: this.options.inactivityMs ?? 90_000,
-          resyncMs: this.options.resyncMs ?? 60_000,
+          ...(isWorkloadKind(name)
+            ? { transform: VIEWS[name], indexers: this.workloadIndexers(name) }
+            : { transform: appObjectView }),
+          inactivityMs: this.options.inactivityMs ?? DEFAULT_INACTIVITY_MS,
+          resyncMs: this.options.resyncMs ?? DEFAULT_RESYNC_MS,
           onError: (error) =>
             this.options.log.warn({ err: redact(String(error)), kind: kind.kind }, 'watch error'),
         });
@@ -164,22 +182,46 @@ export class Detector {
     this.timers.clear();
   }
 
-  /** Seconds since each informer last heard from the API server (for /readyz and metrics). */
-  informerStats(): Record<string, ResilientInformer['stats'][]> {
-    return Object.fromEntries([...this.informers].map(([name, list]) => [name, list.map((i) => i.stats)]));
+  /** How current each informer's cache is (for /healthz and metrics). */
+  informerStats(): (ResilientInformer['stats'] & { resource: string; namespace: string })[] {
+    return [...this.informers].flatMap(([resource, list]) =>
+      list.map((i) => ({ ...i.stats, resource, namespace: i.namespace ?? '' })),
+    );
   }
 
   private all(name: WatchKey): KubeObjectJson[] {
     return (this.informers.get(name) ?? []).flatMap((informer) => informer.list());
   }
 
+  /**
+   * Workloads are found by index, never by scanning every cache: by uid, by owner uid (a
+   * ReplicaSet's Pods, a Deployment's ReplicaSets), and Deployments by the app they belong to.
+   */
+  private workloadIndexers(kind: WorkloadKind): Record<string, (object: KubeObjectJson) => string[]> {
+    const indexers: Record<string, (object: KubeObjectJson) => string[]> = { uid: uidOf, owner: ownerUids };
+    if (kind === 'deployments')
+      indexers['app'] = (deployment) =>
+        this.engines.flatMap((engine) => {
+          const owner = engine.appOfWorkload(deployment);
+          return owner ? [appKey({ engine: engine.id, namespace: owner.namespace, name: owner.name })] : [];
+        });
+    return indexers;
+  }
+
+  private indexed(name: WorkloadKind, index: string, value: string | undefined): KubeObjectJson[] {
+    if (!value) return [];
+    return (this.informers.get(name) ?? []).flatMap((informer) => informer.byIndex(index, value));
+  }
+
   private byUid(name: WorkloadKind, uid: string | undefined): KubeObjectJson | undefined {
-    return uid ? this.all(name).find((o) => o.metadata?.uid === uid) : undefined;
+    return this.indexed(name, 'uid', uid)[0];
   }
 
   private onChange(key: WatchKey, object: KubeObjectJson): void {
     if (!isWorkloadKind(key)) {
-      this.schedule(this.refOf(engineFor({ engine: key }), object));
+      const engine = engineFor({ engine: key });
+      this.options.onAppChange?.(engine, object);
+      this.schedule(this.refOf(engine, object));
       return;
     }
     for (const app of this.appsOf(key, object)) this.schedule(app);
@@ -232,26 +274,14 @@ export class Detector {
 
   snapshot(app: AppRef): AppSnapshot | undefined {
     const engine = engineFor(app);
-    const object = this.all(engine.id).find(
-      (o) => o.metadata?.namespace === app.namespace && o.metadata?.name === app.name,
-    );
+    const object = (this.informers.get(engine.id) ?? [])
+      .map((informer) => informer.get(app.namespace, app.name))
+      .find((o) => o !== undefined);
     if (!object) return undefined;
-    const deployments = this.all('deployments').filter((d) => {
-      const owner = engine.appOfWorkload(d);
-      return owner?.namespace === app.namespace && owner.name === app.name;
-    });
-    const replicaSets = this.all('replicasets');
-    const pods = this.all('pods');
-    const workloads = deployments.map((deployment) => {
-      const owned = replicaSets.filter((rs) =>
-        (rs.metadata?.ownerReferences ?? []).some((r) => r.uid === deployment.metadata?.uid),
-      );
-      const uids = new Set(owned.map((rs) => rs.metadata?.uid));
-      return {
-        deployment,
-        replicaSets: owned,
-        pods: pods.filter((pod) => (pod.metadata?.ownerReferences ?? []).some((r) => uids.has(r.uid))),
-      };
+    const workloads = this.indexed('deployments', 'app', appKey(app)).map((deployment) => {
+      const replicaSets = this.indexed('replicasets', 'owner', deployment.metadata?.uid);
+      const pods = replicaSets.flatMap((rs) => this.indexed('pods', 'owner', rs.metadata?.uid));
+      return { deployment, replicaSets, pods };
     });
     return { app, object, workloads };
   }
@@ -265,24 +295,17 @@ export class Detector {
     await this.resumeDurable(snapshot, now);
     const detected = failureSignal(snapshot, { restartThreshold: this.options.restartThreshold ?? 3, now });
     if (!detected) return;
-    const incidentId = await this.openIncidentId(detected);
+    const incidentId = await openIncidentId(this.options.incidents, detected, this.options.log);
     if (!incidentId) return;
     const signal = { ...detected, incidentId };
     const last = this.enqueued.get(signal.incidentId);
     // Re-offer after a while: if Redis lost the job, the same job id is accepted again.
     if (last !== undefined && now.getTime() - last < (this.options.reofferMs ?? 15_000)) return;
+    if (await this.isOwnRevert(signal)) return;
     const policy = effectivePolicy(this.options.config, snapshot.app);
     const failingFor = now.getTime() - Date.parse(signal.since);
     const delay = Math.max(0, policy.gracePeriodMs - (Number.isNaN(failingFor) ? 0 : failingFor));
-    const job = rollbackJobFor(signal, now);
-    // Recorded now, not when the grace period ends: a person sees it (`/rollback status`) and can
-    // cancel it while Rewind waits. An existing record (a re-offer) is left as it is.
-    await this.options.incidents?.create(incidentRecordFor(job, now));
-    await this.options.rollbackQueue.add(
-      QUEUE_NAMES.rollback,
-      job,
-      jobOptions(rollbackJobId(signal.incidentId), delay),
-    );
+    await enqueueIncident(this.options, rollbackJobFor(signal, now), delay, now);
     this.enqueued.set(signal.incidentId, now.getTime());
     this.stats.enqueued++;
     this.options.log.info(
@@ -292,26 +315,17 @@ export class Detector {
   }
 
   /**
-   * The incident a failure belongs to: its own id, unless an incident with that id already ended
-   * because the app recovered during the grace period (flapping) and it fails again now: then the
-   * next occurrence (`.r2`, `.r3`...), which gets its own grace period. Past the last one, flapping
-   * this often is left alone (and logged): a person should look.
+   * A failure on a revision Rewind itself pushed or merged (an incident recorded it) is that
+   * incident's rollout, watched by its verifier: never an incident of its own.
    */
-  private async openIncidentId(signal: FailureSignal): Promise<string | undefined> {
+  private async isOwnRevert(signal: FailureSignal): Promise<boolean> {
     const incidents = this.options.incidents;
-    if (!incidents) return signal.incidentId;
-    let id = signal.incidentId;
-    for (let n = 2; n <= MAX_OCCURRENCES + 1; n++) {
-      const last = (await incidents.get(id))?.conditions.at(-1);
-      if (!(last?.type === 'Ignored' && last.reason === 'Recovered')) return id;
-      if (n > MAX_OCCURRENCES) break;
-      id = recurrenceIdFor(signal.app, signal.badRevision, n);
-    }
-    this.options.log.warn(
-      { incident: signal.incidentId, occurrences: MAX_OCCURRENCES },
-      'the app keeps failing and recovering on the same revision; not opening another incident',
+    if (!incidents || !(await isRecordedOwnCommit(incidents, signal.badRevision))) return false;
+    this.options.log.debug(
+      { app: appKey(signal.app), revision: signal.badRevision, reason: signal.reason },
+      "not opening an incident: the failing revision is Rewind's own revert, still rolling out",
     );
-    return undefined;
+    return true;
   }
 
   /**

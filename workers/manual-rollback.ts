@@ -1,14 +1,21 @@
 // `rewind rollback <app> [--to SHA] [--dry-run]`: the same pipeline as an automatic rollback, run in
 // this process and followed to the end (no worker needed), with a human as the trigger. Input is
-// validated before anything is recorded: unknown app, malformed SHA, SHA not in the history.
+// validated before anything is recorded: unknown app, malformed SHA, SHA not in the history. `--to`
+// takes a short SHA, resolved against the app's Git source (an ambiguous one is refused). Each stage
+// is reported as the incident moves, so a person is never left waiting in silence.
 import { KubeCluster, loadKubeConfig } from '../src/cluster/kube.ts';
 import type { RewindConfig } from '../src/config/index.ts';
 import { appKey, appLabel, parseAppRef } from '../src/domain/app-ref.ts';
-import { parseCommitSha } from '../src/domain/commit-sha.ts';
-import { InvalidInputError, NotFoundError } from '../src/domain/errors.ts';
-import { isTerminal, stageTimings } from '../src/domain/incident.ts';
+import {
+  type CommitSha,
+  parseCommitSha,
+  parseShaPrefix,
+  tryParseCommitSha,
+} from '../src/domain/commit-sha.ts';
+import { InvalidInputError, ShaNotInHistoryError, redact } from '../src/domain/errors.ts';
+import { stageTimings } from '../src/domain/incident.ts';
 import { tryParseRevision } from '../src/domain/revision.ts';
-import { engineFor } from '../src/engines/registry.ts';
+import { engineFor, unknownAppError } from '../src/engines/registry.ts';
 import { RollbackGit } from '../src/git/rollback-git.ts';
 import { LAST_HEALTHY_ANNOTATION } from '../src/pipeline/detect.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
@@ -21,6 +28,8 @@ import { RedisIncidentStore } from '../src/queue/incident-store.ts';
 import type { VerifyJob } from '../src/queue/jobs.ts';
 import { forgeFactory, gitWorkspaceFor, resultPoster, sourceTrust } from './runtime.ts';
 import { redisLock } from '../src/queue/lock.ts';
+import { configuredChannels } from '../src/notify/configured-channels.ts';
+import { transitionAnnouncer } from '../src/notify/transition-announcer.ts';
 
 export interface ManualRollbackOptions {
   config: RewindConfig;
@@ -29,8 +38,17 @@ export interface ManualRollbackOptions {
   dryRun: boolean;
   requestedBy: string;
   log: Logger;
-  print: (line: string) => void;
+  /** Each stage as the incident moves, and what the verifier waits for (stderr: stdout stays data). */
+  progress: (line: string) => void;
   env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ManualRollbackResult {
+  /** Converged, or (dry run) the revert was prepared. */
+  readonly ok: boolean;
+  readonly record: IncidentRecord | undefined;
+  /** Dry run: the revert it would push, as `git show` prints it. */
+  readonly diff?: string;
 }
 
 export function describeIncident(record: IncidentRecord): string[] {
@@ -46,32 +64,32 @@ export function describeIncident(record: IncidentRecord): string[] {
   return lines;
 }
 
-export async function manualRollback(options: ManualRollbackOptions): Promise<number> {
-  const { config, print } = options;
+/** The one commit of the source that `prefix` names (`--to 4bc040b`), or an error that says why not. */
+async function resolveTo(git: RollbackGit, url: string, prefix: string): Promise<CommitSha> {
+  const matches = await git.commitsWithPrefix(url, prefix);
+  if (matches.length === 0) throw new ShaNotInHistoryError(prefix, '--to');
+  if (matches.length > 1) {
+    throw new InvalidInputError(
+      `--to ${prefix} is ambiguous in ${redact(url)}: it starts ${matches.length} commits (${matches.slice(0, 10).join(', ')}). Give more characters.`,
+    );
+  }
+  return matches[0]!;
+}
+
+export async function manualRollback(options: ManualRollbackOptions): Promise<ManualRollbackResult> {
+  const { config, progress } = options;
   const app = parseAppRef(options.app, { engine: 'flux-kustomization', namespace: 'flux-system' });
-  const to = options.to === undefined ? undefined : parseCommitSha(options.to, '--to');
+  const to = options.to === undefined ? undefined : parseShaPrefix(options.to, '--to');
   await assertRedisReachable(config.redis);
   const cluster = new KubeCluster(loadKubeConfig(config.kubernetes.kubeconfig));
   await cluster.ping();
 
   const engine = engineFor(app);
   const object = await cluster.get(engine.ref(app));
-  if (!object) {
-    throw new NotFoundError(
-      `No ${engine.noun} ${app.namespace}/${app.name} in ${cluster.server}. List the apps with "${engine.listCommand}" and pass <namespace>/<name> (app/<namespace>/<name> for Argo CD).`,
-    );
-  }
+  if (!object) throw unknownAppError(options.app, app, cluster.server);
   const bad = engine.attemptedRevision(object)?.sha;
   if (!bad)
     throw new InvalidInputError(`${appLabel(app)} has not reconciled a revision yet; nothing to roll back.`);
-  const verdict = engine.assess(object);
-  const good =
-    to ??
-    (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
-    tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
-  if (!good || good === bad) {
-    throw new InvalidInputError(`No earlier good revision is known for ${appLabel(app)}; pass --to <sha>.`);
-  }
 
   const workspace = gitWorkspaceFor(config, options.env);
   const git = new RollbackGit(workspace, config.git.author);
@@ -80,11 +98,20 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
   const { url } = source;
   const untrusted = sourceTrust(config)(url);
   if (untrusted) throw new InvalidInputError(untrusted);
+
+  const verdict = engine.assess(object);
+  const good =
+    (to === undefined ? undefined : await resolveTo(git, url, to)) ??
+    (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
+    tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
+  if (!good || good === bad) {
+    throw new InvalidInputError(`No earlier good revision is known for ${appLabel(app)}; pass --to <sha>.`);
+  }
   await git.validateRange(url, parseCommitSha(good), parseCommitSha(bad));
 
   const redis = redisConnection(config.redis);
   try {
-    const incidents = new RedisIncidentStore(redis, config.redis.prefix);
+    const incidents = new RedisIncidentStore(redis, config.redis.prefix, config.redis.incidentRetentionMs);
     // Each run is its own incident (a person may retry after a failure, or with another --to).
     const run = Date.now().toString(36);
     const incidentId = `inc-${appKey(app)}.${options.dryRun ? 'dryrun' : 'manual'}.${run}-${bad.slice(0, 12)}`
@@ -92,6 +119,16 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
       .replace(/[^a-z0-9.-]/g, '-');
     let verifyJob: VerifyJob | undefined;
     const forgeFor = forgeFactory(config, options.env, options.log);
+    const stages = stageReporter(progress);
+    // The same hook as the workers': notifications, and an Event for however the run ends.
+    const announce = transitionAnnouncer({
+      redis,
+      prefix: config.redis.prefix,
+      channels: configuredChannels(config.notifications, options.env),
+      cluster,
+      timeoutMs: config.notifications.timeoutMs,
+      log: options.log,
+    });
     const deps = {
       cluster,
       git,
@@ -101,11 +138,15 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
       log: options.log,
       withLock: redisLock(redis, config.redis.prefix),
       trustSource: sourceTrust(config),
+      onTransition: async (record: IncidentRecord) => {
+        await stages.onTransition(record);
+        await announce(record);
+      },
       ...(forgeFor ? { forgeFor } : {}),
     };
     const postResult = resultPoster(forgeFor);
     const verifyDeps = { ...deps, ...(postResult ? { postResult } : {}) };
-    print(
+    progress(
       `rolling back ${appLabel(app)} from ${bad.slice(0, 12)} to ${good.slice(0, 12)}${options.dryRun ? ' (dry run)' : ''}`,
     );
     // Nothing retries this run: whatever stops it ends the incident, so `rewind status` never shows
@@ -136,21 +177,45 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<nu
         for (;;) {
           const outcome = await runVerify(verifyJob, verifyDeps);
           if (outcome.kind !== 'check-again') break;
+          stages.waiting(outcome.message);
           await new Promise((r) => setTimeout(r, 250));
         }
       }
-    }).catch(async (error: unknown) => {
-      const record = await incidents.get(incidentId);
-      if (record) for (const line of describeIncident(record)) print(line);
-      throw error;
     });
     const record = await incidents.get(incidentId);
-    if (record) for (const line of describeIncident(record)) print(line);
     const last = record?.conditions.at(-1);
     const ok = last?.type === 'Converged' || (options.dryRun && last?.reason === 'DryRun');
-    if (last && !isTerminal(last.type)) print('  (not finished)');
-    return ok ? 0 : 1;
+    const prepared = options.dryRun ? tryParseCommitSha(record?.details.revert?.sha ?? '') : undefined;
+    return { ok, record, ...(prepared ? { diff: await git.show(url, prepared) } : {}) };
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Reports each condition once, as it is recorded, with the time since the run started (like
+ * `argocd app wait`); and, while the verifier waits, what it waits for whenever that changes (at most
+ * every two seconds).
+ */
+function stageReporter(progress: (line: string) => void): {
+  onTransition: (record: IncidentRecord) => Promise<void>;
+  waiting: (message: string) => void;
+} {
+  const started = Date.now();
+  const elapsed = (at: number): string => `${((at - started) / 1000).toFixed(1).padStart(6)}s`;
+  let shown = 0;
+  let lastWait = { message: '', at: 0 };
+  return {
+    onTransition: async (record) => {
+      for (const c of record.conditions.slice(shown))
+        progress(`${elapsed(Date.parse(c.at))}  ${c.type.padEnd(18)} ${c.reason}: ${c.message}`);
+      shown = Math.max(shown, record.conditions.length);
+    },
+    waiting: (message) => {
+      const now = Date.now();
+      if (message === lastWait.message || now - lastWait.at < 2000) return;
+      lastWait = { message, at: now };
+      progress(`${elapsed(now)}  waiting: ${message}`);
+    },
+  };
 }

@@ -5,16 +5,20 @@ import { DelayedError, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import path from 'node:path';
 import { KubeCluster, loadKubeConfig } from '../src/cluster/kube.ts';
+import { KubeLeaseLock, LeaderElector, defaultIdentity } from '../src/cluster/leader-election.ts';
 import type { RewindConfig } from '../src/config/index.ts';
 import { redact } from '../src/domain/errors.ts';
-import { GitWorkspace } from '../src/git/workspace.ts';
+import { GitWorkspace, type MirrorLock } from '../src/git/workspace.ts';
 import { assertRemoteAllowed, normaliseHost, type RemotePolicy } from '../src/git/remote-url.ts';
 import { RollbackGit } from '../src/git/rollback-git.ts';
+import type { GitProcessObserver } from '../src/git/repo.ts';
 import { runRollback, type RollbackResult } from '../src/pipeline/rollback.ts';
+import { mirrorWarmer } from '../src/pipeline/warm-mirror.ts';
 import { runVerify, type VerifyJobResult } from '../src/pipeline/verify-job.ts';
 import { type Clock, type Logger, systemClock } from '../src/pipeline/ports.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
 import { RedisIncidentStore } from '../src/queue/incident-store.ts';
+import { RedisCulpritClaims } from '../src/queue/culprit-claims.ts';
 import { redisLock } from '../src/queue/lock.ts';
 import {
   QUEUE_NAMES,
@@ -26,10 +30,14 @@ import {
   rollbackJobId,
   verifyJobSchema,
 } from '../src/queue/jobs.ts';
-import { Detector } from './detector.ts';
+import { DEFAULT_INACTIVITY_MS, DEFAULT_RESYNC_MS, Detector } from './detector.ts';
+import { alertTrigger } from './alert-trigger.ts';
+import type { RaiseAlert } from '../src/pipeline/alert-evidence.ts';
 import { type ChatOpsRuntime, startChatOps } from './chatops.ts';
 import { GitHubForge } from '../src/forge/github.ts';
-import type { GitHubAuth } from '../src/forge/github-auth.ts';
+import type { ForgeRequestObserver, GitHubAuth } from '../src/forge/github-auth.ts';
+import { RewindMetrics } from '../src/server/metrics.ts';
+import type { ProbeChecks } from '../src/server/runtime-port.ts';
 import { renderResultComment, resultCommentMarker } from '../src/forge/pr-body.ts';
 import { pullRequestTexts } from '../src/forge/texts.ts';
 import { parseDuration } from '../src/config/index.ts';
@@ -64,19 +72,28 @@ export interface RuntimeOptions {
   chatopsFollowIntervalMs?: number;
   /** GitHub client tuning (tests against the sandbox forge shrink waits). */
   github?: { minWriteGapMs?: number; retryBaseDelayMs?: number; retryAfterBaseMs?: number };
+  /** Told about every git process the rollback worker runs (benchmarks profile with it). */
+  gitObserver?: GitProcessObserver;
 }
 
 export interface Runtime {
-  readonly detector?: Detector;
+  /** The running detector: in this process only while it leads (leaderElection), else always. */
+  readonly detector: Detector | undefined;
   /** `/rollback` comments (forge github): the webhook hands them over here. */
   readonly chatops: ChatOpsRuntime;
   /** Wakes an incident waiting on its pull request (a webhook said it changed). */
   wake(incidentId: string): Promise<boolean>;
   /** A person merged a pull request Rewind was refused: the incident goes on to reconcile and verify. */
   followMerged(incidentId: string): Promise<boolean>;
+  /** An alert or Flux event named an app (POST /webhooks/alertmanager, /webhooks/flux). */
+  readonly raiseAlert: RaiseAlert;
   readonly incidents: RedisIncidentStore;
   readonly rollbackQueue: Queue<RollbackJob>;
   readonly verifyQueue: Queue<VerifyJob>;
+  /** What /healthz and /readyz check. */
+  readonly probes: ProbeChecks;
+  /** This runtime's Prometheus registry and the hooks that feed it. */
+  readonly metrics: RewindMetrics;
   /** Drains: stops taking jobs, lets running ones finish, closes connections. */
   close(): Promise<void>;
 }
@@ -112,8 +129,16 @@ async function unrecoverableOnTerminal<T>(
   }
 }
 
-/** The git workspace as configured: mirrors under git.workdir, token from the named env var. */
-export function gitWorkspaceFor(config: RewindConfig, env: RuntimeOptions['env']): GitWorkspace {
+/**
+ * The git workspace as configured: mirrors under git.workdir, token from the named env var; with a
+ * mirror lock shared by the processes using the same workdir.
+ */
+export function gitWorkspaceFor(
+  config: RewindConfig,
+  env: RuntimeOptions['env'],
+  mirrorLock?: MirrorLock,
+  observer?: GitProcessObserver,
+): GitWorkspace {
   // Without git credentials of its own, Git uses the forge's token (GitHub accepts it for https
   // pushes as x-access-token); App installation tokens are not passed to git yet.
   const forgeTokenEnv =
@@ -126,6 +151,8 @@ export function gitWorkspaceFor(config: RewindConfig, env: RuntimeOptions['env']
     author: config.git.author,
     ...remotePolicy(config),
     ...(token ? { credentials: { token, ...(username ? { username } : {}) } } : {}),
+    ...(observer ? { observer } : {}),
+    ...(mirrorLock ? { mirrorLock } : {}),
   });
 }
 
@@ -139,6 +166,7 @@ export function githubClients(
   env: RuntimeOptions['env'],
   log: Logger,
   tuning: RuntimeOptions['github'] = {},
+  onRequest?: ForgeRequestObserver,
 ): ((owner: string, repo: string) => GitHubForge) | undefined {
   const forge = config.forge;
   if (forge.type !== 'github') return undefined;
@@ -167,6 +195,7 @@ export function githubClients(
         ...(tuning.retryAfterBaseMs === undefined
           ? {}
           : { throttle: { retryAfterBaseMs: tuning.retryAfterBaseMs } }),
+        ...(onRequest ? { onRequest } : {}),
       });
       cache.set(key, client);
     }
@@ -184,9 +213,10 @@ export function forgeFactory(
   log: Logger,
   tuning: RuntimeOptions['github'] = {},
   crashPoint?: (name: string) => void,
+  onRequest?: ForgeRequestObserver,
 ): ((sourceUrl: string) => ForgeDeps) | undefined {
   const forge = config.forge;
-  const clients = githubClients(config, env, log, tuning);
+  const clients = githubClients(config, env, log, tuning, onRequest);
   if (forge.type !== 'github' || !clients) return undefined;
   const cache = new Map<string, ForgeDeps>();
   return (sourceUrl) => {
@@ -256,6 +286,10 @@ export function resultPoster(forgeFor: ((url: string) => ForgeDeps) | undefined)
     const url = record.details.source?.url;
     const pr = record.details.pr;
     if (!url || !pr) return;
+    // One result per pull request: the incident that opened it reports; the incidents that joined
+    // it (other apps of the same culprit, possibly hundreds) are in Rewind's status, not comments.
+    const joined = record.details.revert?.kind === 'joined' || record.details.revert?.kind === 'shared';
+    if (joined) return;
     const stages = Object.entries(stageTimings(record)).map(([stage, ms]) => ({ stage, seconds: ms / 1000 }));
     const body = renderResultComment(
       result.outcome === 'converged'
@@ -288,18 +322,35 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     return c;
   };
   const prefix = config.redis.prefix;
-  const incidents = new RedisIncidentStore(connection(), prefix);
+  const incidents = new RedisIncidentStore(connection(), prefix, config.redis.incidentRetentionMs);
   const rollbackQueue = new Queue<RollbackJob>(QUEUE_NAMES.rollback, { connection: connection(), prefix });
   const verifyQueue = new Queue<VerifyJob>(QUEUE_NAMES.verify, { connection: connection(), prefix });
+  let detector: Detector | undefined;
+  const metrics = new RewindMetrics({
+    queues: () => [rollbackQueue, verifyQueue],
+    informers: () => detector?.informerStats(),
+    detectorEnqueued: () => detector?.stats.enqueued,
+    recentIncidents: () => incidents.list(500),
+  });
+  const probes = probeChecks(config, options, connection(), cluster);
+  const onGitProcess: GitProcessObserver = (event) => {
+    metrics.gitCommand({ command: event.command, ok: event.ok, seconds: event.ms / 1000 });
+    options.gitObserver?.(event);
+  };
+  const onRequest: ForgeRequestObserver = (request) => metrics.forgeRequest(request);
 
-  const workspace = gitWorkspaceFor(config, options.env);
+  // Replicas may share one workdir: mirror operations take a Redis lock, renewed while held (a big
+  // first clone takes minutes), that a killed holder gives up within its lease.
+  const mirrorLock = redisLock(connection(), prefix, { leaseMs: 30_000, waitMs: 30 * 60_000 });
+  const workspace = gitWorkspaceFor(config, options.env, mirrorLock, onGitProcess);
   const git = new RollbackGit(workspace, config.git.author);
   const crashPoint = crashPointFrom(options.env);
-  const forgeFor = forgeFactory(config, options.env, log, options.github, crashPoint);
+  const forgeFor = forgeFactory(config, options.env, log, options.github, crashPoint, onRequest);
   const postResult = resultPoster(forgeFor);
   const trustSource = sourceTrust(config);
-  // Notifications out and outcome Events: one hook on every recorded transition.
-  const onTransition = transitionAnnouncer({
+  // Metrics, notifications out and outcome Events: one hook on every recorded transition (called
+  // once per condition saved, so an outcome is counted once however often its job is retried).
+  const announce = transitionAnnouncer({
     redis: connection(),
     prefix,
     channels: configuredChannels(config.notifications, options.env),
@@ -307,11 +358,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     timeoutMs: config.notifications.timeoutMs,
     log,
   });
+  const onTransition = async (record: IncidentRecord): Promise<void> => {
+    metrics.incidentTransition(record);
+    await announce(record);
+  };
   const recorderDeps: RecorderDeps = { incidents, clock, log, onTransition };
   // A worker killed inside the lock must not hold it much longer than its job's own BullMQ lock:
   // the worker that takes the job over needs it.
   const lockDuration = options.lockDurationMs ?? config.worker.lockDurationMs;
   const withLock = redisLock(connection(), prefix, { leaseMs: lockDuration });
+  const culpritClaims = new RedisCulpritClaims(connection(), prefix);
   const wakeRedis = connection();
   const wakeKey = (incidentId: string): string => `${prefix}:wake:${incidentId}`;
   const pollMs =
@@ -322,7 +378,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     lockDuration,
     stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
     maxStalledCount: 3,
-    concurrency: options.concurrency ?? 4,
+    concurrency: options.concurrency ?? config.worker.concurrency,
   };
 
   if (options.roles.includes('rollback')) {
@@ -342,6 +398,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
               ...(crashPoint ? { crashPoint } : {}),
               ...(forgeFor ? { forgeFor } : {}),
               withLock,
+              culpritClaims,
               trustSource,
               onTransition,
               enqueueVerify: async (verify) => {
@@ -432,7 +489,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     );
   }
 
-  const clients = githubClients(config, options.env, log, options.github);
+  const clients = githubClients(config, options.env, log, options.github, onRequest);
   const chatops = startChatOps({
     config,
     cluster,
@@ -442,6 +499,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     clients,
     connection,
     trustSource,
+    onTransition,
     clock,
     log,
     work: options.roles.includes('rollback'),
@@ -451,8 +509,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       : { followIntervalMs: options.chatopsFollowIntervalMs }),
   });
 
-  let detector: Detector | undefined;
+  let elector: LeaderElector | undefined;
   async function close(): Promise<void> {
+    // The detector stops before the lease is released, so the next leader never overlaps with it.
+    await elector?.stop();
     detector?.stop();
     await chatops?.close();
     await Promise.all(workers.map((w) => w.close()));
@@ -460,8 +520,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     await verifyQueue.close();
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
-  if (options.roles.includes('detector')) {
-    detector = new Detector({
+  const newDetector = (): Detector =>
+    new Detector({
       config,
       kubeConfig,
       cluster,
@@ -470,32 +530,70 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       clock,
       restartThreshold: config.detection.restartThreshold,
       incidents,
+      // In the same process as the rollback role: its mirror fetches each new revision at once.
+      ...(options.roles.includes('rollback')
+        ? { onAppChange: mirrorWarmer({ cluster, git, trustSource, log: log.child({ role: 'detector' }) }) }
+        : {}),
       ...(options.detector ?? {}),
     });
-    // A detector that cannot start leaves nothing running behind it (workers, Redis connections).
-    await detector.start().catch(async (error: unknown) => {
-      await close();
-      throw error;
+  const election = config.leaderElection;
+  if (options.roles.includes('detector') && election.enabled) {
+    // Only the detector is elected; rollback and verify jobs are shared through BullMQ by every replica.
+    elector = new LeaderElector({
+      lock: new KubeLeaseLock(kubeConfig, election.namespace, election.name),
+      identity: election.identity ?? defaultIdentity(options.env),
+      leaseDurationMs: election.leaseDurationMs,
+      renewDeadlineMs: election.renewDeadlineMs,
+      retryPeriodMs: election.retryPeriodMs,
+      log: log.child({ role: 'leader-election' }),
+      onStartedLeading: async () => {
+        const started = newDetector();
+        detector = started;
+        await started.start();
+        // Leadership lost while it was starting: informers started after that stop must go too.
+        if (detector !== started) started.stop();
+      },
+      onStoppedLeading: () => {
+        detector?.stop();
+        detector = undefined;
+      },
+      onNewLeader: (identity) => log.info({ leader: identity || '(none)' }, 'detector leader'),
     });
   }
+  // A detector (or an election) that cannot start leaves nothing running behind it.
+  const startDetector = elector
+    ? elector.start()
+    : options.roles.includes('detector')
+      ? (detector = newDetector()).start()
+      : Promise.resolve();
+  await startDetector.catch(async (error: unknown) => {
+    await close();
+    throw error;
+  });
   log.info({ roles: options.roles, cluster: cluster.server, prefix }, 'rewind started');
 
-  return {
-    ...(detector ? { detector } : {}),
-    chatops,
-    async wake(incidentId) {
-      const job = await rollbackQueue.getJob(rollbackJobId(incidentId));
-      if (!job) return false;
-      if (await job.isDelayed()) {
-        await job.promote();
-        return true;
-      }
-      // Running right now: leave a flag so it does not go back to sleep for a whole poll interval,
-      // then look again: it may have gone to sleep between our two looks, before seeing the flag.
-      await wakeRedis.set(wakeKey(incidentId), '1', 'EX', 3600);
-      if (await job.isDelayed()) await job.promote().catch(() => undefined);
+  /** Runs an incident's delayed rollback job now, or has a running one look again at once. */
+  async function wake(incidentId: string): Promise<boolean> {
+    const job = await rollbackQueue.getJob(rollbackJobId(incidentId));
+    if (!job) return false;
+    if (await job.isDelayed()) {
+      await job.promote();
       return true;
+    }
+    // Running right now: leave a flag so it does not go back to sleep for a whole poll interval,
+    // then look again: it may have gone to sleep between our two looks, before seeing the flag.
+    await wakeRedis.set(wakeKey(incidentId), '1', 'EX', 3600);
+    if (await job.isDelayed()) await job.promote().catch(() => undefined);
+    return true;
+  }
+
+  return {
+    get detector() {
+      return detector;
     },
+    chatops,
+    wake,
+    raiseAlert: alertTrigger({ config, cluster, incidents, rollbackQueue, wake, clock, log }),
     async followMerged(incidentId) {
       const record = await incidents.get(incidentId);
       const last = record?.conditions.at(-1);
@@ -519,6 +617,32 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     incidents,
     rollbackQueue,
     verifyQueue,
+    probes,
+    metrics,
     close,
+  };
+}
+
+/**
+ * What the probes check. Liveness: informers silent for three times the longer of their stall
+ * timeout and resync period (both bring a healthy informer news well within it), unless
+ * detection.wedgedAfter says otherwise. Readiness: a PING on a connection of its own (refused at once
+ * while that connection is down, so PINGs do not queue up) and the API server's /readyz.
+ */
+function probeChecks(
+  config: RewindConfig,
+  options: RuntimeOptions,
+  redis: Redis,
+  cluster: KubeCluster,
+): ProbeChecks {
+  const inactivityMs = options.detector?.inactivityMs ?? DEFAULT_INACTIVITY_MS;
+  const resyncMs = options.detector?.resyncMs ?? DEFAULT_RESYNC_MS;
+  return {
+    wedgedAfterMs: config.detection.wedgedAfterMs ?? 3 * Math.max(inactivityMs, resyncMs),
+    async pingRedis() {
+      if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
+      await redis.ping();
+    },
+    pingApiServer: (signal) => cluster.assertReady(signal),
   };
 }

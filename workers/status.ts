@@ -4,31 +4,36 @@ import { appRefText } from '../src/domain/app-ref.ts';
 import { stageTimings } from '../src/domain/incident.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
 import { RedisIncidentStore } from '../src/queue/incident-store.ts';
+import { type OutputFormat, renderData } from '../src/output-format.ts';
 
 export interface StatusOptions {
   config: RewindConfig;
-  json: boolean;
+  output: OutputFormat;
   limit: number;
-  print: (line: string) => void;
+  /** Receives the whole output, newline-terminated. */
+  print: (text: string) => void;
 }
 
-export async function printStatus({ config, json, limit, print }: StatusOptions): Promise<number> {
+export async function printStatus({ config, output, limit, print }: StatusOptions): Promise<number> {
   await assertRedisReachable(config.redis);
   const redis = redisConnection(config.redis);
   try {
-    const records = await new RedisIncidentStore(redis, config.redis.prefix).list(limit);
-    if (json) {
+    const records = await new RedisIncidentStore(
+      redis,
+      config.redis.prefix,
+      config.redis.incidentRetentionMs,
+    ).list(limit);
+    if (output !== 'text') {
       print(
-        JSON.stringify(
+        renderData(
+          output,
           records.map((r) => ({ ...r, timings: stageTimings(r) })),
-          null,
-          2,
         ),
       );
       return 0;
     }
     if (records.length === 0) {
-      print('no incidents');
+      print('no incidents\n');
       return 0;
     }
     const rows = records.map((r) => {
@@ -47,13 +52,13 @@ export async function printStatus({ config, json, limit, print }: StatusOptions)
     });
     const header = ['INCIDENT', 'APP', 'STATE', 'REASON', 'CULPRIT', 'REVERT', 'PR', 'TOTAL'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-    for (const row of [header, ...rows])
-      print(
-        row
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd(),
-      );
+    const lines = [header, ...rows].map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
+    print(`${lines.join('\n')}\n`);
     return 0;
   } finally {
     redis.disconnect();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../src/config/index.ts';
+import type { GitProcessObserver } from '../../src/git/repo.ts';
 import { silentLogger } from '../../src/logging.ts';
 import { deletePrefix } from '../../src/sandbox/loop.ts';
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
@@ -19,6 +20,7 @@ export async function startBenchRewind(options: {
   readonly sandbox: Sandbox;
   readonly redisUrl: string;
   readonly fastPath: boolean;
+  readonly gitObserver?: GitProcessObserver;
 }): Promise<BenchRewind> {
   const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-bench-'));
   const prefix = `rewind-bench-${process.pid}-${Date.now()}`;
@@ -38,6 +40,7 @@ export async function startBenchRewind(options: {
     env: {},
     verifyIntervalMs: 50,
     detector: { debounceMs: 5 },
+    ...(options.gitObserver ? { gitObserver: options.gitObserver } : {}),
   }).catch(async (error: unknown) => {
     await rm(workdir, { recursive: true, force: true });
     throw error;

@@ -66,6 +66,8 @@ export interface ChatOpsDeps {
   readonly trustSource?: (url: string) => string | undefined;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Metrics, notifications and outcome Events of a cancel (see RecorderDeps.onTransition). */
+  readonly onTransition?: (record: IncidentRecord) => Promise<void>;
 }
 
 const STATUS_ENDED = 5;

@@ -5,10 +5,12 @@ import {
   AppsV1Api,
   KubeConfig,
   KubernetesObjectApi,
+  Health,
   PatchStrategy,
+  VersionApi,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { TransientError } from '../domain/errors.ts';
+import { InvalidInputError, TransientError } from '../domain/errors.ts';
 import type { KubeObjectJson } from './informer.ts';
 
 export const FLUX_KUSTOMIZATION = {
@@ -40,9 +42,30 @@ export interface ObjectRef extends Kind {
 
 export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
   const kc = new KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, then in-cluster
+  try {
+    if (kubeconfig) kc.loadFromFile(kubeconfig);
+    else kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, then in-cluster
+  } catch (error) {
+    throw kubeconfigError(kubeconfig, error);
+  }
   return kc;
+}
+
+/** A kubeconfig that cannot be read, named with where it was looked for and how to point elsewhere. */
+function kubeconfigError(kubeconfig: string | undefined, error: unknown): InvalidInputError {
+  const e = error as NodeJS.ErrnoException;
+  const fromEnv = process.env['KUBECONFIG'];
+  const [tried, from] = kubeconfig
+    ? [kubeconfig, '--kubeconfig or kubernetes.kubeconfig']
+    : fromEnv
+      ? [e.path ?? fromEnv, 'KUBECONFIG']
+      : [e.path ?? '~/.kube/config', 'the default location'];
+  const what = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
+  return new InvalidInputError(
+    `Cannot read the kubeconfig ${tried} (from ${from}): ${what}. Point Rewind at a cluster with ` +
+      '--kubeconfig FILE, kubernetes.kubeconfig in rewind.yaml (REWIND_KUBERNETES_KUBECONFIG), or KUBECONFIG.',
+    { cause: error },
+  );
 }
 
 export function statusCode(error: unknown): number | undefined {
@@ -67,36 +90,45 @@ function plain<T>(value: unknown): T {
 export class KubeCluster {
   private readonly objects: KubernetesObjectApi;
   private readonly apps: AppsV1Api;
+  private readonly version: VersionApi;
+  private readonly health: Health;
 
   constructor(readonly kubeConfig: KubeConfig) {
     this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.version = kubeConfig.makeApiClient(VersionApi);
+    this.health = new Health(kubeConfig);
   }
 
   get server(): string {
     return this.kubeConfig.getCurrentCluster()?.server ?? '(no cluster)';
   }
 
-  /** Fails with an actionable message when the API server does not answer. */
+  /**
+   * Fails with an actionable message when the API server does not answer or refuses the
+   * credentials. GET /version needs no RBAC grant (every authenticated user may read it, through
+   * the bootstrap ClusterRole system:public-info-viewer), yet an invalid token gets a 401: so it
+   * checks reachability and authentication without asking deploy/rbac.yaml for anything.
+   */
   async ping(): Promise<void> {
     try {
-      await this.objects.list(
-        'v1',
-        'Namespace',
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        1,
-      );
+      await this.version.getCode();
     } catch (error) {
       throw new TransientError(
         `Cannot reach the Kubernetes API server at ${this.server}: ${(error as Error).message}. ` +
           'Check kubernetes.kubeconfig in rewind.yaml (or $KUBECONFIG) and that the cluster is up.',
         { cause: error },
       );
+    }
+  }
+
+  /**
+   * For readiness: the API server's own `/readyz` (public, no RBAC needed). Gives up when `signal`
+   * aborts, so a connection nobody answers does not hold the probe.
+   */
+  async assertReady(signal: AbortSignal): Promise<void> {
+    if (!(await this.health.readyz({ signal }))) {
+      throw new TransientError(`The Kubernetes API server at ${this.server} says it is not ready.`);
     }
   }
 

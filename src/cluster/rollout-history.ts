@@ -164,6 +164,27 @@ export function activeReplicaSet<T extends ReplicaSetLike>(
     .sort(byCreation)[0];
 }
 
+/**
+ * The ReplicaSet a rollback moved the Deployment away from: the newest ReplicaSet created before
+ * `before` (the incident start), when the Deployment's template is served by an older one again (the
+ * controller reused it, as after a revert). Undefined when the active ReplicaSet is that newest one
+ * (an ordinary roll-forward) or is not known yet.
+ */
+export function rolledBackFrom<T extends ReplicaSetLike>(
+  deployment: DeploymentLike,
+  replicaSets: T[],
+  before: Timestamp,
+): T | undefined {
+  const until = timestampOf(before);
+  const active = activeReplicaSet(deployment, replicaSets);
+  if (until === undefined || active === undefined) return undefined;
+  const newest = controlledReplicaSets(deployment, replicaSets)
+    .filter((rs) => (timestampOf(rs.metadata?.creationTimestamp)?.getTime() ?? Infinity) < until.getTime())
+    .sort(byCreation)
+    .at(-1);
+  return newest !== undefined && newest !== active && byCreation(active, newest) < 0 ? newest : undefined;
+}
+
 export interface LastGoodCandidatesOptions {
   /** The template known to be bad; defaults to the Deployment's current template. */
   badTemplate?: PodTemplate;

@@ -2,6 +2,8 @@ export * from './duration.ts';
 export * from './load.ts';
 export {
   configSchema,
+  DEFAULT_ALERT_APP_LABELS,
+  type AlertsConfig,
   GITHUB_PERMISSIONS,
   MODES,
   type ChatOpsConfig,

@@ -5,6 +5,7 @@ import { ConfigError, type ConfigProblem } from '../domain/errors.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { type AppRef, parseAppRef } from '../domain/app-ref.ts';
 import {
+  type AlertsConfig,
   type ChatOpsConfig,
   configSchema,
   type ForgeConfig,
@@ -47,7 +48,12 @@ export interface AppConfig {
 }
 
 export interface RewindConfig {
-  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly redis: {
+    readonly url: string;
+    readonly prefix: string;
+    /** How long an ended incident's record is kept in Redis. */
+    readonly incidentRetentionMs: number;
+  };
   readonly kubernetes: { readonly kubeconfig?: string; readonly namespaces: readonly string[] };
   readonly git: {
     readonly workdir: string;
@@ -56,14 +62,25 @@ export interface RewindConfig {
     readonly allowFileRemotes: boolean;
     readonly allowedHosts: readonly string[];
   };
-  readonly detection: { readonly restartThreshold: number };
+  readonly detection: { readonly restartThreshold: number; readonly wedgedAfterMs?: number };
+  readonly leaderElection: {
+    readonly enabled: boolean;
+    readonly namespace: string;
+    readonly name: string;
+    readonly leaseDurationMs: number;
+    readonly renewDeadlineMs: number;
+    readonly retryPeriodMs: number;
+    readonly identity?: string;
+  };
   /** BullMQ worker settings (the rollback and verify workers). */
-  readonly worker: { readonly lockDurationMs: number };
+  readonly worker: { readonly lockDurationMs: number; readonly concurrency: number };
   readonly forge: ForgeConfig;
   readonly policy: Policy;
   readonly apps: readonly AppConfig[];
   readonly chatops: ChatOpsConfig;
   readonly notifications: NotificationsConfig;
+  readonly dashboard: { readonly enabled: boolean; readonly tokenEnv?: string };
+  readonly alerts: AlertsConfig;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -230,6 +247,15 @@ function applyEnvOverrides(
   const fromEnv = new Map<string, string>();
   const problems: ConfigProblem[] = [];
   const secretNames = collectSecretEnvNames(raw);
+  // REDIS_URL (what the demo, the tests and most Redis tooling read) is the default for redis.url;
+  // the file's redis.url and REWIND_REDIS_URL (applied below) win over it.
+  const redisUrl = env['REDIS_URL'];
+  const redis = value['redis'];
+  const redisMapping = redis == null || (typeof redis === 'object' && !Array.isArray(redis));
+  if (redisUrl && redisMapping && !hasKey(redis, 'url')) {
+    setPath(value, ['redis', 'url'], redisUrl);
+    fromEnv.set('redis.url', 'REDIS_URL');
+  }
   for (const [name, text] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || text === undefined) continue;
     const leaf = leaves.get(name);
@@ -305,6 +331,10 @@ function coerceEnv(text: string, kind: LeafKind): unknown {
         .map((s) => s.trim())
         .filter((s) => s !== '');
   }
+}
+
+function hasKey(node: unknown, key: string): boolean {
+  return node !== null && typeof node === 'object' && key in node;
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], leafValue: unknown): void {
@@ -536,8 +566,11 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
   };
   const apps = raw.apps.map((a, i) => normaliseApp(a, `apps[${i}]`, ms));
   const git = raw.git;
+  const { incidentRetention, ...redis } = raw.redis;
+  const { dedupeTtl, ...alerts } = raw.alerts;
+  const election = raw.leaderElection;
   return {
-    redis: raw.redis,
+    redis: { ...redis, incidentRetentionMs: ms(incidentRetention, 'redis.incidentRetention') },
     kubernetes: {
       namespaces: raw.kubernetes.namespaces,
       ...(raw.kubernetes.kubeconfig === undefined ? {} : { kubeconfig: raw.kubernetes.kubeconfig }),
@@ -551,8 +584,25 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
     },
     forge: raw.forge,
     policy,
-    detection: raw.detection,
-    worker: { lockDurationMs: ms(raw.worker.lockDuration, 'worker.lockDuration') },
+    detection: {
+      restartThreshold: raw.detection.restartThreshold,
+      ...(raw.detection.wedgedAfter === undefined
+        ? {}
+        : { wedgedAfterMs: ms(raw.detection.wedgedAfter, 'detection.wedgedAfter') }),
+    },
+    leaderElection: {
+      enabled: election.enabled,
+      namespace: election.namespace,
+      name: election.name,
+      leaseDurationMs: ms(election.leaseDuration, 'leaderElection.leaseDuration'),
+      renewDeadlineMs: ms(election.renewDeadline, 'leaderElection.renewDeadline'),
+      retryPeriodMs: ms(election.retryPeriod, 'leaderElection.retryPeriod'),
+      ...(election.identity === undefined ? {} : { identity: election.identity }),
+    },
+    worker: {
+      lockDurationMs: ms(raw.worker.lockDuration, 'worker.lockDuration'),
+      concurrency: raw.worker.concurrency,
+    },
     apps,
     chatops: raw.chatops,
     notifications: {
@@ -560,6 +610,11 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
       ...(raw.notifications.webhook ? { webhook: raw.notifications.webhook } : {}),
       timeoutMs: ms(raw.notifications.timeout, 'notifications.timeout'),
     },
+    dashboard: {
+      enabled: raw.dashboard.enabled,
+      ...(raw.dashboard.tokenEnv === undefined ? {} : { tokenEnv: raw.dashboard.tokenEnv }),
+    },
+    alerts: { ...alerts, dedupeTtlMs: ms(dedupeTtl, 'alerts.dedupeTtl') },
   };
 }
 
@@ -625,6 +680,7 @@ function crossFieldRules(config: RewindConfig, env: Env, problems: ConfigProblem
       message: `${formatDuration(config.worker.lockDurationMs)} is too short for a job lock; use 1s or more (default 30s).`,
     });
   }
+  leaderElectionRules(config.leaderElection, problems);
   if (config.policy.gracePeriodMs > config.policy.verifyTimeoutMs) {
     problems.push({
       path: 'policy.gracePeriod',
@@ -676,7 +732,49 @@ function crossFieldRules(config: RewindConfig, env: Env, problems: ConfigProblem
     requireEnv(forge.webhookSecretEnv, 'forge.webhookSecretEnv', 'webhook secret');
   }
   requireEnv(config.git.credentials?.tokenEnv, 'git.credentials.tokenEnv', 'git token');
+  requireEnv(config.dashboard.tokenEnv, 'dashboard.tokenEnv', 'dashboard token');
   chatOpsRules(config, requireEnv, problems);
+  for (const name of ['alertmanager', 'flux'] as const) {
+    const endpoint = config.alerts[name];
+    if (endpoint === undefined) continue;
+    const path = `alerts.${name}`;
+    // An endpoint that opens incidents is never left open: exactly one way to authenticate.
+    if ((endpoint.tokenEnv === undefined) === (endpoint.hmacSecretEnv === undefined)) {
+      problems.push({
+        path,
+        message: 'set exactly one of tokenEnv (bearer token) or hmacSecretEnv (X-Signature HMAC).',
+      });
+    }
+    requireEnv(endpoint.tokenEnv, `${path}.tokenEnv`, `${name} webhook bearer token`);
+    requireEnv(endpoint.hmacSecretEnv, `${path}.hmacSecretEnv`, `${name} webhook HMAC key`);
+  }
+}
+
+/**
+ * client-go's NewLeaderElector checks: leaseDuration > renewDeadline > 1.2 x retryPeriod (the leader
+ * must give up before the others may take over, after a few jittered retries); the Lease stores
+ * whole seconds.
+ */
+function leaderElectionRules(election: RewindConfig['leaderElection'], problems: ConfigProblem[]): void {
+  const { leaseDurationMs, renewDeadlineMs, retryPeriodMs } = election;
+  if (leaseDurationMs < 1000 || leaseDurationMs % 1000 !== 0) {
+    problems.push({
+      path: 'leaderElection.leaseDuration',
+      message: `${formatDuration(leaseDurationMs)} is not a whole number of seconds (the Lease stores seconds); use 1s or more, e.g. 15s.`,
+    });
+  }
+  if (leaseDurationMs <= renewDeadlineMs) {
+    problems.push({
+      path: 'leaderElection.renewDeadline',
+      message: `${formatDuration(renewDeadlineMs)} must be shorter than leaderElection.leaseDuration (${formatDuration(leaseDurationMs)}), or two detectors could run at once.`,
+    });
+  }
+  if (retryPeriodMs <= 0 || renewDeadlineMs <= 1.2 * retryPeriodMs) {
+    problems.push({
+      path: 'leaderElection.retryPeriod',
+      message: `${formatDuration(retryPeriodMs)} must be positive and shorter than leaderElection.renewDeadline / 1.2 (${formatDuration(renewDeadlineMs)}).`,
+    });
+  }
 }
 
 function chatOpsRules(

@@ -175,14 +175,61 @@ export const notificationsSchema = z.strictObject({
   timeout: duration.default('5s'),
 });
 
+/**
+ * Where an alert's labels name an app: templates tried in order, each rendering
+ * `[engine/][namespace/]name` from `{label}` placeholders; one whose labels are missing is skipped.
+ */
+export const DEFAULT_ALERT_APP_LABELS = [
+  // A label the alert rule sets for Rewind: `ks/flux-system/podinfo`, `app/argocd/web`.
+  '{rewind_app}',
+  // Flux's monitoring (kube-state-metrics custom resource metrics, gotk_resource_info / gotk_reconcile_condition).
+  '{kind}/{exported_namespace}/{name}',
+  '{kind}/{namespace}/{name}',
+  // A Deployment's labels joined through kube_deployment_labels: the Kustomization that applied it.
+  'ks/{label_kustomize_toolkit_fluxcd_io_namespace}/{label_kustomize_toolkit_fluxcd_io_name}',
+];
+
+// One alert endpoint's credentials (named by environment variable): a bearer token, or an HMAC key
+// for `X-Signature: sha256=<hex>` over the body (Flux's generic-hmac provider).
+const alertAuth = {
+  tokenEnv: envVarName.optional(),
+  hmacSecretEnv: envVarName.optional(),
+};
+
+// Alert-driven triggers: POST /webhooks/alertmanager and /webhooks/flux (off unless configured).
+export const alertsSchema = z.strictObject({
+  /** How long an alert (fingerprint + startsAt) or a Flux event is remembered as handled. */
+  dedupeTtl: duration.default('24h'),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024),
+  alertmanager: z
+    .strictObject({
+      ...alertAuth,
+      appLabels: z.array(z.string().min(1).max(300)).min(1).default(DEFAULT_ALERT_APP_LABELS),
+    })
+    .optional(),
+  flux: z.strictObject(alertAuth).optional(),
+});
+
 export const configSchema = z.strictObject({
   redis: z
     .strictObject({
       url: z.string().default('redis://127.0.0.1:6379'),
+      // In braces, a Redis Cluster hash tag: every key of the installation hashes to one slot, so
+      // BullMQ's and Rewind's multi-key scripts work on Redis Cluster and Valkey cluster mode.
       prefix: z
         .string()
-        .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, ".", "_" or "-" (no ":")')
-        .default('rewind'),
+        .regex(
+          /^(\{[A-Za-z0-9_.-]+\}|[A-Za-z0-9_.-]+)$/,
+          'use letters, digits, ".", "_" or "-" (no ":"), optionally all in one pair of braces: {rewind}',
+        )
+        .default('{rewind}'),
+      /** How long an ended incident's record is kept (in-flight ones are never expired). */
+      incidentRetention: duration.default('30d'),
     })
     .prefault({}),
   kubernetes: z
@@ -219,6 +266,26 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Container restarts after which a Pod of a new revision counts as failing. */
       restartThreshold: z.number().int().min(1).default(3),
+      /** Liveness fails when an informer has not synced (event, bookmark, list) for this long; the
+       * default is three times the longer of its stall timeout (90 s) and resync period (60 s). */
+      wedgedAfter: duration.optional(),
+    })
+    .prefault({}),
+  // One detector at a time across replicas, elected through a coordination.k8s.io/v1 Lease with
+  // client-go's leader-election timings (rollback and verify workers run in every replica).
+  leaderElection: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      namespace: k8sName.default('rewind-system'),
+      name: k8sName.default('rewind-detector'),
+      /** How long the others wait, after the last change they saw, before taking the lease over. */
+      leaseDuration: duration.default('15s'),
+      /** A leader that has not renewed for this long stops its detector (shorter than leaseDuration). */
+      renewDeadline: duration.default('10s'),
+      /** How often the leader renews and candidates retry. */
+      retryPeriod: duration.default('2s'),
+      /** This process's name on the Lease; default the POD_NAME variable, else host and pid. */
+      identity: z.string().min(1).max(253).optional(),
     })
     .prefault({}),
   worker: z
@@ -226,11 +293,26 @@ export const configSchema = z.strictObject({
       /** How long a running job stays locked to its worker without a renewal: a worker that died
        * (crash, SIGKILL, lost node) has its job taken over by another after about this long. */
       lockDuration: duration.default('30s'),
+      /**
+       * Jobs each worker (rollback, verifier) runs at once. They wait on git, the API server and the
+       * forge, not the CPU: an incident storm (one commit breaking hundreds of apps) needs many at
+       * once so that every incident is recorded and linked within seconds.
+       */
+      concurrency: z.number().int().min(1).max(256).default(32),
     })
     .prefault({}),
   apps: z.array(appSchema).default([]),
   chatops: chatopsSchema.prefault({}),
   notifications: notificationsSchema.prefault({}),
+  // The read-only incident dashboard on the HTTP listener (/dashboard/, /api/incidents, /api/events).
+  dashboard: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** When set, the dashboard and its API ask for this token (Bearer, or Basic with it as password). */
+      tokenEnv: envVarName.optional(),
+    })
+    .prefault({}),
+  alerts: alertsSchema.prefault({}),
 });
 
 export type RawConfig = z.output<typeof configSchema>;
@@ -241,3 +323,4 @@ export type SlackChatOpsConfig = ChatOpsConfig['slack'];
 export type NotificationsConfig = Omit<RawConfig['notifications'], 'timeout'> & {
   readonly timeoutMs: number;
 };
+export type AlertsConfig = Omit<RawConfig['alerts'], 'dedupeTtl'> & { readonly dedupeTtlMs: number };

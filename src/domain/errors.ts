@@ -80,12 +80,9 @@ export class UnknownAppError extends NotFoundError {
   override readonly code = 'UNKNOWN_APP' as const;
   readonly app: string;
 
-  constructor(app: string, known: readonly string[] = [], options: RewindErrorOptions = {}) {
-    const hint =
-      known.length === 0
-        ? 'Check the app name, or add it under `apps:` in rewind.yaml.'
-        : `Known apps: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', ...' : ''}.`;
-    super(`Unknown app "${app}". ${hint}`, options);
+  /** `detail` says what was looked for where, and how to name and list apps. */
+  constructor(app: string, detail: string, options: RewindErrorOptions = {}) {
+    super(`Unknown app "${app}": ${detail}`, options);
     this.app = app;
   }
 }

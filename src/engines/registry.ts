@@ -1,7 +1,7 @@
 // The engine registry: the one place that knows which engines exist. Everything else asks it by the
 // app ref's engine and gets the Engine port, or a clear error for an engine Rewind cannot drive yet.
-import type { AppRef, EngineKind } from '../domain/app-ref.ts';
-import { InvalidInputError } from '../domain/errors.ts';
+import { type AppRef, type EngineKind, appRefText } from '../domain/app-ref.ts';
+import { InvalidInputError, UnknownAppError } from '../domain/errors.ts';
 import { argoApplicationEngine } from './argo-application.ts';
 import type { Engine } from './engine.ts';
 import { fluxKustomizationEngine } from './flux-kustomization.ts';
@@ -29,4 +29,23 @@ export function engineFor(app: Pick<AppRef, 'engine'>): Engine {
     );
   }
   return engine;
+}
+
+/**
+ * The app a person named is not in the cluster: says how their words were read (a bare
+ * `<namespace>/<name>` is a Flux Kustomization), the ref syntax of every engine, and how to list apps.
+ */
+export function unknownAppError(input: string, app: AppRef, server?: string): UnknownAppError {
+  const engine = engineFor(app);
+  const syntax = registeredEngines()
+    .map((e) => `${appRefText({ engine: e.id, namespace: '<namespace>', name: '<name>' })} (${e.noun})`)
+    .join(' or ');
+  const lists = registeredEngines()
+    .map((e) => `\`${e.listCommand}\``)
+    .join(', ');
+  return new UnknownAppError(
+    input,
+    `read as ${appRefText(app)}, and there is no ${engine.noun} "${app.name}" in namespace "${app.namespace}"${server === undefined ? '' : ` of ${server}`}. ` +
+      `Name an app as ${syntax}; a bare <namespace>/<name> means a Flux Kustomization. List the apps with ${lists}.`,
+  );
 }

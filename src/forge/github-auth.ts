@@ -56,6 +56,16 @@ export interface AttemptGate {
   attempt<T>(request: { readonly method: string; readonly url: string }, send: () => Promise<T>): Promise<T>;
 }
 
+/** Sees every HTTP request of the client (metrics): its route template, never the expanded URL. */
+export type ForgeRequestObserver = (request: {
+  readonly method: string;
+  /** Octokit's route template, e.g. `/repos/{owner}/{repo}/pulls`. */
+  readonly url: string;
+  /** HTTP status; 0 when no answer came. */
+  readonly status: number;
+  readonly seconds: number;
+}) => void;
+
 export interface GitHubClientOptions {
   readonly baseUrl: string;
   readonly owner: string;
@@ -66,6 +76,7 @@ export interface GitHubClientOptions {
   readonly throttle?: ThrottleSettings;
   readonly retry?: RetrySettings;
   readonly attemptGate?: AttemptGate;
+  readonly onRequest?: ForgeRequestObserver;
 }
 
 /**
@@ -82,7 +93,35 @@ function attemptGatePlugin(octokit: Pick<Octokit, 'hook'>, options: Record<strin
   );
 }
 
-export const RewindOctokit = Octokit.plugin(attemptGatePlugin, retry, throttling);
+/**
+ * Registered first, so its hook is the innermost: it times each HTTP attempt (retries count
+ * separately) without the gate's pacing waits. `endpoint.url` is still the route template here.
+ */
+function requestObserverPlugin(octokit: Pick<Octokit, 'hook'>, options: Record<string, unknown>): void {
+  const observe = options['onRequest'] as ForgeRequestObserver | undefined;
+  if (observe === undefined) return;
+  octokit.hook.wrap('request', async (request, endpoint) => {
+    const started = performance.now();
+    const seen = (status: number): void =>
+      observe({
+        method: String(endpoint.method),
+        url: String(endpoint.url),
+        status,
+        seconds: (performance.now() - started) / 1000,
+      });
+    try {
+      const response = await request(endpoint);
+      seen(response.status);
+      return response;
+    } catch (error) {
+      const status = (error as { status?: unknown }).status;
+      seen(typeof status === 'number' ? status : 0);
+      throw error;
+    }
+  });
+}
+
+export const RewindOctokit = Octokit.plugin(requestObserverPlugin, attemptGatePlugin, retry, throttling);
 export type GitHubClient = InstanceType<typeof RewindOctokit>;
 
 type LimitHandler = (
@@ -149,6 +188,7 @@ function build(
     log: octokitLog(options.log),
     ...auth,
     ...(options.attemptGate === undefined ? {} : { attemptGate: options.attemptGate }),
+    ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
     retry: {
       retries: options.retry?.retries ?? 3,
       retryAfterBaseValue: options.retry?.baseDelayMs ?? 1000,

@@ -14,6 +14,7 @@ import { optionalCall } from '../pipeline/optional-call.ts';
 import type { Logger } from '../pipeline/ports.ts';
 import {
   type AttemptGate,
+  type ForgeRequestObserver,
   type GitHubAuth,
   type GitHubClient,
   type RetrySettings,
@@ -50,6 +51,8 @@ export interface GitHubForgeDeps {
   readonly minWriteGapMs?: number;
   /** Look-then-create rounds for creates that GitHub does not deduplicate (comments); default 3. */
   readonly createAttempts?: number;
+  /** Sees every HTTP request (metrics). */
+  readonly onRequest?: ForgeRequestObserver;
 }
 
 const pullSchema = z.object({
@@ -314,6 +317,7 @@ export class GitHubForge implements Forge {
       ...(this.deps.throttle === undefined ? {} : { throttle: this.deps.throttle }),
       ...(this.deps.retry === undefined ? {} : { retry: this.deps.retry }),
       ...(this.pacer === undefined ? {} : { attemptGate: this.pacer }),
+      ...(this.deps.onRequest === undefined ? {} : { onRequest: this.deps.onRequest }),
     }).then(
       (client) => client,
       (error: unknown) => {

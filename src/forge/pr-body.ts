@@ -60,7 +60,10 @@ const RULES: Readonly<Record<string, string>> = {
   range: 'no single commit could be singled out, so the whole range is reverted, newest first',
 };
 
-const MAX_APPS = 50;
+/** Apps listed with their reason and message; the rest are named only, within a character budget. */
+const MAX_APPS = 20;
+/** Room for the names of the other apps of a storm (GitHub caps a body at 65,536 characters). */
+const MAX_NAMED_APPS_CHARS = 24_000;
 const MAX_CHANGES = 50;
 
 function short(sha: string): string {
@@ -106,6 +109,25 @@ export function renderPullRequestTitle(input: Pick<RollbackPullRequestInput, 'ap
   return `Revert "${fitted}"${suffix}`;
 }
 
+/** How a body names an app (in the list, the storm summary, or an "also failing" section). */
+export function appName(label: string): string {
+  return `**${safeText(label, 200)}**`;
+}
+
+/** The apps of a storm beyond the detailed ones, by name, then a count of any that did not fit. */
+function namedOnly(apps: readonly FailingAppSummary[]): string[] {
+  const names: string[] = [];
+  let chars = 0;
+  for (const app of apps) {
+    const name = appName(app.label);
+    if (chars + name.length + 2 > MAX_NAMED_APPS_CHARS) break;
+    names.push(name);
+    chars += name.length + 2;
+  }
+  const rest = apps.length - names.length;
+  return [`- Also failing (${apps.length}): ${names.join(', ')}${rest > 0 ? `, … and ${rest} more` : ''}`];
+}
+
 /** The pull request body; ends with the hidden marker that identifies the rollback. */
 export function renderPullRequestBody(input: RollbackPullRequestInput): string {
   const marker = buildRollbackMarker({ incident: input.incidentId, culprit: input.culprit.sha });
@@ -116,11 +138,9 @@ export function renderPullRequestBody(input: RollbackPullRequestInput): string {
     lines.push('## Requested by', '', safeText(input.requestedBy, 600), '');
   lines.push('## What failed', '');
   for (const app of apps.slice(0, MAX_APPS)) {
-    lines.push(
-      `- **${safeText(app.label, 200)}**: \`${safeText(app.reason, 100)}\`: ${safeText(app.message)}`,
-    );
+    lines.push(`- ${appName(app.label)}: \`${safeText(app.reason, 100)}\`: ${safeText(app.message)}`);
   }
-  if (apps.length > MAX_APPS) lines.push(`- … and ${apps.length - MAX_APPS} more`);
+  if (apps.length > MAX_APPS) lines.push(...namedOnly(apps.slice(MAX_APPS)));
   if (apps.length === 0) lines.push('- (no app recorded)');
 
   const author = input.culprit.author === undefined ? '' : ` by ${safeText(input.culprit.author, 200)}`;

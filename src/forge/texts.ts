@@ -6,6 +6,7 @@ import type { PullRequestTexts } from '../pipeline/pull-request.ts';
 import { INCIDENT_TRAILER, REVERTS_TRAILER } from '../git/culprit.ts';
 import {
   GITHUB_MAX_TITLE_CHARS,
+  appName,
   redactForgeText,
   refusedCommentMarker,
   renderPullRequestBody,
@@ -33,11 +34,14 @@ export const pullRequestTexts: PullRequestTexts = {
       '',
       '### Also failing on this commit',
       '',
-      `- **${safeText(app.label, 200)}**: \`${safeText(app.reason, 100)}\`: ${safeText(app.message)}`,
+      `- ${appName(app.label)}: \`${safeText(app.reason, 100)}\`: ${safeText(app.message)}`,
       '',
       buildRollbackMarker({ incident: incidentId, culprit: parseCommitSha(culprit) }),
       '',
     ].join('\n');
+  },
+  listsApp(body, label) {
+    return body.includes(appName(label));
   },
   mergeCommit({ number, branch, title, method, reverts }) {
     // Commit messages are plain text: credentials out and one line, no Markdown escaping.

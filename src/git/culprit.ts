@@ -63,15 +63,19 @@ const LOG_FORMAT = ['%H', '%P', '%an', '%ae', '%cI', '%s', '%B'].join(FIELD) + R
 
 /** Checks both SHAs exist and that good is an ancestor of bad; throws the domain's clear errors. */
 export async function validateRange(repo: GitRepo, good: CommitSha, bad: CommitSha): Promise<void> {
-  for (const [sha, role] of [
+  const roles = [
     [bad, 'bad'],
     [good, 'last good'],
-  ] as const) {
+  ] as const;
+  for (const [sha, role] of roles)
     if (!isCommitSha(sha))
       throw new InvalidInputError(`The ${role} revision "${String(sha)}" is not a full commit SHA.`);
+  // One process answers the usual case (both there, in order); only a failure asks which one.
+  const ordered = await repo.run(['merge-base', '--is-ancestor', good, bad], { okExitCodes: [1, 128] });
+  if (ordered.exitCode === 0) return;
+  for (const [sha, role] of roles)
     if ((await repo.resolveCommit(sha)) === undefined) throw new ShaNotInHistoryError(sha, role);
-  }
-  if (good !== bad && !(await repo.isAncestor(good, bad))) throw new NotAncestorError(good, bad);
+  if (!(await repo.isAncestor(good, bad))) throw new NotAncestorError(good, bad);
 }
 
 /**

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { CommitSha } from '../domain/commit-sha.ts';
-import type { GitRepo } from './repo.ts';
+import { assertSafeRepoPath, type GitObjectReader, GitRepo } from './repo.ts';
 
 // The path closure of an app: every repository path whose content can change what the app deploys.
 // Read from the commit's tree (never a working tree), following kustomization.yaml references.
 
-const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
 export interface PathClosure {
   /** Minimal set of repo-relative paths (directories or files); '' is the whole repository. */
@@ -15,7 +15,81 @@ export interface PathClosure {
   readonly skipped: readonly { readonly from: string; readonly ref: string; readonly why: string }[];
 }
 
-export async function pathClosure(repo: GitRepo, commit: CommitSha, appPath: string): Promise<PathClosure> {
+/** What pathClosure reads of a commit (a GitRepo, or one commit's tree listed once: closure-cache.ts). */
+export interface ClosureSource {
+  objectType(commit: CommitSha, repoPath: string): Promise<'tree' | 'blob' | undefined>;
+  listDirectory(commit: CommitSha, dir: string): Promise<{ name: string; type: 'tree' | 'blob' }[]>;
+  showFile(commit: CommitSha, repoPath: string): Promise<string>;
+}
+
+/** One commit's tree as the walk reads it. */
+type CommitTree = Pick<TreeReader, 'objectType' | 'listDirectory' | 'showFile'>;
+
+export async function pathClosure(
+  repo: GitRepo | ClosureSource,
+  commit: CommitSha,
+  appPath: string,
+): Promise<PathClosure> {
+  if (!(repo instanceof GitRepo)) return closureFrom(atCommit(repo, commit), appPath);
+  // Every object the walk reads comes through one process.
+  const objects = repo.objectReader();
+  try {
+    return await closureFrom(new TreeReader(objects, commit), appPath);
+  } finally {
+    objects.close();
+  }
+}
+
+function atCommit(source: ClosureSource, commit: CommitSha): CommitTree {
+  return {
+    objectType: (repoPath) => source.objectType(commit, repoPath),
+    listDirectory: (dir) => source.listDirectory(commit, dir),
+    showFile: (repoPath) => source.showFile(commit, repoPath),
+  };
+}
+
+/** Types, directory listings and file contents at one commit, from a cat-file reader. */
+class TreeReader {
+  constructor(
+    private readonly objects: GitObjectReader,
+    private readonly commit: CommitSha,
+  ) {}
+
+  private read(repoPath: string) {
+    return this.objects.read(
+      repoPath === '' ? `${this.commit}^{tree}` : `${this.commit}:${assertSafeRepoPath(repoPath)}`,
+    );
+  }
+
+  async objectType(repoPath: string): Promise<'tree' | 'blob' | undefined> {
+    const type = (await this.read(repoPath))?.type;
+    return type === 'tree' || type === 'blob' ? type : undefined;
+  }
+
+  async listDirectory(dir: string): Promise<{ name: string; type: 'tree' | 'blob' }[]> {
+    const tree = await this.read(dir);
+    if (tree?.type !== 'tree') return [];
+    // Tree entries: "<mode> <name>\0" and a 20-byte object id; submodules (160000) are skipped.
+    const entries: { name: string; type: 'tree' | 'blob' }[] = [];
+    let at = 0;
+    while (at < tree.content.length) {
+      const space = tree.content.indexOf(32, at);
+      const nul = tree.content.indexOf(0, space);
+      const mode = tree.content.subarray(at, space).toString('utf8');
+      const name = tree.content.subarray(space + 1, nul).toString('utf8');
+      at = nul + 21;
+      if (mode === '40000') entries.push({ name, type: 'tree' });
+      else if (mode !== '160000') entries.push({ name, type: 'blob' });
+    }
+    return entries;
+  }
+
+  async showFile(repoPath: string): Promise<string> {
+    return (await this.read(repoPath))?.content.toString('utf8') ?? '';
+  }
+}
+
+async function closureFrom(tree: CommitTree, appPath: string): Promise<PathClosure> {
   const found = new Set<string>();
   const skipped: { from: string; ref: string; why: string }[] = [];
   const visitedDirs = new Set<string>();
@@ -24,7 +98,7 @@ export async function pathClosure(repo: GitRepo, commit: CommitSha, appPath: str
   const root = normaliseRepoPath(appPath);
   if (root === undefined)
     return { paths: [], skipped: [{ from: '(spec.path)', ref: appPath, why: 'outside the repository' }] };
-  const rootType = await repo.objectType(commit, root);
+  const rootType = await tree.objectType(root);
   if (rootType === undefined)
     return { paths: [], skipped: [{ from: '(spec.path)', ref: appPath, why: 'not found at this commit' }] };
   found.add(root);
@@ -34,7 +108,7 @@ export async function pathClosure(repo: GitRepo, commit: CommitSha, appPath: str
     const dir = queue.shift() as string;
     if (visitedDirs.has(dir)) continue;
     visitedDirs.add(dir);
-    const entries = await repo.listDirectory(commit, dir);
+    const entries = await tree.listDirectory(dir);
     const kustomizationFile = KUSTOMIZATION_FILES.find((f) =>
       entries.some((e) => e.type === 'blob' && e.name === f),
     );
@@ -47,7 +121,7 @@ export async function pathClosure(repo: GitRepo, commit: CommitSha, appPath: str
     const file = join(dir, kustomizationFile);
     let doc: unknown;
     try {
-      doc = parseYaml(await repo.showFile(commit, file));
+      doc = parseYaml(await tree.showFile(file));
     } catch (cause) {
       skipped.push({
         from: file,
@@ -66,7 +140,7 @@ export async function pathClosure(repo: GitRepo, commit: CommitSha, appPath: str
         skipped.push({ from: file, ref, why: 'outside the repository' });
         continue;
       }
-      const type = await repo.objectType(commit, target);
+      const type = await tree.objectType(target);
       if (type === undefined) {
         skipped.push({ from: file, ref, why: 'not found at this commit' });
         continue;

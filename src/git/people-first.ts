@@ -9,9 +9,7 @@
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { type CandidateCommit, commitsTouching } from './culprit.ts';
 import { type OwnCommitContext, ownCommitMark } from './own-commit.ts';
-import { type GitAuthor, type GitRepo, pathspecs } from './repo.ts';
-
-const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+import { EMPTY_TREE, type GitAuthor, type GitRepo, pathspecs } from './repo.ts';
 
 /** Commits on the branch after `bad` (first parent, newest first) touching `paths`, not made by Rewind. */
 export async function laterChanges(

@@ -29,6 +29,8 @@ export interface BranchPushInput {
   readonly incidentId: string;
   readonly buildRevert: (worktree: GitRepo, head: CommitSha) => Promise<RevertOutcome>;
   readonly fixForward?: FixForwardCheck;
+  /** A commit the revert comes after (the bad revision): the search for it stops there. */
+  readonly since?: CommitSha;
 }
 
 export async function pushRevertBranch(input: BranchPushInput): Promise<BranchPushOutcome> {
@@ -48,7 +50,7 @@ export async function pushRevertBranch(input: BranchPushInput): Promise<BranchPu
   }
   const current = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
   if (current !== undefined) {
-    const existing = await findIncidentCommit(mirror.repo, current, input.incidentId);
+    const existing = await findIncidentCommit(mirror.repo, current, input.incidentId, input.since);
     if (existing !== undefined) return { kind: 'already-pushed', sha: current };
   }
   const later = (await input.fixForward?.(mirror.repo, baseHead)) ?? [];
@@ -58,12 +60,9 @@ export async function pushRevertBranch(input: BranchPushInput): Promise<BranchPu
     if (!('sha' in revert)) return { kind: 'not-pushed', revert };
     const lease = `--force-with-lease=refs/heads/${branch}:${current ?? ''}`;
     const result = await input.workspace.withMirrorLock(mirror.url, () =>
-      mirror.repo.run(
-        ['push', '--quiet', '--porcelain', lease, 'origin', `+${revert.sha}:refs/heads/${branch}`],
-        {
-          okExitCodes: [1],
-        },
-      ),
+      mirror.repo.run(['push', '--porcelain', lease, 'origin', `+${revert.sha}:refs/heads/${branch}`], {
+        okExitCodes: [1],
+      }),
     );
     if (result.exitCode !== 0) {
       return {

@@ -36,6 +36,10 @@ export interface DirectPushInput {
   /** Asked on every fetched head right before building and pushing. */
   readonly fixForward?: FixForwardCheck;
   readonly maxAttempts?: number;
+  /** A commit the revert comes after (the bad revision): the search for it stops there. */
+  readonly since?: CommitSha;
+  /** The first attempt may use a fetch started this recently (the push is fast-forward only). */
+  readonly reuseFetchWithinMs?: number;
 }
 
 /**
@@ -52,14 +56,18 @@ export async function pushRevertDirect(input: DirectPushInput): Promise<PushOutc
   const maxAttempts = input.maxAttempts ?? 3;
   let lastMessage = '';
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const mirror = await input.workspace.syncMirror(input.remoteUrl);
+    const reuse = attempt === 1 && input.reuseFetchWithinMs !== undefined;
+    const mirror = await input.workspace.syncMirror(
+      input.remoteUrl,
+      reuse ? { reuseWithinMs: input.reuseFetchWithinMs } : {},
+    );
     const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
     if (head === undefined) {
       throw new InvalidInputError(
         `Branch "${branch}" does not exist on the remote; check the GitOps source's branch.`,
       );
     }
-    const existing = await findIncidentCommit(mirror.repo, head, input.incidentId);
+    const existing = await findIncidentCommit(mirror.repo, head, input.incidentId, input.since);
     if (existing !== undefined) return { kind: 'already-pushed', sha: existing };
     // A push that races this one fails the fast-forward and comes back here with the new head.
     const later = (await input.fixForward?.(mirror.repo, head)) ?? [];
@@ -83,11 +91,17 @@ export async function pushRevertDirect(input: DirectPushInput): Promise<PushOutc
   };
 }
 
-/** The newest commit reachable from `head` whose `Rewind-Incident` trailer equals `incidentId`. */
+/**
+ * The newest commit reachable from `head` whose `Rewind-Incident` trailer equals `incidentId`.
+ * `since`: a commit that existed before the incident (its bad revision); the revert can only come
+ * after it, so the history behind it is not searched (the whole history of a big repository costs
+ * seconds).
+ */
 export async function findIncidentCommit(
   repo: GitRepo,
   head: CommitSha,
   incidentId: string,
+  since?: CommitSha,
 ): Promise<CommitSha | undefined> {
   const out = await repo.text([
     'log',
@@ -95,6 +109,8 @@ export async function findIncidentCommit(
     `--grep=${INCIDENT_TRAILER}: ${incidentId}`,
     `--format=%H%x1f%(trailers:key=${INCIDENT_TRAILER},valueonly,separator=%x2C)%x1e`,
     head,
+    // --ignore-missing: a bad revision force-pushed away (not in the mirror) means no bound.
+    ...(since === undefined ? [] : ['--ignore-missing', `^${since}`]),
     '--',
   ]);
   for (const record of out.split('\x1e')) {
@@ -118,13 +134,11 @@ async function pushFastForward(
   branch: string,
 ): Promise<{ pushed: boolean; message: string }> {
   return workspace.withMirrorLock(mirror.url, async () => {
-    // No '+' in the refspec: the remote refuses anything but a fast-forward.
-    const result = await mirror.repo.run(
-      ['push', '--quiet', '--porcelain', 'origin', `${sha}:refs/heads/${branch}`],
-      {
-        okExitCodes: [1],
-      },
-    );
+    // No '+' in the refspec: the remote refuses anything but a fast-forward. --porcelain always
+    // prints, so simple-git settles without waiting (repo.ts).
+    const result = await mirror.repo.run(['push', '--porcelain', 'origin', `${sha}:refs/heads/${branch}`], {
+      okExitCodes: [1],
+    });
     if (result.exitCode === 0) return { pushed: true, message: '' };
     return { pushed: false, message: 'rejected as non-fast-forward' };
   });

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import type { CommitSha } from '../domain/commit-sha.ts';
+import { type CommitSha, parseCommitSha } from '../domain/commit-sha.ts';
 import { INCIDENT_TRAILER, REVERTS_TRAILER, type CandidateCommit } from './culprit.ts';
 import { isCovered } from './path-closure.ts';
 import { restoreDiscards, revertExceedsCulprits } from './people-first.ts';
-import { type GitAuthor, type GitRepo, pathspecs } from './repo.ts';
+import { EMPTY_TREE, type GitAuthor, type GitRepo, pathspecs } from './repo.ts';
+
+const ZERO_SHA = '0000000000000000000000000000000000000000';
 
 export type RevertOutcome =
   /** The whole commit(s) reverted. */
@@ -42,9 +41,19 @@ export interface BuildRevertInput {
  * Builds one revert commit on the worktree's HEAD. Strategy: whole revert when every app the
  * commits touch is failing; else (or on conflict) a revert scoped to the failing apps' paths; on
  * conflict again, restore those paths to the last good revision; else needs-human.
+ *
+ * Built from objects alone, never from a checkout (a monorepo's tree is large, and a partial
+ * mirror would have to download every file of it): each step is a three-way `merge-tree` of HEAD
+ * with the culprit's parent, on the culprit as merge base, which is what `git revert` does; the
+ * commit is written with `commit-tree` and returned by its sha (HEAD stays where it was: the push
+ * takes the sha, and a worktree's HEAD is only its starting point).
  */
 export async function buildRevert(worktree: GitRepo, input: BuildRevertInput): Promise<RevertOutcome> {
   if (input.commits.length === 0) return { kind: 'nothing-to-revert', message: 'No commit to revert.' };
+  const [head, headTree] = (await worktree.lines(['rev-parse', 'HEAD', 'HEAD^{tree}'])) as [
+    CommitSha,
+    string,
+  ];
   const touched = new Set<string>();
   for (const commit of input.commits) for (const f of await worktree.changedFiles(commit.sha)) touched.add(f);
   const touchedFailing = [...touched].filter((f) => isCovered(f, input.failingPaths));
@@ -55,23 +64,17 @@ export async function buildRevert(worktree: GitRepo, input: BuildRevertInput): P
     return { kind: 'nothing-to-revert', message: "The commits do not touch the failing apps' paths." };
   }
 
+  const base = { worktree, input, head, headTree };
   const conflicts = new Set<string>();
   if (!touchesHealthyApp) {
-    const whole = await tryWholeRevert(worktree, input.commits, conflicts);
-    if (whole)
-      return onlyTheCulprits(
-        worktree,
-        input,
-        await commitOrNothing(worktree, input, 'reverted', [...touched]),
-      );
+    const whole = await revertedTree(worktree, head, input.commits, undefined, conflicts);
+    if (whole !== undefined) return accept(base, whole, 'reverted', [...touched]);
   }
-  const scoped = await tryScopedRevert(worktree, input.commits, touchedFailing, conflicts);
-  if (scoped)
-    return onlyTheCulprits(worktree, input, await commitOrNothing(worktree, input, 'scoped', touchedFailing));
+  const scoped = await revertedTree(worktree, head, input.commits, touchedFailing, conflicts);
+  if (scoped !== undefined) return accept(base, scoped, 'scoped', touchedFailing);
   if (input.good !== undefined) {
     // Restoring the files to the last good revision is only a revert when nobody else changed them
     // since: otherwise it would silently discard their commits (people come first).
-    const head = await worktree.head();
     const discarded = await restoreDiscards(
       worktree,
       input.good,
@@ -87,12 +90,8 @@ export async function buildRevert(worktree: GitRepo, input: BuildRevertInput): P
         message: `Reverting ${input.commits.map((c) => c.sha.slice(0, 7)).join(', ')} conflicts in ${[...conflicts].join(', ') || touchedFailing.join(', ')}, and restoring those files to the last good revision would discard ${discarded.length} later commit(s) by other people (${discarded.map((c) => c.sha.slice(0, 7)).join(', ')}); revert by hand.`,
       };
     }
-    await restoreFiles(worktree, input.good, touchedFailing);
-    return onlyTheCulprits(
-      worktree,
-      input,
-      await commitOrNothing(worktree, input, 'restored', touchedFailing),
-    );
+    const restored = await treeWithFilesFrom(worktree, head, input.good, touchedFailing);
+    return accept(base, restored, 'restored', touchedFailing);
   }
   return {
     kind: 'needs-human',
@@ -101,117 +100,108 @@ export async function buildRevert(worktree: GitRepo, input: BuildRevertInput): P
   };
 }
 
-async function tryWholeRevert(
-  worktree: GitRepo,
+/**
+ * HEAD's tree with `commits` reverted newest first, each limited to `scope` when given; undefined
+ * (and the conflicting files added to `conflicts`) when a step conflicts.
+ */
+async function revertedTree(
+  repo: GitRepo,
+  head: CommitSha,
   commits: readonly CandidateCommit[],
+  scope: readonly string[] | undefined,
   conflicts: Set<string>,
-): Promise<boolean> {
+): Promise<string | undefined> {
+  let ours: string = head;
+  let tree: string | undefined;
   for (const commit of commits) {
-    const result = await worktree.run(
-      [
-        'revert',
-        '--no-commit',
-        '--no-edit',
-        ...(commit.mainline === undefined ? [] : ['-m', '1']),
-        commit.sha,
-      ],
-      { okExitCodes: [1] },
-    );
-    if (result.exitCode !== 0) {
-      for (const f of await unmergedFiles(worktree)) conflicts.add(f);
-      await resetHard(worktree);
-      return false;
-    }
-  }
-  return true;
-}
-
-/** Applies each commit's reverse diff (vs. its first parent), limited to `files`, with a 3-way merge. */
-async function tryScopedRevert(
-  worktree: GitRepo,
-  commits: readonly CandidateCommit[],
-  files: readonly string[],
-  conflicts: Set<string>,
-): Promise<boolean> {
-  const patchFile = path.join(worktree.dir, `.rewind-${randomBytes(6).toString('hex')}.patch`);
-  try {
-    for (const commit of commits) {
-      const parent = commit.parents[0];
-      const reverse =
-        parent === undefined
-          ? await worktree.text([
-              'diff',
-              '--binary',
-              commit.sha,
-              '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
-              '--',
-              ...pathspecs(files),
-            ])
-          : await worktree.text(['diff', '--binary', commit.sha, parent, '--', ...pathspecs(files)]);
-      if (reverse.trim() === '') continue;
-      await writeFile(patchFile, reverse);
-      const result = await worktree.run(['apply', '--3way', '--index', '--whitespace=nowarn', patchFile], {
+    // Parent 1 is the mainline of a merge; a root commit reverts to the empty tree.
+    const parent = commit.parents[0] ?? EMPTY_TREE;
+    const theirsTree =
+      scope === undefined ? `${parent}^{tree}` : await treeWithFilesFrom(repo, commit.sha, parent, scope);
+    // A commit holding the parent's files on top of the culprit: merging it into `ours` takes the
+    // culprit as merge base, so the merge undoes exactly the culprit's change.
+    const theirs = await commitTree(repo, theirsTree, commit.sha, 'rewind: revert step');
+    const merged = await repo.run(
+      ['merge-tree', '--write-tree', '--name-only', '--no-messages', ours, theirs],
+      {
         okExitCodes: [1],
-      });
-      if (result.exitCode !== 0) {
-        for (const f of await unmergedFiles(worktree)) conflicts.add(f);
-        if (conflicts.size === 0) for (const f of files) conflicts.add(f);
-        await resetHard(worktree);
-        return false;
-      }
+      },
+    );
+    const [written = '', ...files] = merged.stdout.split('\n');
+    if (merged.exitCode !== 0) {
+      for (const f of files) if (f !== '') conflicts.add(f);
+      if (conflicts.size === 0) for (const f of scope ?? []) conflicts.add(f);
+      return undefined;
     }
-    return true;
-  } finally {
-    await rm(patchFile, { force: true });
+    tree = written.trim();
+    if (commit !== commits.at(-1)) ours = await commitTree(repo, tree, ours, 'rewind: revert step');
   }
+  return tree;
 }
 
-/** `git checkout <good> -- <files>`, including deleting files that did not exist at good. */
-async function restoreFiles(worktree: GitRepo, good: CommitSha, files: readonly string[]): Promise<void> {
-  const existing: string[] = [];
-  const absent: string[] = [];
-  for (const f of files) ((await worktree.objectType(good, f)) === 'blob' ? existing : absent).push(f);
-  if (existing.length > 0) await worktree.run(['checkout', good, '--', ...pathspecs(existing)]);
-  if (absent.length > 0)
-    await worktree.run(['rm', '-q', '-r', '-f', '--ignore-unmatch', '--', ...pathspecs(absent)]);
+/** `base`'s tree with `files` as they are in `source` (deleted where `source` has none of them). */
+async function treeWithFilesFrom(
+  repo: GitRepo,
+  base: string,
+  source: string,
+  files: readonly string[],
+): Promise<string> {
+  await repo.run(['read-tree', base]);
+  const present = new Map<string, string>();
+  for (const entry of (await repo.text(['ls-tree', '-r', '-z', source, '--', ...pathspecs(files)])).split(
+    '\0',
+  )) {
+    const tab = entry.indexOf('\t');
+    if (tab > 0) present.set(entry.slice(tab + 1), entry.slice(0, tab));
+  }
+  // `update-index --index-info` lines: "<mode> <type> <sha>\t<path>"; mode 0 removes the path.
+  const lines = files.map((f) => `${present.get(f) ?? `0 blob ${ZERO_SHA}`}\t${f}\0`);
+  await repo.run(['update-index', '-z', '--index-info'], { input: lines.join('') });
+  return (await repo.text(['write-tree'])).trim();
+}
+
+async function commitTree(repo: GitRepo, tree: string, parent: string, message: string): Promise<CommitSha> {
+  return parseCommitSha(
+    (await repo.text(['commit-tree', tree, '-p', parent, '-m', message])).trim(),
+    'commit',
+  );
+}
+
+interface Attempt {
+  readonly worktree: GitRepo;
+  readonly input: BuildRevertInput;
+  readonly head: CommitSha;
+  readonly headTree: string;
 }
 
 /**
- * The last word before a revert commit leaves the builder: it may take back only what the culprits
- * changed. A commit that removes or adds any other line is dropped and the incident needs a person.
+ * Commits `tree` on HEAD, unless nothing changes; then the last word before a revert commit leaves
+ * the builder: it may take back only what the culprits changed. A commit that removes or adds any
+ * other line is dropped and the incident needs a person.
  */
-async function onlyTheCulprits(
-  worktree: GitRepo,
-  input: BuildRevertInput,
-  outcome: RevertOutcome,
-): Promise<RevertOutcome> {
-  if (!('sha' in outcome)) return outcome;
-  const exceeding = await revertExceedsCulprits(worktree, outcome.sha, input.commits, outcome.paths);
-  if (exceeding.length === 0) return outcome;
-  await worktree.run(['reset', '--quiet', '--hard', 'HEAD~1']);
-  return {
-    kind: 'needs-human',
-    conflicts: exceeding,
-    message: `The ${outcome.kind} revert of ${input.commits.map((c) => c.sha.slice(0, 7)).join(', ')} would also undo lines the culprit did not write in ${exceeding.join(', ')} (somebody changed them since); revert by hand.`,
-  };
-}
-
-async function commitOrNothing(
-  worktree: GitRepo,
-  input: BuildRevertInput,
+async function accept(
+  attempt: Attempt,
+  tree: string,
   kind: 'reverted' | 'scoped' | 'restored',
   paths: readonly string[],
 ): Promise<RevertOutcome> {
-  const staged = (await worktree.text(['diff', '--cached', '--name-only', '-z'])).split('\0').filter(Boolean);
-  if (staged.length === 0) {
-    await resetHard(worktree);
+  const { worktree, input, head } = attempt;
+  if (tree === attempt.headTree) {
     return {
       kind: 'nothing-to-revert',
       message: "The failing apps' paths already match the reverted state.",
     };
   }
-  await worktree.run(['commit', '--quiet', '--no-verify', '-m', revertMessage(input, kind, paths)]);
-  return { kind, sha: await worktree.head(), paths: [...paths].sort() };
+  const sha = await commitTree(worktree, tree, head, revertMessage(input, kind, paths));
+  const exceeding = await revertExceedsCulprits(worktree, sha, input.commits, paths);
+  if (exceeding.length > 0) {
+    return {
+      kind: 'needs-human',
+      conflicts: exceeding,
+      message: `The ${kind} revert of ${input.commits.map((c) => c.sha.slice(0, 7)).join(', ')} would also undo lines the culprit did not write in ${exceeding.join(', ')} (somebody changed them since); revert by hand.`,
+    };
+  }
+  return { kind, sha, paths: [...paths].sort() };
 }
 
 export function revertMessage(
@@ -242,14 +232,4 @@ export function revertMessage(
     `${INCIDENT_TRAILER}: ${input.incidentId}`,
   ];
   return `${subject}\n\n${body.join('\n')}\n\n${trailers.join('\n')}\n`;
-}
-
-async function unmergedFiles(worktree: GitRepo): Promise<string[]> {
-  return worktree.lines(['diff', '--name-only', '--diff-filter=U']);
-}
-
-async function resetHard(worktree: GitRepo): Promise<void> {
-  await worktree.run(['revert', '--quit'], { okExitCodes: [128, 1] });
-  await worktree.run(['reset', '--quiet', '--hard', 'HEAD']);
-  await worktree.run(['clean', '-q', '-f', '-d']);
 }

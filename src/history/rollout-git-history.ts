@@ -16,7 +16,7 @@ import { appLabel, parseAppRef } from '../domain/app-ref.ts';
 import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
 import { InvalidInputError, NotFoundError, redact } from '../domain/errors.ts';
 import type { Engine } from '../engines/engine.ts';
-import { engineFor } from '../engines/registry.ts';
+import { engineFor, unknownAppError } from '../engines/registry.ts';
 import { INCIDENT_TRAILER } from '../git/culprit.ts';
 import { pathClosure } from '../git/path-closure.ts';
 import { type GitRepo, pathspecs } from '../git/repo.ts';
@@ -338,13 +338,7 @@ export async function loadHistory(request: HistoryRequest): Promise<DeploymentHi
   const label = appLabel(app);
   const engine = engineFor(app);
   const object = await request.cluster.get(engine.ref(app));
-  if (object === undefined) {
-    throw new NotFoundError(
-      `Unknown app "${request.app}": there is no ${engine.noun} "${app.name}" in namespace "${app.namespace}". ` +
-        `List the apps with \`${engine.listCommand}\` and pass <namespace>/<name> (app/<ns>/<name> for Argo CD), ` +
-        'or use --deployment <namespace>/<name> for a Deployment without Git.',
-    );
-  }
+  if (object === undefined) throw unknownAppError(request.app, app);
   let deployments = await request.cluster.list(DEPLOYMENT, undefined, engine.workloadSelector(app));
   if (wanted !== undefined) {
     const applied = deployments.map((d) => `${d.metadata?.namespace}/${d.metadata?.name}`);

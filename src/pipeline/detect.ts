@@ -35,7 +35,8 @@ export interface AppSnapshot {
 export interface FailureSignal {
   readonly app: AppRef;
   readonly incidentId: string;
-  readonly trigger: 'engine' | 'pods';
+  /** `alert`: an Alertmanager alert or a Flux event named the app (POST /webhooks/...). */
+  readonly trigger: 'engine' | 'pods' | 'alert';
   readonly badRevision: CommitSha;
   readonly goodRevision?: CommitSha;
   readonly reason: string;
@@ -108,6 +109,62 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
     reason: first.reason,
     message: `${failures.length} Pod(s) of the new revision are failing; first: ${first.pod} container ${first.container}: ${first.reason} (${first.message})`,
     since: options.now.toISOString(),
+  };
+}
+
+/** Why an alert that names an app does not open an incident. */
+export interface AlertNotActed {
+  readonly ignored: 'AppHealthy' | 'AppSuspended' | 'HealthUnknown' | 'NoRevision' | 'NoGoodRevision';
+  readonly message: string;
+}
+
+/**
+ * An alert (Alertmanager, a Flux event) says the app is broken; the engine says which revision: the
+ * one it is applying or last tried, against the last good one as the detector reckons it. The
+ * engine has the last word on health: an app it reports healthy (or cannot judge) is left alone.
+ */
+export function alertedFailure(
+  app: AppRef,
+  object: KubeObjectJson,
+  alert: { readonly reason: string; readonly message: string },
+  now: Date,
+): FailureSignal | AlertNotActed {
+  const engine = engineFor(app);
+  const verdict = engine.assess(object);
+  const label = `${app.namespace}/${app.name}`;
+  if (verdict.state === 'healthy')
+    return { ignored: 'AppHealthy', message: `${label} is healthy per its ${engine.noun}; nothing to do.` };
+  if (verdict.state === 'suspended')
+    return { ignored: 'AppSuspended', message: `${label} is suspended: ${verdict.message}` };
+  if (verdict.state === 'unknown')
+    return {
+      ignored: 'HealthUnknown',
+      message: `The health of ${label} is unknown (${verdict.reason}: ${verdict.message}); Rewind acts on what its engine confirms.`,
+    };
+  const attempted = verdict.badRevision ?? engine.attemptedRevision(object);
+  if (!attempted)
+    return {
+      ignored: 'NoRevision',
+      message: `${label} has not reconciled a revision yet; nothing to roll back.`,
+    };
+  const lastHealthy = tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '');
+  const applied = engine.appliedRevision(object);
+  const good =
+    verdict.goodRevision ?? (engine.appliedMeansHealthy(object) ? (applied ?? lastHealthy) : lastHealthy);
+  if (!good || good.sha === attempted.sha)
+    return {
+      ignored: 'NoGoodRevision',
+      message: `No last-good revision before ${attempted.sha.slice(0, 12)} is known for ${label}; roll back by hand with --to <sha>.`,
+    };
+  return {
+    app,
+    incidentId: incidentIdFor(app, attempted.sha),
+    trigger: 'alert',
+    badRevision: attempted.sha,
+    goodRevision: good.sha,
+    reason: alert.reason,
+    message: alert.message,
+    since: verdict.since ?? now.toISOString(),
   };
 }
 

@@ -21,7 +21,7 @@ export const durableIncidentSchema = z.object({
   app: appRefSchema,
   bad: sha,
   good: sha,
-  trigger: z.enum(['engine', 'pods', 'manual', 'chatops']),
+  trigger: z.enum(['engine', 'pods', 'alert', 'manual', 'chatops']),
   /** Written by earlier versions (only ever a suspend); read as a hold. */
   suspendedByRewind: z.boolean().default(false),
   /** What Rewind changed to hold the engine (engine-specific), to be undone exactly. */

@@ -1,6 +1,7 @@
 // What Rewind remembers about an incident beyond the domain's conditions: the evidence a person
 // reads in `rewind status`, in the Kubernetes Event and (with a forge) on the pull request.
 import type { Incident } from '../domain/incident.ts';
+import type { AlertEvidence } from './alert-evidence.ts';
 import type { WorkloadTemplates } from './verify.ts';
 
 export interface DeploymentVerdictSummary {
@@ -12,7 +13,7 @@ export interface DeploymentVerdictSummary {
 
 export interface IncidentDetails {
   /** `chatops`: a person asked through a comment or Slack (a manual rollback that counts in the budget). */
-  readonly trigger: 'engine' | 'pods' | 'manual' | 'chatops';
+  readonly trigger: 'engine' | 'pods' | 'alert' | 'manual' | 'chatops';
   readonly dryRun: boolean;
   /** Who asked for a manual or ChatOps rollback, where and why (sanitised, one line). */
   readonly requestedBy?: string;
@@ -23,6 +24,8 @@ export interface IncidentDetails {
   /** Health reason and message that made Rewind act. */
   readonly healthReason?: string;
   readonly healthMessage?: string;
+  /** Alerts and Flux events that named the app (newest last, bounded, sanitised). */
+  readonly alerts?: readonly AlertEvidence[];
   readonly source?: { readonly url: string; readonly branch: string };
   readonly culpritRule?: string;
   readonly confidence?: string;

@@ -25,8 +25,16 @@ export interface ClusterPort extends EngineCluster {
 /** The git side of a rollback (implemented by src/git/rollback-git.ts over real repositories). */
 export interface GitPort {
   locate(input: LocateInput): Promise<Located>;
-  /** The revert commit already on the branch for this incident, if a previous attempt pushed it. */
-  pushedRevert(url: string, branch: string, incidentId: string): Promise<CommitSha | undefined>;
+  /**
+   * The revert commit already on the branch for this incident, if a previous attempt pushed it;
+   * `since` (the bad revision) bounds the search: the revert can only come after it.
+   */
+  pushedRevert(
+    url: string,
+    branch: string,
+    incidentId: string,
+    since?: CommitSha,
+  ): Promise<CommitSha | undefined>;
   revertAndPush(input: RevertPushInput): Promise<RevertPushOutcome>;
   revertAndPushBranch(
     input: Omit<RevertPushInput, 'dryRun'> & { readonly prBranch: string },
@@ -35,6 +43,12 @@ export interface GitPort {
   revertOf(url: string, branch: string, culprit: CommitSha): Promise<CommitSha | undefined>;
   filesChangedBy(url: string, commit: CommitSha): Promise<string[]>;
   closureOf(url: string, commit: CommitSha, appPath: string): Promise<readonly string[]>;
+  /** Several apps' closures at one commit, in order (computed once per source and commit). */
+  closuresOf(url: string, commit: CommitSha, appPaths: readonly string[]): Promise<(readonly string[])[]>;
+  /** A commit's first parent (undefined for a root commit). */
+  parentOf(url: string, commit: CommitSha): Promise<CommitSha | undefined>;
+  /** A commit's full message. */
+  commitMessage(url: string, commit: CommitSha): Promise<string>;
   isAncestor(url: string, ancestor: CommitSha, descendant: CommitSha): Promise<boolean>;
   /** People's commits on the branch after `bad` touching `paths` (someone fixing forward). */
   laterChanges(
@@ -43,6 +57,15 @@ export interface GitPort {
     bad: CommitSha,
     paths: readonly string[],
   ): Promise<readonly CandidateCommit[]>;
+}
+
+/**
+ * Which pull request carries the revert of a culprit, and of the bad revision it was found for
+ * (src/queue/culprit-claims.ts): a cache, keyed by source and commit.
+ */
+export interface CulpritClaims {
+  pullRequestFor(sourceKey: string, commit: string): Promise<number | undefined>;
+  claim(sourceKey: string, commit: string, pullRequest: number): Promise<void>;
 }
 
 export interface Clock {

@@ -10,7 +10,7 @@ import {
   revertBranchFor,
   type RollbackMarker,
 } from '../domain/branch.ts';
-import { parseCommitSha, shortSha } from '../domain/commit-sha.ts';
+import { type CommitSha, parseCommitSha, shortSha } from '../domain/commit-sha.ts';
 import { isCovered } from '../git/path-closure.ts';
 import type { Forge, PullRequest } from '../forge/port.ts';
 import type { CandidateCommit, CulpritOutcome } from '../git/culprit.ts';
@@ -48,6 +48,8 @@ export interface PullRequestTexts {
   pullRequest(content: PullRequestContent): { title: string; body: string };
   /** Appended to the body when another app fails on the same culprit; carries that incident's marker. */
   alsoFailing(input: { incidentId: string; culprit: string; app: FailingAppText }): string;
+  /** Whether a pull request body (rendered above) already names the app. */
+  listsApp(body: string, label: string): boolean;
   refused(input: { incidentId: string; status: number; message: string; expectedSha: string }): {
     marker: string;
     body: string;
@@ -128,6 +130,169 @@ export async function recordRevertPushed(
   await rec.to('RevertPrepared', pushed.kind === 'pushed' ? pushed.revert.kind : 'AlreadyPushed', message);
 }
 
+export interface JoinInput {
+  readonly app: AppRef;
+  readonly url: string;
+  readonly branch: string;
+  readonly culprit: CommitSha;
+  /** This app's path closure (what of the culprit must be reverted for it). */
+  readonly failingPaths: readonly string[];
+  /** How this app failing reads in the pull request. */
+  readonly self: FailingAppText;
+  /** The pull request recorded for this culprit (CulpritClaims), if any. */
+  readonly claimed?: number | undefined;
+  /**
+   * Under the culprit's lock, joining may add the app to the PR body (edits of one body must not
+   * race) and looks for a merged revert on the branch (a fetch). Without the lock, only the recorded
+   * PR and the open PRs that already name the app are joined: reads of caches and the forge.
+   */
+  readonly underLock: boolean;
+}
+
+/**
+ * One culprit, one pull request: the revert of this culprit that another incident already proposed
+ * (an open Rewind PR carrying the culprit's marker) or already merged (a Rewind revert on the branch)
+ * takes this incident in, or undefined when there is none. Joining writes to the forge only when
+ * the PR does not name the app yet, so a storm of incidents of one commit costs one PR, not one edit
+ * per app.
+ */
+export async function joinSharedRevert(
+  deps: ForgeDeps,
+  git: GitPort,
+  rec: IncidentRecorder,
+  input: JoinInput,
+): Promise<OpenOutcome | undefined> {
+  if (input.claimed !== undefined) {
+    const joined = await joinPullRequest(
+      deps,
+      git,
+      rec,
+      input,
+      await deps.forge.getPullRequest(input.claimed),
+    );
+    if (joined) return joined;
+  }
+  for (const pr of await deps.forge.listOpenRewindPullRequests()) {
+    const joined = await joinPullRequest(deps, git, rec, input, pr);
+    if (joined) return joined;
+  }
+  return input.underLock ? linkMergedRevert(deps, git, rec, input) : undefined;
+}
+
+/** Joins `pr` when it is another incident's Rewind PR of this culprit, open or merged. */
+export async function joinPullRequest(
+  deps: ForgeDeps,
+  git: GitPort,
+  rec: IncidentRecorder,
+  input: JoinInput,
+  pr: PullRequest,
+): Promise<OpenOutcome | undefined> {
+  const culprit = input.culprit;
+  // This incident's own PR (its branch), found again after a crash or a lost answer, is not one to
+  // join: joining it would leave the incident waiting for an owner that is itself.
+  if (pr.headBranch === revertBranchFor(input.app, culprit)) return undefined;
+  const markers = parseRollbackMarkers(pr.body);
+  if (!markers.some((m) => m.culprit === culprit)) return undefined;
+  if (pr.merged) return linkMerged(rec, pr, pr.mergeCommitSha ?? pr.headSha, culprit);
+  if (pr.state !== 'open') return undefined;
+  if (!markers.some((m) => m.incident === rec.record.id)) {
+    // Join only if that PR's revert already covers this app's files in the culprit: Rewind does
+    // not widen another incident's pull request behind its reviewers' backs.
+    const culpritFiles = await git.filesChangedBy(input.url, culprit);
+    const reverted = new Set(await git.filesChangedBy(input.url, parseCommitSha(pr.headSha)));
+    const missing = culpritFiles.filter((f) => isCovered(f, input.failingPaths) && !reverted.has(f));
+    if (missing.length > 0) {
+      return {
+        kind: 'needs-human',
+        reason: 'NotCoveredByPullRequest',
+        message: `Pull request #${pr.number} reverts ${shortSha(culprit)} for other apps but not ${appLabel(input.app)}'s files (${missing.join(', ')}). Widen that PR or revert these files by hand.`,
+      };
+    }
+    if (!deps.texts.listsApp(pr.body, input.self.label)) {
+      if (!input.underLock) return undefined;
+      await announceJoin(deps, rec, pr, input);
+    }
+  }
+  await rec.details({ revert: { kind: 'joined', sha: pr.headSha } });
+  await rec.to(
+    'RevertPrepared',
+    'JoinedPullRequest',
+    `The revert of ${shortSha(culprit)} is already proposed in #${pr.number}.`,
+  );
+  await recordPullRequest(rec, pr, 'JoinedPullRequest');
+  return { kind: 'opened', pr };
+}
+
+/** Links the incident to a merged Rewind PR that reverted its culprit for another app. */
+async function linkMerged(
+  rec: IncidentRecorder,
+  pr: PullRequest,
+  sha: string,
+  culprit: string,
+): Promise<OpenOutcome> {
+  await rec.details({ revert: { kind: 'shared', sha } });
+  await rec.to(
+    'RevertPrepared',
+    'AlreadyReverted',
+    `${sha.slice(0, 7)} already reverts ${culprit.slice(0, 7)} for another app (#${pr.number}).`,
+  );
+  await recordPullRequest(rec, pr, 'JoinedPullRequest');
+  return { kind: 'opened', pr };
+}
+
+/** Adds a late app to the PR body (with its incident's marker) and tells the reviewers once. */
+async function announceJoin(
+  deps: ForgeDeps,
+  rec: IncidentRecorder,
+  pr: PullRequest,
+  input: JoinInput,
+): Promise<void> {
+  const { forge } = deps;
+  const culprit = input.culprit;
+  await forge.updatePullRequestBody(
+    pr.number,
+    pr.body + deps.texts.alsoFailing({ incidentId: rec.record.id, culprit, app: input.self }),
+  );
+  await optionalCall(deps.log, `comment on #${pr.number} that ${appLabel(input.app)} joined`, () =>
+    forge.ensureComment(
+      pr.number,
+      `<!-- rewind:joined=${rec.record.id} -->`,
+      `<!-- rewind:joined=${rec.record.id} -->\n${appLabel(input.app)} fails on the same commit ${shortSha(culprit)} (${input.self.reason}); this pull request reverts it for both.`,
+    ),
+  );
+}
+
+/**
+ * The culprit is already reverted on the branch by a Rewind pull request that another incident of
+ * the same commit merged: this incident follows that PR (as the direct-push path carries on from an
+ * earlier revert) instead of building an empty revert of its own.
+ */
+async function linkMergedRevert(
+  deps: ForgeDeps,
+  git: GitPort,
+  rec: IncidentRecorder,
+  input: JoinInput,
+): Promise<OpenOutcome | undefined> {
+  const culprit = input.culprit;
+  const earlier = await git.revertOf(input.url, input.branch, culprit);
+  if (!earlier) return undefined;
+  const number = pullRequestNumberIn(await git.commitMessage(input.url, earlier));
+  const pr = number === undefined ? undefined : await deps.forge.getPullRequest(number);
+  // Only a merged Rewind PR of this very culprit counts; anything else is left to the normal path.
+  if (!pr?.merged || !parseRollbackMarkers(pr.body).some((m) => m.culprit === culprit)) return undefined;
+  return linkMerged(rec, pr, earlier, culprit);
+}
+
+/** The PR number Rewind's merge commit names: GitHub's merge title, or the squash title's "(#N)". */
+export function pullRequestNumberIn(message: string): number | undefined {
+  const subject = message.split('\n')[0] ?? '';
+  const found =
+    /^Merge pull request #(\d+) /.exec(subject) ??
+    /\(#(\d+)\)$/.exec(subject) ??
+    /^Rewind merges pull request #(\d+) /m.exec(message);
+  return found ? Number(found[1]) : undefined;
+}
+
 export async function openPullRequest(
   deps: ForgeDeps,
   git: GitPort,
@@ -138,50 +303,14 @@ export async function openPullRequest(
   const culprit = input.culprit.sha;
 
   const prBranch = revertBranchFor(input.app, culprit);
-  // One PR per culprit: an open Rewind PR for the same commit takes this app in. This incident's own
-  // PR (its branch), found again after a crash or a lost answer, is not one to join: joining it
-  // would leave the incident waiting for an owner that is itself.
-  for (const pr of await forge.listOpenRewindPullRequests()) {
-    if (pr.headBranch === prBranch) continue;
-    const markers = parseRollbackMarkers(pr.body);
-    if (!markers.some((m) => m.culprit === culprit)) continue;
-    if (!markers.some((m) => m.incident === rec.record.id)) {
-      // Join only if that PR's revert already covers this app's files in the culprit: Rewind does
-      // not widen another incident's pull request behind its reviewers' backs.
-      const culpritFiles = await git.filesChangedBy(input.url, input.culprit.sha);
-      const reverted = new Set(await git.filesChangedBy(input.url, parseCommitSha(pr.headSha)));
-      const ours = culpritFiles.filter((f) => isCovered(f, input.failingPaths));
-      const missing = ours.filter((f) => !reverted.has(f));
-      if (missing.length > 0) {
-        return {
-          kind: 'needs-human',
-          reason: 'NotCoveredByPullRequest',
-          message: `Pull request #${pr.number} reverts ${shortSha(culprit)} for other apps but not ${appLabel(input.app)}'s files (${missing.join(', ')}). Widen that PR or revert these files by hand.`,
-        };
-      }
-      const self = input.failingAppsDetail[0]!;
-      await forge.updatePullRequestBody(
-        pr.number,
-        pr.body + deps.texts.alsoFailing({ incidentId: rec.record.id, culprit, app: self }),
-      );
-      // Tells the reviewers; the body above already carries this incident's marker.
-      await optionalCall(deps.log, `comment on #${pr.number} that ${appLabel(input.app)} joined`, () =>
-        forge.ensureComment(
-          pr.number,
-          `<!-- rewind:joined=${rec.record.id} -->`,
-          `<!-- rewind:joined=${rec.record.id} -->\n${appLabel(input.app)} fails on the same commit ${shortSha(input.culprit.sha)} (${self.reason}); this pull request reverts it for both.`,
-        ),
-      );
-    }
-    await rec.details({ revert: { kind: 'joined', sha: pr.headSha } });
-    await rec.to(
-      'RevertPrepared',
-      'JoinedPullRequest',
-      `The revert of ${shortSha(culprit)} is already proposed in #${pr.number}.`,
-    );
-    await recordPullRequest(rec, pr, 'JoinedPullRequest');
-    return { kind: 'opened', pr };
-  }
+  // Asked again under the culprit's lock: another incident may have opened or merged it meanwhile.
+  const joined = await joinSharedRevert(deps, git, rec, {
+    ...input,
+    culprit,
+    self: input.failingAppsDetail[0]!,
+    underLock: true,
+  });
+  if (joined) return joined;
 
   const previous = await forge.findPullRequest(prBranch);
   if (previous?.state === 'closed' && !previous.merged && !input.manual) {

@@ -14,3 +14,12 @@ export async function recordedOwnCommits(incidents: IncidentStore): Promise<Read
   }
   return shas;
 }
+
+/**
+ * Whether `sha` is a commit Rewind recorded as its own. The detector asks before opening an
+ * incident: while the engine rolls a revert out, the revert is its attempted revision and the bad
+ * ReplicaSet's Pods still fail for a moment; that is the incident's own recovery, not a new failure.
+ */
+export async function isRecordedOwnCommit(incidents: IncidentStore, sha: string): Promise<boolean> {
+  return (await recordedOwnCommits(incidents)).has(sha);
+}

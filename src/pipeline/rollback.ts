@@ -13,7 +13,7 @@ import { incidentRecordFor } from './incident-from-job.ts';
 import type { IncidentRecord } from './incident-record.ts';
 import { IncidentRecorder, announceTransition } from './incident-recorder.ts';
 import { actByDirectPush } from './rollback/act-direct-push.ts';
-import { actByPullRequest, followPullRequest } from './rollback/act-pull-request.ts';
+import { actByPullRequest, followPullRequest, joinStorm } from './rollback/act-pull-request.ts';
 import { contain } from './rollback/contain.ts';
 import type { RollbackDeps, RollbackResult } from './rollback/context.ts';
 import { budgetGate } from './rollback/gates.ts';
@@ -82,10 +82,12 @@ async function runSteps(
   if ('done' in gated) return gated.done;
   const contained = await contain(ctx);
   if (contained.kind === 'ended') return { kind: 'already-finished', condition: contained.condition };
+  const storm = await joinStorm(ctx);
+  if (storm) return storm;
   const located = await locate(ctx, contained);
   if ('done' in located) return located.done;
-  const plan = await planRevert(ctx, located.next);
-  return ctx.forge && !ctx.dryRun ? actByPullRequest(ctx, plan, located.next) : actByDirectPush(ctx, plan);
+  if (ctx.forge && !ctx.dryRun) return actByPullRequest(ctx, located.next);
+  return actByDirectPush(ctx, await planRevert(ctx, located.next));
 }
 
 async function loadOrCreate(job: RollbackJob, deps: RollbackDeps): Promise<IncidentRecord> {

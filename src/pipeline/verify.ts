@@ -2,7 +2,7 @@
 // every Deployment of the app is back on its last-good pod template, on a ReplicaSet that existed
 // before the incident, fully rolled out, with the bad ReplicaSet scaled to 0.
 import type { KubeObjectJson } from '../cluster/informer.ts';
-import { lastGoodTemplateCandidates } from '../cluster/rollout-history.ts';
+import { lastGoodTemplateCandidates, rolledBackFrom } from '../cluster/rollout-history.ts';
 import { convergenceVerdict, rolloutStatus } from '../cluster/rollout-verdict.ts';
 import type { PodTemplate } from '../cluster/template.ts';
 import { engineFor } from '../engines/registry.ts';
@@ -26,23 +26,29 @@ export function deploymentKey(deployment: KubeObjectJson): string {
 }
 
 /**
- * The last-good and bad templates of each Deployment of an app, read from the ReplicaSet history
- * while the bad revision is live: bad = the Deployment's current template, last good = the most
- * recently rolled-out other template created before the incident.
+ * The last-good and bad templates of each Deployment of an app, read from the ReplicaSet history:
+ * last good = the most recently rolled-out other template created before the incident. Bad = the
+ * Deployment's current template while the bad revision is live. Once the engine applied another
+ * revision (`revertReached`: an incident of a storm taken up after the shared revert reached its app),
+ * the current template may be the good one again, on its reused ReplicaSet: then bad = the template
+ * of the ReplicaSet that rollback moved away from.
  */
 export async function recordTemplates(
   cluster: ClusterPort,
   deployments: readonly KubeObjectJson[],
   incidentStartedAt: string,
+  revertReached = false,
 ): Promise<WorkloadTemplates> {
   const lastGood: Record<string, { template: PodTemplate; rsUid?: string }> = {};
   const bad: Record<string, PodTemplate> = {};
   for (const deployment of deployments) {
     const replicaSets = await cluster.replicaSetsOf(deployment);
     const key = deploymentKey(deployment);
-    bad[key] = deployment.spec?.template as PodTemplate;
+    const replaced = revertReached ? rolledBackFrom(deployment, replicaSets, incidentStartedAt) : undefined;
+    bad[key] = (replaced?.spec?.template ?? deployment.spec?.template) as PodTemplate;
     const [candidate] = lastGoodTemplateCandidates(deployment, replicaSets, {
       before: incidentStartedAt,
+      badTemplate: bad[key],
     });
     if (candidate) lastGood[key] = { template: candidate.template, rsUid: candidate.uid };
   }

@@ -32,7 +32,7 @@ export async function assertRedisReachable(settings: RedisSettings, timeoutMs = 
   } catch (error) {
     throw new TransientError(
       `Cannot reach Redis at ${redact(settings.url)}: ${(error as Error).message}. ` +
-        'Start Redis or set redis.url in rewind.yaml (or REWIND_REDIS_URL).',
+        'Start Redis, or point Rewind at it with REWIND_REDIS_URL, redis.url in rewind.yaml or REDIS_URL (first set wins).',
       { cause: error },
     );
   } finally {

@@ -25,7 +25,7 @@ export const rollbackJobSchema = z.strictObject({
   badRevision: sha,
   goodRevision: sha.optional(),
   /** What noticed the failure. */
-  trigger: z.enum(['engine', 'pods', 'manual', 'chatops']),
+  trigger: z.enum(['engine', 'pods', 'alert', 'manual', 'chatops']),
   reason: z.string().max(200),
   message: z.string().max(2000),
   failingSince: z.string().optional(),

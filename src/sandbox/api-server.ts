@@ -2,9 +2,11 @@
 // enough to kube-apiserver that kubectl (1.27..1.33) and @kubernetes/client-node work unchanged.
 // Discovery, OpenAPI stubs and Table printing live next door (openapi.ts, tables.ts, patch.ts);
 // this file routes requests, maps verbs onto the store and streams watches.
+import { type AccessOptions, AccessControl } from './access-control.ts';
 import { applyObjectDefaults } from './defaults.ts';
 import { type DeleteOptions, InvalidDeleteOptions, deleteOptionsOf } from './deletion.ts';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { fieldManagerOf, recordUpdate } from './managed-fields.ts';
@@ -20,9 +22,11 @@ import {
   NAMESPACE,
   RESOURCES,
   type ResourceType,
+  type Subresource,
   apiVersionOf,
   resourceByPlural,
 } from './resources.ts';
+import { requestInfo } from './request-info.ts';
 import { checkApplyTarget, planApply } from './server-side-apply.ts';
 import { type KubeObject, type ListOptions, type ObjectStore, StatusError } from './store.ts';
 import { type IncludeObject, toTable } from './tables.ts';
@@ -31,6 +35,10 @@ export interface ApiServerOptions {
   host?: string;
   /** 0 = any free port. */
   port?: number;
+  /** Authentication, authorization (RBAC) and audit; default: everyone may do everything. */
+  access?: AccessOptions;
+  /** Serve https with this certificate (kubectl sends tokens only over TLS). */
+  tls?: { key: string; cert: string };
 }
 
 /** kubectl's gcloud dispatcher picks the client version matching this, so keep it a real release. */
@@ -49,8 +57,13 @@ const SERVER_VERSION = {
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
 /** Real servers send a bookmark about once a minute; the sandbox's clocks are faster. */
 const BOOKMARK_INTERVAL_MS = 1000;
-/** Kinds served by the API server from Kubernetes itself: they accept strategic merge patches. */
-const BUILT_IN_GROUPS = new Set(['', 'apps']);
+/**
+ * Kinds served by the API server from Kubernetes itself accept strategic merge patches: the core
+ * group, the unsuffixed groups (apps, batch, ...) and the *.k8s.io ones; custom kinds do not.
+ */
+function isBuiltInGroup(group: string): boolean {
+  return group === '' || !group.includes('.') || group.endsWith('.k8s.io');
+}
 const APPLY_PATCH = 'application/apply-patch+yaml';
 
 /** Which object (or collection) a request is about. */
@@ -58,7 +71,7 @@ interface Target {
   type: ResourceType;
   namespace: string | undefined;
   name: string | undefined;
-  subresource: 'status' | 'scale' | undefined;
+  subresource: Subresource | undefined;
   /** Set when the served kind is a view of another stored kind (events.k8s.io/v1 Events). */
   view?: ObjectView | undefined;
 }
@@ -82,6 +95,7 @@ const notFoundPath = () => statusFailure(404, 'NotFound', 'the server could not 
 
 export class ApiServer {
   readonly stats = { requests: 0 };
+  readonly access: AccessControl;
   private server: http.Server | undefined;
   private readonly watches = new Set<OpenWatch>();
   private readonly protobufBodies = new ProtobufBodies();
@@ -90,11 +104,17 @@ export class ApiServer {
   constructor(
     readonly store: ObjectStore,
     readonly options: ApiServerOptions = {},
-  ) {}
+  ) {
+    this.access = new AccessControl(store, options.access);
+  }
 
   /** Starts serving; resolves to the base URL, e.g. http://127.0.0.1:40123. */
   async listen(): Promise<string> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.handle(req, res);
+    const tls = this.options.tls;
+    const server = tls
+      ? https.createServer({ key: tls.key, cert: tls.cert }, handler)
+      : http.createServer(handler);
     this.server = server;
     const host = this.options.host ?? '127.0.0.1';
     // After a restart, the port it had (clients keep the URL from their kubeconfig).
@@ -105,7 +125,7 @@ export class ApiServer {
     });
     const { port } = server.address() as AddressInfo;
     this.address = `${host}:${port}`;
-    return `http://${this.address}`;
+    return `${tls ? 'https' : 'http'}://${this.address}`;
   }
 
   /** Ends every open watch (clients see a clean end of stream and re-watch); returns how many. */
@@ -138,7 +158,9 @@ export class ApiServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     this.stats.requests++;
     try {
-      await this.route(req, res, new URL(req.url ?? '/', 'http://sandbox'));
+      const url = new URL(req.url ?? '/', 'http://sandbox');
+      this.access.admit(req.headers.authorization, requestInfo(req.method ?? 'GET', url));
+      await this.route(req, res, url);
     } catch (error) {
       sendError(res, error);
     }
@@ -206,6 +228,7 @@ export class ApiServer {
     const rendering = renderingOf(req, query);
     const dryRun = query.has('dryRun');
     const manager = fieldManagerOf(query.get('fieldManager'), req.headers['user-agent']);
+    if (target.subresource === 'token' && req.method !== 'POST') throw methodNotAllowed(req.method ?? '');
     switch (req.method) {
       case 'GET': {
         if (target.name !== undefined && !legacyWatch) return this.getOne(res, target, rendering);
@@ -213,6 +236,7 @@ export class ApiServer {
         return this.list(res, target, query, rendering);
       }
       case 'POST':
+        if (target.subresource === 'token') return this.createToken(req, res, target);
         if (target.name !== undefined) throw methodNotAllowed(req.method);
         return sendJson(
           res,
@@ -249,6 +273,20 @@ export class ApiServer {
       default:
         throw methodNotAllowed(req.method ?? '');
     }
+  }
+
+  /** TokenRequest: a token for the ServiceAccount, as `kubectl create token` asks for it. */
+  private async createToken(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    target: Target,
+  ): Promise<void> {
+    const body = await readBody(req);
+    // kubectl sends it as protobuf, whose authentication.k8s.io messages the sandbox does not carry:
+    // the spec only shapes the answer (sandbox tokens do not expire), so such a body is not read.
+    const json = (req.headers['content-type'] ?? '').includes('json');
+    const request = json && body.length > 0 ? parseDocument(body, false) : undefined;
+    sendJson(res, 201, this.access.tokenRequest(target.namespace ?? 'default', requireName(target), request));
   }
 
   // --- reads ----------------------------------------------------------------------------------
@@ -673,8 +711,7 @@ function apiResourceList(group: string, version: string): Record<string, unknown
       name: `${type.plural}/${sub}`,
       singularName: '',
       namespaced: type.namespaced,
-      ...(sub === 'scale' ? { group: 'autoscaling', version: 'v1', kind: 'Scale' } : { kind: type.kind }),
-      verbs: ['get', 'patch', 'update'],
+      ...subresourceKind(type, sub),
     })),
   ]);
   return {
@@ -683,6 +720,18 @@ function apiResourceList(group: string, version: string): Record<string, unknown
     groupVersion: group ? `${group}/${version}` : version,
     resources,
   };
+}
+
+/** What a subresource's discovery entry says it takes and returns. */
+function subresourceKind(type: ResourceType, sub: Subresource): Record<string, unknown> {
+  switch (sub) {
+    case 'scale':
+      return { group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] };
+    case 'token':
+      return { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] };
+    case 'status':
+      return { kind: type.kind, verbs: ['get', 'patch', 'update'] };
+  }
 }
 
 // --- object rules -------------------------------------------------------------------------------
@@ -750,7 +799,7 @@ type Patcher = (current: unknown, patch: unknown) => any;
  * object that does not exist.
  */
 function patcherFor(type: ResourceType, contentType: string): Patcher {
-  const builtIn = BUILT_IN_GROUPS.has(type.group);
+  const builtIn = isBuiltInGroup(type.group);
   switch (contentType) {
     case 'application/merge-patch+json':
       return applyMergePatch;

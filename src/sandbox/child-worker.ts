@@ -15,8 +15,20 @@ export interface ChildWorker {
 }
 
 export function spawnWorker(role: string, configFile: string, env: Record<string, string>): ChildWorker {
+  return spawnRewind(['worker', role, '--config', configFile], env);
+}
+
+/**
+ * `rewind <args>` (e.g. `start --config F --listen 0`, a whole replica) in its own process;
+ * `nodeArgs` go to node itself (the benchmarks' `--cpu-prof`).
+ */
+export function spawnRewind(
+  args: readonly string[],
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): ChildWorker {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REWIND_')));
-  const child = spawn(process.execPath, ['bin/rewind.mjs', 'worker', role, '--config', configFile], {
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/rewind.mjs', ...args], {
     cwd: ROOT,
     env: { ...base, REWIND_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,8 @@
 // and its ReplicaSets' templates have the same shape whoever wrote them.
 import { applyDeploymentDefaults } from './deployment-controller.ts';
 import { applyPodTemplateDefaults } from './pod-template.ts';
-import { DEPLOYMENT, REPLICA_SET, SECRET, type ResourceType } from './resources.ts';
+import { assertLeaseDecodes } from './lease.ts';
+import { DEPLOYMENT, LEASE, REPLICA_SET, SECRET, type ResourceType } from './resources.ts';
 import type { KubeObject } from './store.ts';
 
 export function applyObjectDefaults(type: ResourceType, object: KubeObject): void {
@@ -19,6 +20,7 @@ export function applyObjectDefaults(type: ResourceType, object: KubeObject): voi
     object.spec.template = applyPodTemplateDefaults(object.spec.template);
   }
   if (type === SECRET) applySecretDefaults(object);
+  if (type === LEASE) assertLeaseDecodes(object);
   if (type.kind === 'Service' && type.group === '') {
     const spec = (object.spec ??= {});
     spec.type ??= 'ClusterIP';

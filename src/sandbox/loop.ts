@@ -17,9 +17,10 @@ import {
   startSandboxForge,
 } from '../sandbox/forge/server.ts';
 import type { ForgeUserInput } from '../sandbox/forge/users.ts';
+import type { DashboardOptions } from '../server/dashboard/dashboard.ts';
+import { alertEndpoints } from '../server/alert-webhooks.ts';
 import { type HttpListener, listenHttp } from '../server/http.ts';
 import type { IncidentRecord } from '../pipeline/incident-record.ts';
-import { NAMESPACE } from '../sandbox/resources.ts';
 import {
   BROKEN_IMAGE_GLOB,
   type Fleet,
@@ -27,7 +28,7 @@ import {
   readyFor,
   waitForKustomization,
 } from '../sandbox/scenario.ts';
-import { type Sandbox, startSandbox } from '../sandbox/sandbox.ts';
+import { type Sandbox, type SandboxOptions, startSandbox } from '../sandbox/sandbox.ts';
 import { type Role, type Runtime, startRuntime } from '../../workers/runtime.ts';
 
 /** A long installation-style token: it must never appear in logs, Redis or PR bodies. */
@@ -60,6 +61,8 @@ export interface Loop {
   forge?: SandboxForge;
   /** Where the forge delivers signed webhooks (Rewind's HTTP server), with a forge. */
   webhookUrl?: string;
+  /** Rewind's HTTP server (health, metrics, dashboard), with a forge, alert endpoints or `http`. */
+  httpUrl?: string;
   env: Record<string, string>;
   config: RewindConfig;
   configInput: Record<string, unknown>;
@@ -101,23 +104,37 @@ export interface LoopOptions {
   logTo?: NodeJS.WritableStream;
   /** Default: REDIS_URL or the local default. */
   redisUrl?: string;
+  /** How often the verifier looks again (default 100 ms: tests; a storm of hundreds wants Rewind's 1 s). */
+  verifyIntervalMs?: number;
+  /** The `worker` config keys (e.g. a low `concurrency` so a storm's incidents run in batches). */
+  worker?: Record<string, unknown>;
   /** Detector timings (e.g. a short re-offer period for Redis-loss tests). */
   detector?: { resyncMs?: number; reofferMs?: number };
+  /** The `alerts` config keys (alert endpoints on Rewind's HTTP server); their *Env keys name `env`. */
+  alerts?: Record<string, unknown>;
   /** The `notifications` config keys, and the environment its *Env keys name. */
   notifications?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** The sandbox's authorization mode and audit log (an RBAC sandbox serves https). */
+  access?: SandboxOptions['access'];
+  /**
+   * The kubeconfig Rewind runs with, made once the sandbox and fleet are up (e.g. installing
+   * deploy/ and minting its ServiceAccount's token); default: the sandbox admin's.
+   */
+  kubeconfigFor?: (sandbox: Sandbox) => Promise<string>;
+  /** Serve Rewind's HTTP listener without a forge too (always served with one). */
+  http?: boolean;
+  dashboard?: DashboardOptions;
 }
 
 let counter = 0;
 
 export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const redisUrl = options.redisUrl ?? localRedisUrl();
-  const sandbox = await startSandbox({ podReadyMs: 100, unreadyImages: [BROKEN_IMAGE_GLOB] });
-  // Rewind's own namespace, as `kubectl apply -k deploy/` creates it (the global pause ConfigMap lives there).
-  sandbox.store.create(NAMESPACE, {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: 'rewind-system' },
+  const sandbox = await startSandbox({
+    podReadyMs: 100,
+    unreadyImages: [BROKEN_IMAGE_GLOB],
+    ...(options.access ? { access: options.access } : {}),
   });
   const fleet = await createFleet({ sandbox, timeout: options.timeout ?? '4s', replicas: 2 });
   const workdir = await mkdtemp(path.join(tmpdir(), 'rewind-e2e-'));
@@ -127,6 +144,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   let forgeConfig: Record<string, unknown> = { type: 'direct-push' };
   let http: HttpListener | undefined;
   let webhookRedis: Redis | undefined;
+  let alertRedis: Redis | undefined;
   const httpPort = await freePort();
   if (options.forge) {
     env['TEST_GITHUB_TOKEN'] = GITHUB_TEST_TOKEN;
@@ -158,13 +176,15 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   }
   const configInput = {
     redis: { url: redisUrl, prefix },
-    kubernetes: { kubeconfig: sandbox.kubeconfigPath },
+    kubernetes: { kubeconfig: (await options.kubeconfigFor?.(sandbox)) ?? sandbox.kubeconfigPath },
     git: { workdir: path.join(workdir, 'git'), allowFileRemotes: true, ...options.git },
     forge: forgeConfig,
     policy: { gracePeriod: '500ms', verifyTimeout: '40s', ...options.policy },
     ...(options.notifications ? { notifications: options.notifications } : {}),
     ...(options.chatops ? { chatops: options.chatops } : {}),
     ...(options.apps ? { apps: options.apps } : {}),
+    ...(options.alerts ? { alerts: options.alerts } : {}),
+    ...(options.worker ? { worker: options.worker } : {}),
   };
   const config = parseConfig(configInput, { env });
   const log = options.logTo ? createLogger({ level: 'debug', destination: options.logTo }) : silentLogger();
@@ -174,7 +194,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
       roles: options.roles ?? ['detector', 'rollback', 'verifier'],
       log,
       env,
-      verifyIntervalMs: 100,
+      verifyIntervalMs: options.verifyIntervalMs ?? 100,
       lockDurationMs: 3000,
       detector: { debounceMs: 10, ...options.detector },
       github: { minWriteGapMs: 20, retryBaseDelayMs: 20, retryAfterBaseMs: 20 },
@@ -182,10 +202,32 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     });
   let runtime = await start();
   const serve = (): void =>
-    http?.serve(runtime, { secret: env['TEST_WEBHOOK_SECRET']!, redis: webhookRedis!, prefix });
-  if (forge) {
-    webhookRedis = new Redis(redisUrl);
-    http = await listenHttp({ port: httpPort, host: '127.0.0.1', log });
+    http?.serve(
+      runtime,
+      forge && webhookRedis
+        ? { secret: env['TEST_WEBHOOK_SECRET']!, redis: webhookRedis, prefix }
+        : undefined,
+      undefined,
+      alertRedis
+        ? alertEndpoints({
+            config: config.alerts,
+            env,
+            redis: alertRedis,
+            prefix,
+            raise: runtime.raiseAlert,
+            log,
+          })
+        : undefined,
+    );
+  if (forge || options.http || options.alerts) {
+    if (forge || options.alerts) webhookRedis = new Redis(redisUrl);
+    alertRedis = options.alerts ? webhookRedis : undefined;
+    http = await listenHttp({
+      port: httpPort,
+      host: '127.0.0.1',
+      log,
+      ...(options.dashboard ? { dashboard: options.dashboard } : {}),
+    });
     serve();
   }
   const redis = new Redis(redisUrl);
@@ -195,6 +237,7 @@ export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
     sandbox,
     fleet,
     ...(forge ? { forge, webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/github` } : {}),
+    ...(http ? { httpUrl: http.url } : {}),
     env,
     config,
     configInput,

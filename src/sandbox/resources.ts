@@ -9,10 +9,13 @@ export interface ResourceType {
   readonly singular: string;
   readonly namespaced: boolean;
   readonly shortNames: readonly string[];
-  readonly subresources: readonly ('status' | 'scale')[];
+  readonly subresources: readonly Subresource[];
   readonly categories: readonly string[];
   readonly verbs: readonly string[];
 }
+
+/** `token` is a ServiceAccount's TokenRequest (service-account-token.ts). */
+export type Subresource = 'status' | 'scale' | 'token';
 
 const allVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] as const;
 
@@ -76,6 +79,26 @@ export const RESOURCES: readonly ResourceType[] = [
   resource({
     group: '',
     version: 'v1',
+    kind: 'ServiceAccount',
+    plural: 'serviceaccounts',
+    singular: 'serviceaccount',
+    namespaced: true,
+    shortNames: ['sa'],
+    subresources: ['token'],
+  }),
+  resource({
+    group: '',
+    version: 'v1',
+    kind: 'PersistentVolumeClaim',
+    plural: 'persistentvolumeclaims',
+    singular: 'persistentvolumeclaim',
+    namespaced: true,
+    shortNames: ['pvc'],
+    subresources: ['status'],
+  }),
+  resource({
+    group: '',
+    version: 'v1',
     kind: 'Event',
     plural: 'events',
     singular: 'event',
@@ -112,6 +135,17 @@ export const RESOURCES: readonly ResourceType[] = [
     shortNames: ['rs'],
     subresources: ['status', 'scale'],
     categories: ['all'],
+  }),
+  // What an install (deploy/, the Helm chart) creates besides workloads.
+  ...rbacResources(),
+  resource({
+    group: 'networking.k8s.io',
+    version: 'v1',
+    kind: 'NetworkPolicy',
+    plural: 'networkpolicies',
+    singular: 'networkpolicy',
+    namespaced: true,
+    shortNames: ['netpol'],
   }),
   resource({
     group: 'source.toolkit.fluxcd.io',
@@ -157,7 +191,36 @@ export const RESOURCES: readonly ResourceType[] = [
     subresources: ['status'],
     categories: ['argoproj'],
   }),
+  // Leader election (client-go's resourcelock.LeaseLock; Rewind's detector).
+  resource({
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    kind: 'Lease',
+    plural: 'leases',
+    singular: 'lease',
+    namespaced: true,
+  }),
 ];
+
+function rbacResources(): ResourceType[] {
+  const group = 'rbac.authorization.k8s.io';
+  const kinds = [
+    ['Role', true],
+    ['ClusterRole', false],
+    ['RoleBinding', true],
+    ['ClusterRoleBinding', false],
+  ] as const;
+  return kinds.map(([kind, namespaced]) =>
+    resource({
+      group,
+      version: 'v1',
+      kind,
+      plural: `${kind.toLowerCase()}s`,
+      singular: kind.toLowerCase(),
+      namespaced,
+    }),
+  );
+}
 
 export function apiVersionOf(type: ResourceType): string {
   return type.group === '' ? type.version : `${type.group}/${type.version}`;
@@ -185,9 +248,15 @@ export const EVENTS_K8S_IO_EVENT = mustResource('events.k8s.io/v1', 'Event');
 export const CONFIG_MAP = mustResource('v1', 'ConfigMap');
 export const SECRET = mustResource('v1', 'Secret');
 export const SERVICE = mustResource('v1', 'Service');
+export const SERVICE_ACCOUNT = mustResource('v1', 'ServiceAccount');
+export const ROLE = mustResource('rbac.authorization.k8s.io/v1', 'Role');
+export const CLUSTER_ROLE = mustResource('rbac.authorization.k8s.io/v1', 'ClusterRole');
+export const ROLE_BINDING = mustResource('rbac.authorization.k8s.io/v1', 'RoleBinding');
+export const CLUSTER_ROLE_BINDING = mustResource('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding');
 export const DEPLOYMENT = mustResource('apps/v1', 'Deployment');
 export const REPLICA_SET = mustResource('apps/v1', 'ReplicaSet');
 export const GIT_REPOSITORY = mustResource('source.toolkit.fluxcd.io/v1', 'GitRepository');
 export const KUSTOMIZATION = mustResource('kustomize.toolkit.fluxcd.io/v1', 'Kustomization');
 export const HELM_RELEASE = mustResource('helm.toolkit.fluxcd.io/v2', 'HelmRelease');
 export const APPLICATION = mustResource('argoproj.io/v1alpha1', 'Application');
+export const LEASE = mustResource('coordination.k8s.io/v1', 'Lease');

@@ -3,11 +3,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type AccessOptions, ADMIN_TOKEN } from './access-control.ts';
 import { ApiServer } from './api-server.ts';
 import { ArgoController } from './argo-controller.ts';
 import { applyObjectDefaults } from './defaults.ts';
 import { DeploymentController } from './deployment-controller.ts';
 import { FluxSyncer } from './flux-syncer.ts';
+import { selfSignedCertificate } from './serving-certificate.ts';
 import { ObjectStore } from './store.ts';
 
 export interface SandboxOptions {
@@ -29,6 +31,16 @@ export interface SandboxOptions {
   argoReconcileTimeoutMs?: number;
   /** Argo's self-heal timeout: the wait after a sync before a self-heal; default 5 s. */
   argoSelfHealTimeoutMs?: number;
+  /**
+   * Authorization mode and audit log of the API server; default: no checks, no log. With RBAC it
+   * serves https (self-signed; kubeconfigs skip verification).
+   */
+  access?: AccessOptions;
+  /**
+   * Run the controllers (Deployments, Pods, Flux, Argo CD); default true. Without, the sandbox is an
+   * API server over a store the caller fills (bench/watch.ts: objects as they would be, at scale).
+   */
+  controllers?: boolean;
 }
 
 export interface Sandbox {
@@ -39,7 +51,8 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
-export function kubeconfigYaml(url: string): string {
+/** A kubeconfig for the sandbox: the admin's token, or another (a ServiceAccount's, for RBAC tests). */
+export function kubeconfigYaml(url: string, token = ADMIN_TOKEN): string {
   return [
     'apiVersion: v1',
     'kind: Config',
@@ -52,7 +65,7 @@ export function kubeconfigYaml(url: string): string {
     'users:',
     '- name: rewind-sandbox',
     '  user:',
-    '    token: sandbox',
+    `    token: ${token}`,
     'contexts:',
     '- name: rewind-sandbox',
     '  context:',
@@ -69,7 +82,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     admit: applyObjectDefaults,
     ...(options.eventHistory === undefined ? {} : { eventHistory: options.eventHistory }),
   });
-  const api = new ApiServer(store, { host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  const host = options.host ?? '127.0.0.1';
+  // kubectl sends no token over plain http: a sandbox that checks them serves https.
+  const tls = options.access?.authorization === 'RBAC' ? await selfSignedCertificate(host) : undefined;
+  const api = new ApiServer(store, {
+    host,
+    ...(tls ? { tls } : {}),
+    port: options.port ?? 0,
+    ...(options.access ? { access: options.access } : {}),
+  });
   const workloads = new DeploymentController(store, {
     podReadyMs: options.podReadyMs ?? 200,
     unreadyImages: options.unreadyImages ?? [],
@@ -91,9 +112,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
             : { selfHealTimeoutMs: options.argoSelfHealTimeoutMs }),
         });
   const url = await api.listen();
-  workloads.start();
-  flux.start();
-  argo?.start();
+  if (options.controllers !== false) {
+    workloads.start();
+    flux.start();
+    argo?.start();
+  }
   const kubeconfigPath = options.kubeconfig ?? path.join(scratch, 'kubeconfig');
   await writeFile(kubeconfigPath, kubeconfigYaml(url), { mode: 0o600 });
   let stopped = false;

@@ -169,7 +169,8 @@ export class ObjectStore {
     this.historyLimit = options.eventHistory ?? 5000;
     this.admit = options.admit;
     this.emitter.setMaxListeners(0);
-    for (const name of ['default', 'kube-system', 'kube-public', 'flux-system', 'argocd']) {
+    // Flux, Argo CD and Rewind (deploy/: its Lease and switches live in rewind-system) come installed.
+    for (const name of ['default', 'kube-system', 'kube-public', 'flux-system', 'argocd', 'rewind-system']) {
       this.create(NAMESPACE, {
         apiVersion: 'v1',
         kind: 'Namespace',

@@ -89,6 +89,44 @@ function servicePorts(service: KubeObject): string {
   return text || '<none>';
 }
 
+/** PVC access modes as kubectl abbreviates them. */
+const ACCESS_MODES: Record<string, string> = {
+  ReadWriteOnce: 'RWO',
+  ReadOnlyMany: 'ROX',
+  ReadWriteMany: 'RWX',
+  ReadWriteOncePod: 'RWOP',
+};
+
+const createdAt: Column = {
+  name: 'Created At',
+  type: 'date',
+  cell: (o) => text(o.metadata.creationTimestamp),
+};
+
+/** A binding's ROLE column and its subjects by kind (the -o wide columns). */
+const bindingColumns: Column[] = [
+  name,
+  {
+    name: 'Role',
+    cell: (o) => {
+      const ref = o['roleRef'] as { kind?: string; name?: string } | undefined;
+      return `${ref?.kind ?? ''}/${ref?.name ?? ''}`;
+    },
+  },
+  age,
+  { name: 'Users', priority: 1, cell: (o) => subjectNames(o, 'User') },
+  { name: 'Groups', priority: 1, cell: (o) => subjectNames(o, 'Group') },
+  { name: 'ServiceAccounts', priority: 1, cell: (o) => subjectNames(o, 'ServiceAccount') },
+];
+
+function subjectNames(binding: KubeObject, kind: string): string {
+  const subjects = (binding['subjects'] ?? []) as { kind?: string; name?: string; namespace?: string }[];
+  return subjects
+    .filter((s) => s?.kind === kind)
+    .map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}/${s.name ?? ''}` : (s.name ?? '')))
+    .join(', ');
+}
+
 function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
@@ -150,6 +188,42 @@ function columnsFor(kind: string): Column[] {
         { name: 'Data', type: 'integer', cell: (o) => Object.keys((o['data'] as object) ?? {}).length },
         age,
       ];
+    case 'ServiceAccount':
+      return [
+        name,
+        { name: 'Secrets', type: 'integer', cell: (o) => ((o['secrets'] as unknown[]) ?? []).length },
+        age,
+      ];
+    case 'PersistentVolumeClaim':
+      return [
+        name,
+        { name: 'Status', cell: (o) => o.status?.phase ?? 'Pending' },
+        { name: 'Volume', cell: (o) => o.spec?.volumeName ?? '' },
+        { name: 'Capacity', cell: (o) => o.status?.capacity?.storage ?? '' },
+        {
+          name: 'Access Modes',
+          cell: (o) => ((o.status?.accessModes ?? []) as string[]).map((m) => ACCESS_MODES[m] ?? m).join(','),
+        },
+        { name: 'StorageClass', cell: (o) => o.spec?.storageClassName ?? '<unset>' },
+        { name: 'VolumeAttributesClass', cell: (o) => o.spec?.volumeAttributesClassName ?? '<unset>' },
+        age,
+        { name: 'VolumeMode', priority: 1, cell: (o) => o.spec?.volumeMode ?? 'Filesystem' },
+      ];
+    case 'Role':
+    case 'ClusterRole':
+      return [name, createdAt];
+    case 'RoleBinding':
+    case 'ClusterRoleBinding':
+      return bindingColumns;
+    case 'NetworkPolicy':
+      return [
+        name,
+        {
+          name: 'Pod-Selector',
+          cell: (o) => selectorString(o.spec?.podSelector) || '<none>',
+        },
+        age,
+      ];
     case 'Event':
       return [
         {
@@ -179,6 +253,8 @@ function columnsFor(kind: string): Column[] {
         { name: 'Health Status', cell: (o) => o.status?.health?.status ?? '' },
         { name: 'Revision', priority: 10, cell: (o) => o.status?.sync?.revision ?? '' },
       ];
+    case 'Lease':
+      return [name, { name: 'Holder', cell: (o) => text(o.spec?.holderIdentity) }, age];
     default:
       return [name, age];
   }

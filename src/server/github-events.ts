@@ -60,7 +60,8 @@ export type ParsedDelivery =
 
 const MAX_PROBLEMS = 10;
 
-function problemsOf(error: z.ZodError): string[] {
+/** Where a payload differs from the schema (paths and expectations, never values). */
+export function problemsOf(error: z.ZodError): string[] {
   return error.issues
     .slice(0, MAX_PROBLEMS)
     .map((issue) => `${issue.path.map(String).join('.') || '(payload)'}: ${issue.message}`);

@@ -1,16 +1,24 @@
 // Rewind's HTTP server: health, readiness and metrics, plus the signed GitHub webhook endpoint when a
-// secret is configured. Webhooks only wake the incident a pull request belongs to; the work stays in
-// the queue.
+// secret is configured, and the alert endpoints when `alerts` configures them. GitHub webhooks only
+// wake the incident a pull request belongs to; alerts open one through the detector's path. The work
+// stays in the queue.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { TerminalError } from '../domain/errors.ts';
 import type { Logger } from '../pipeline/ports.ts';
 import type { ServerRuntime } from './runtime-port.ts';
+import { type Dashboard, type DashboardOptions, createDashboard } from './dashboard/dashboard.ts';
 import { wakeIncidentsFor } from './github-events.ts';
-import { handleHealth } from './health.ts';
+import { healthHandler } from './health.ts';
 import type { SlackCommandEndpoint } from './slack-command.ts';
 import { createGitHubWebhookHandler } from './webhooks.ts';
+import type { AlertEndpoints } from './alert-webhooks.ts';
+
+const ALERT_ROUTES: ReadonlyMap<string, keyof AlertEndpoints> = new Map([
+  ['/webhooks/alertmanager', 'alertmanager'],
+  ['/webhooks/flux', 'flux'],
+]);
 
 export interface HttpServerOptions {
   port: number;
@@ -19,6 +27,10 @@ export interface HttpServerOptions {
   github?: { secret: string; redis: Redis; prefix: string };
   /** The Slack slash command (`POST /webhooks/slack`), built with its executor (createSlackCommandEndpoint). */
   slack?: SlackCommandEndpoint;
+  /** The read-only incident dashboard (`/dashboard/`, `/api/...`); on unless `enabled: false`. */
+  dashboard?: DashboardOptions;
+  /** `POST /webhooks/alertmanager` and `/webhooks/flux` (alertEndpoints). */
+  alerts?: AlertEndpoints;
 }
 
 export interface HttpServer {
@@ -28,7 +40,12 @@ export interface HttpServer {
 
 /** A bound port that answers 503 until `serve` gives it the runtime. */
 export interface HttpListener extends HttpServer {
-  serve(runtime: ServerRuntime, github?: HttpServerOptions['github'], slack?: SlackCommandEndpoint): void;
+  serve(
+    runtime: ServerRuntime,
+    github?: HttpServerOptions['github'],
+    slack?: SlackCommandEndpoint,
+    alerts?: AlertEndpoints,
+  ): void;
 }
 
 /**
@@ -36,12 +53,15 @@ export interface HttpListener extends HttpServer {
  * `rewind start`) then fails with what to do, and nothing is left half-started.
  */
 export async function listenHttp(
-  options: Omit<HttpServerOptions, 'github' | 'slack'>,
+  options: Omit<HttpServerOptions, 'github' | 'slack' | 'alerts'>,
 ): Promise<HttpListener> {
   let handler: http.RequestListener = (_req, res) => {
     res.writeHead(503, { 'content-type': 'text/plain' }).end('starting\n');
   };
-  const server = http.createServer((req, res) => handler(req, res));
+  let dashboard: Dashboard | undefined;
+  const server = http.createServer((req, res) => {
+    if (dashboard?.handle(req, res) !== true) handler(req, res);
+  });
   const host = options.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, options.port)));
@@ -50,14 +70,21 @@ export async function listenHttp(
   const address = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${address.port}`,
-    serve(runtime, github, slack) {
+    serve(runtime, github, slack, alerts) {
+      dashboard?.close();
+      dashboard = createDashboard(runtime.incidents, options.log, options.dashboard);
       handler = requestHandler(runtime, {
         log: options.log,
         ...(github ? { github } : {}),
         ...(slack ? { slack } : {}),
+        ...(alerts ? { alerts } : {}),
       });
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      // Event streams never end on their own: end them, or the server waits for them forever.
+      dashboard?.close();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
 
@@ -82,13 +109,13 @@ export async function startHttpServer(
   options: HttpServerOptions,
 ): Promise<HttpServer> {
   const listener = await listenHttp(options);
-  listener.serve(runtime, options.github, options.slack);
+  listener.serve(runtime, options.github, options.slack, options.alerts);
   return listener;
 }
 
 function requestHandler(
   runtime: ServerRuntime,
-  options: Pick<HttpServerOptions, 'log' | 'github' | 'slack'>,
+  options: Pick<HttpServerOptions, 'log' | 'github' | 'slack' | 'alerts'>,
 ): http.RequestListener {
   const webhook = options.github
     ? createGitHubWebhookHandler({
@@ -101,6 +128,7 @@ function requestHandler(
         },
       })
     : undefined;
+  const health = healthHandler(runtime);
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/webhooks/github' && req.method === 'POST') {
@@ -123,6 +151,18 @@ function requestHandler(
       options.slack.handler(req, res);
       return;
     }
-    void handleHealth(runtime, req, res);
+    const alert = ALERT_ROUTES.get(path ?? '');
+    if (alert) {
+      const endpoint = options.alerts?.[alert];
+      if (!endpoint) {
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end(`${alert} alerts are not configured (alerts.${alert})\n`);
+        return;
+      }
+      endpoint(req, res);
+      return;
+    }
+    void health(req, res);
   };
 }

@@ -83,6 +83,40 @@ export function readCappedBody(req: IncomingMessage, max: number, timeoutMs: num
   });
 }
 
+/**
+ * The body of a webhook request, capped: a declared length over `maxBytes` is refused before a byte
+ * is read, a longer body while it is read (413), a sender too slow is cut off (408), an empty body
+ * is refused (400). Undefined when it answered; the caller then stops.
+ */
+export async function readWebhookBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: { readonly maxBytes: number; readonly timeoutMs: number; readonly log: Logger },
+): Promise<Buffer | undefined> {
+  const { maxBytes, log } = options;
+  const declared = Number(header(req, 'content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    log.warn({ declaredBytes: declared, maxBytes }, 'webhook body too large (declared)');
+    answer(res, 413, { error: `body larger than ${maxBytes} bytes` }, true);
+    return undefined;
+  }
+  const read = await readCappedBody(req, maxBytes, options.timeoutMs);
+  if (read.kind === 'too-large') {
+    log.warn({ maxBytes }, 'webhook body too large');
+    answer(res, 413, { error: `body larger than ${maxBytes} bytes` }, true);
+    return undefined;
+  }
+  if (read.kind === 'timeout') {
+    answer(res, 408, { error: 'body not received in time' }, true);
+    return undefined;
+  }
+  if (read.bytes.length === 0) {
+    answer(res, 400, { error: 'empty body' });
+    return undefined;
+  }
+  return read.bytes;
+}
+
 export function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -143,20 +177,8 @@ export function createGitHubWebhookHandler(options: GitHubWebhookHandlerOptions)
       return answer(res, 400, { error: 'X-GitHub-Event and X-GitHub-Delivery are required' }, true);
     }
     const log = baseLog.child({ event: name, deliveryId });
-    const declared = Number(header(req, 'content-length') ?? Number.NaN);
-    if (Number.isFinite(declared) && declared > max) {
-      log.warn({ declaredBytes: declared, maxBytes: max }, 'webhook body too large (declared)');
-      return answer(res, 413, { error: `body larger than ${max} bytes` }, true);
-    }
-
-    const read = await readCappedBody(req, max, readTimeoutMs);
-    if (read.kind === 'too-large') {
-      log.warn({ maxBytes: max }, 'webhook body too large');
-      return answer(res, 413, { error: `body larger than ${max} bytes` }, true);
-    }
-    if (read.kind === 'timeout') return answer(res, 408, { error: 'body not received in time' }, true);
-    const bytes = read.bytes;
-    if (bytes.length === 0) return answer(res, 400, { error: 'empty body' });
+    const bytes = await readWebhookBody(req, res, { maxBytes: max, timeoutMs: readTimeoutMs, log });
+    if (!bytes) return;
 
     const raw = bytes.toString('utf8');
     if (!(await verify(options.secret, raw, signature))) {

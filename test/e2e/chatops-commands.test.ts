@@ -2,14 +2,13 @@
 // whole bot: the kill switches (per app on the Kustomization, global on a ConfigMap, both surviving
 // Redis loss and a restart), cancel, status, short SHAs, per-app people, and the admin's --force.
 // One loop for all of them; the tests run in order and share the fleet's history.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTerminal } from '../../src/domain/incident.ts';
 import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
 import { CONFIG_MAP, KUSTOMIZATION } from '../../src/sandbox/resources.ts';
 import { frontendDeployment, readyFor, waitForKustomization } from '../../src/sandbox/scenario.ts';
+import { collidingCommits } from '../helpers/colliding-commits.ts';
 import { type Loop, startLoop } from '../helpers/loop.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -20,37 +19,6 @@ const PEOPLE = {
   adam: 'ghp_adam_admin_0123456789', // admin, listed for frontend
 };
 type Person = keyof typeof PEOPLE;
-
-/**
- * Two commits (children of `parent`, same tree) whose SHAs share their first 7 hex digits, found
- * by hashing candidate commit objects in memory (a birthday search over 28 bits: ~20k hashes), then
- * written to the repository. Returns them with the shared prefix.
- */
-function collidingCommits(cwd: string, parent: string): { prefix: string; shas: [string, string] } {
-  const tree = execFileSync('git', ['rev-parse', `${parent}^{tree}`], { cwd, encoding: 'utf8' }).trim();
-  const body = (i: number): string =>
-    `tree ${tree}\nparent ${parent}\nauthor T <t@example.com> 1700000000 +0000\ncommitter T <t@example.com> 1700000000 +0000\n\nnear miss ${i}\n`;
-  const seen = new Map<string, number>();
-  for (let i = 0; ; i++) {
-    const text = body(i);
-    const sha = createHash('sha1')
-      .update(`commit ${Buffer.byteLength(text)}\0${text}`)
-      .digest('hex');
-    const prefix = sha.slice(0, 7);
-    const other = seen.get(prefix);
-    if (other === undefined) {
-      seen.set(prefix, i);
-      continue;
-    }
-    const write = (t: string): string =>
-      execFileSync('git', ['hash-object', '-t', 'commit', '-w', '--stdin'], {
-        cwd,
-        input: t,
-        encoding: 'utf8',
-      }).trim();
-    return { prefix, shas: [write(body(other)), write(text)] };
-  }
-}
 
 describe('ChatOps commands on GitHub: pause, resume, cancel, status, short SHAs, per-app people, --force', () => {
   let loop: Loop;
@@ -259,6 +227,11 @@ describe('ChatOps commands on GitHub: pause, resume, cancel, status, short SHAs,
     const cancelled = (await loop.runtime.incidents.get(frontendIncident))!;
     expect(cancelled.conditions.at(-1)).toMatchObject({ type: 'Ignored', reason: 'Cancelled' });
     expect(cancelled.details.cancelledBy).toContain('wanda');
+    // A cancel is an outcome like any other: counted once, by the process that recorded it.
+    const metrics = await (await fetch(`${new URL(loop.webhookUrl!).origin}/metrics`)).text();
+    expect(metrics).toMatch(
+      /^rewind_incident_outcomes_total\{engine="flux-kustomization",outcome="Ignored",reason="Cancelled"\} 1$/m,
+    );
     expect(await remoteHead()).toBe(frontendBad);
     expect(loop.forge!.state.pulls).toHaveLength(pulls);
   }, 90_000);

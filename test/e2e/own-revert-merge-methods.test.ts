@@ -43,7 +43,7 @@ async function laterIncident(loop: Loop, bad: string): Promise<IncidentRecord> {
     dryRun: false,
     requestedBy: 'test',
     log: silentLogger(),
-    print: (line) => lines.push(line),
+    progress: (line) => lines.push(line),
     env: loop.env,
   });
   const record = (await loop.runtime.incidents.list(20)).find((r) => r.details.trigger === 'manual');

@@ -115,4 +115,29 @@ describe('resilient informer against the sandbox API server', () => {
     );
     expect(informer.stats.stalls).toBeGreaterThanOrEqual(1);
   });
+
+  it('abandons a watch request nobody answers, and resumes once the server answers again', async () => {
+    sandbox = await startSandbox();
+    proxy = await startTcpProxy(new URL(sandbox.url));
+    informer = new ResilientInformer(kubeConfigFor(proxy.url), {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      path: '/api/v1/namespaces/default/configmaps',
+      namespace: 'default',
+      inactivityMs: 300,
+    });
+    const seen = events(informer);
+    await informer.start();
+    // Connections are accepted and never answered, new ones included (the request never gets its headers).
+    proxy.blackHole();
+    await until(() => informer!.stats.stalls >= 3, 'several abandoned watch requests');
+    expect(informer.stats.connected).toBe(false);
+    sandbox.store.create(CONFIG_MAP, configMap('during-black-hole'));
+    proxy.heal();
+    await until(
+      () => seen.some((e) => e.name === 'during-black-hole'),
+      'the event sent while no request was answered',
+    );
+    expect(informer.stats.connected).toBe(true);
+  });
 });

@@ -108,6 +108,43 @@ describe('people come first', () => {
     expect(repo.git('log', '--format=%B', 'origin/main')).not.toContain('Rewind-Incident');
   });
 
+  it('a push on a reused fetch still yields to a fix pushed after that fetch: the remote refuses it, the retry sees the fix', async () => {
+    const bad = sha(
+      repo.commit('podinfo broken', { [PODINFO]: deployment('podinfo', 'ghcr.io/x/podinfo:broken') }),
+    );
+    const paths = ['apps/podinfo', 'apps/base/podinfo'];
+    const commands: string[] = [];
+    const observed = new GitWorkspace({
+      root: `${repo.root}/observed`,
+      author: REWIND,
+      allowedProtocols: ['file'],
+      observer: (e) => commands.push(e.command),
+    });
+    const git = new RollbackGit(observed, REWIND);
+    // The check before acting fetches; the person pushes right after it.
+    expect(await git.laterChanges(repo.remote, 'main', bad, paths)).toEqual([]);
+    const fix = repo.commit('podinfo 1.1', { [PODINFO]: deployment('podinfo', 'ghcr.io/x/podinfo:1.1') });
+    commands.length = 0;
+    const outcome = await git.revertAndPush({
+      url: repo.remote,
+      branch: 'main',
+      bad,
+      dryRun: false,
+      incidentId: INCIDENT,
+      commits: [commitOf(bad, good, 'podinfo broken')],
+      failingApps: ['flux-system/podinfo'],
+      failingPaths: paths,
+      otherAppsPaths: [],
+      good,
+    });
+    expect(outcome).toMatchObject({ kind: 'superseded' });
+    expect(outcome.kind === 'superseded' && outcome.commits.map((c) => c.sha)).toEqual([fix]);
+    // The first attempt used the earlier fetch and its push was refused; the second fetched.
+    expect(commands.filter((c) => c === 'push')).toHaveLength(1);
+    expect(commands.filter((c) => c === 'fetch')).toHaveLength(1);
+    expect(repo.git('--git-dir', repo.remote, 'rev-parse', 'main')).toBe(fix);
+  });
+
   it('refuses a revert commit that takes back lines the culprit did not write', async () => {
     const bad = sha(
       repo.commit('podinfo broken', { [PODINFO]: deployment('podinfo', 'ghcr.io/x/podinfo:broken') }),
@@ -125,8 +162,11 @@ describe('people come first', () => {
       });
       const cleanExceeds =
         'sha' in clean ? await revertExceedsCulprits(wt, clean.sha, [culprit], clean.paths) : ['?'];
-      // A "revert" that also drops the frontend line nobody in the culprit wrote.
-      await wt.run(['rm', '-q', '--', 'apps/frontend/deployment.yaml']);
+      // A "revert" that also drops the frontend line nobody in the culprit wrote (worktrees have
+      // no checkout: the commit is made in the index, on the clean revert).
+      if ('sha' in clean) await wt.run(['update-ref', '--no-deref', 'HEAD', clean.sha]);
+      await wt.run(['read-tree', 'HEAD']);
+      await wt.run(['rm', '-q', '--cached', '--', 'apps/frontend/deployment.yaml']);
       await wt.run(['commit', '--quiet', '-m', 'over-reaching revert']);
       const over = await wt.head();
       return {

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
-import { InvalidInputError } from '../../src/domain/errors.ts';
+import { GitError, InvalidInputError } from '../../src/domain/errors.ts';
+import { type GitProcessEvent, GitRepo, gitEnvironment } from '../../src/git/repo.ts';
 import { gitWorkspaceFor, sourceTrust } from '../../workers/runtime.ts';
 import { gitdir, type GitDir } from '../helpers/gitdir.ts';
 
@@ -85,5 +86,50 @@ describe('the git workspace refuses hostile URLs before running git', () => {
     const on = configWith({ allowFileRemotes: true });
     const mirror = await gitWorkspaceFor(on, {}).syncMirror(repo.remote);
     expect(await mirror.repo.resolveCommit('refs/heads/main')).toBe(repo.head());
+  });
+});
+
+describe('commands that contact the remote run through simple-git', () => {
+  const env = gitEnvironment({
+    author: { name: 'Rewind', email: 'rewind@example.com' },
+    allowedProtocols: ['file'],
+  });
+
+  it("refuses an option that runs a command on the remote's side (simple-git's guard)", async () => {
+    const marker = path.join(repo.root, 'pwned');
+    const error: unknown = await new GitRepo(repo.root, env)
+      .run(['clone', '--bare', `--upload-pack=touch ${marker}; git-upload-pack`, '--', repo.remote, 'c.git'])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GitError);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('refuses --quiet: a silent process would be held 50 ms by simple-git', async () => {
+    const mirror = new GitRepo(repo.root, env);
+    await mirror.run(['clone', '--bare', '--', repo.remote, 'm.git']);
+    await expect(
+      mirror.at(path.join(repo.root, 'm.git')).run(['fetch', '--quiet', 'origin']),
+    ).rejects.toThrow(InvalidInputError);
+  });
+
+  it('reports each process to the observer, exit codes and okExitCodes as for plumbing', async () => {
+    const events: GitProcessEvent[] = [];
+    await new GitRepo(repo.root, env).run(['clone', '--bare', '--', repo.remote, 'm.git']);
+    const mirror = new GitRepo(path.join(repo.root, 'm.git'), env, (e) => events.push(e));
+    await mirror.run(['fetch', '--verbose', 'origin']);
+    const first = repo.head();
+    repo.commit('second', { 'README.md': 'fleet, second\n' });
+    const rejected = await mirror.run(['push', '--porcelain', 'origin', `${first}:refs/heads/main`], {
+      okExitCodes: [1],
+    });
+    expect(rejected.exitCode).toBe(1);
+    await expect(mirror.run(['push', '--porcelain', 'origin', `${first}:refs/heads/main`])).rejects.toThrow(
+      /git push failed .*exit code 1/s,
+    );
+    expect(events.map(({ command, exitCode, ok }) => ({ command, exitCode, ok }))).toEqual([
+      { command: 'fetch', exitCode: 0, ok: true },
+      { command: 'push', exitCode: 1, ok: true },
+      { command: 'push', exitCode: 1, ok: false },
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseCommitSha, type CommitSha } from '../../src/domain/commit-sha.ts';
 import { NotAncestorError, ShaNotInHistoryError } from '../../src/domain/errors.ts';
 import { findCulprit, type CandidateCommit } from '../../src/git/culprit.ts';
+import { ClosureCache } from '../../src/git/closure-cache.ts';
 import { pathClosure, unionPaths } from '../../src/git/path-closure.ts';
 import { pushRevertDirect } from '../../src/git/push.ts';
 import type { GitRepo } from '../../src/git/repo.ts';
@@ -61,7 +62,8 @@ async function revertIn(
       ...input,
     });
     const show = 'sha' in outcome ? await wt.text(['show', '--stat', '--format=%B', outcome.sha]) : '';
-    const file = async (p: string) => (await wt.run(['show', `HEAD:${p}`], { okExitCodes: [128] })).stdout;
+    const tip = 'sha' in outcome ? outcome.sha : at;
+    const file = async (p: string) => (await wt.run(['show', `${tip}:${p}`], { okExitCodes: [128] })).stdout;
     return {
       outcome,
       show,
@@ -89,6 +91,17 @@ describe('git rollback loop (real repositories)', () => {
       }),
     ]);
     expect((await pathClosure(mirror.repo, good, 'apps/frontend')).paths).toEqual(['apps/frontend']);
+  });
+
+  it('computes the same closures once per commit for every app of a source (cache, batched reads)', async () => {
+    const mirror = await ws.syncMirror(repo.remote);
+    const cache = new ClosureCache();
+    const apps = ['./apps/podinfo/', 'apps/frontend', 'apps/base/podinfo', 'missing/app'];
+    const cached = await Promise.all(apps.map((p) => cache.closureOf(repo.remote, mirror.repo, good, p)));
+    const direct = await Promise.all(apps.map(async (p) => (await pathClosure(mirror.repo, good, p)).paths));
+    expect(cached).toEqual(direct);
+    expect(cache.cached(repo.remote, good, 'apps/frontend')).toBeDefined();
+    expect(cache.cached(repo.remote, good, 'apps/other')).toBeUndefined();
   });
 
   it('finds a single culprit through the base directory and reverts the whole commit', async () => {
@@ -358,7 +371,8 @@ describe('git rollback loop (real repositories)', () => {
         otherAppsPaths: [],
         good,
       });
-      return { outcome, type: await wt.objectType(await wt.head(), 'apps/podinfo/hpa.yaml') };
+      const tip = 'sha' in outcome ? outcome.sha : bad;
+      return { outcome, type: await wt.objectType(tip, 'apps/podinfo/hpa.yaml') };
     });
     expect(result.outcome.kind).toBe('reverted');
     expect(result.type).toBeUndefined();

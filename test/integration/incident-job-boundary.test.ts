@@ -9,7 +9,7 @@ import { incidentIdFor, isTerminal } from '../../src/domain/incident.ts';
 import { silentLogger } from '../../src/logging.ts';
 import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
 import { jobOptions, QUEUE_NAMES, rollbackJobId } from '../../src/queue/jobs.ts';
-import { GIT_REPOSITORY } from '../../src/sandbox/resources.ts';
+import { EVENT, GIT_REPOSITORY } from '../../src/sandbox/resources.ts';
 import { manualRollback } from '../../workers/manual-rollback.ts';
 import { type Loop, startLoop } from '../helpers/loop.ts';
 import { until } from '../helpers/wait.ts';
@@ -52,6 +52,16 @@ describe('a non-retryable error ends the incident at once, with its message', ()
     return loop.runtime.incidents.get(id);
   }
 
+  /** The outcome Event of `incidentId` on the Kustomization (`kubectl describe` shows it). */
+  async function outcomeEvent(incidentId: string): Promise<Record<string, unknown>> {
+    const find = () =>
+      loop.sandbox.store
+        .list(EVENT, { namespace: loop.fleet.namespace, fieldSelector: 'involvedObject.name=podinfo' })
+        .find((e) => String(e['message']).includes(incidentId));
+    await until(() => find() !== undefined, `the outcome Event of ${incidentId}`, 10_000);
+    return find()!;
+  }
+
   it('rollback job: one attempt, then NeedsHuman with the refusal (not Failed "after repeated errors")', async () => {
     const app = appRef('flux-kustomization', 'flux-system', 'podinfo');
     const incidentId = incidentIdFor(app, parseCommitSha(bad));
@@ -86,6 +96,7 @@ describe('a non-retryable error ends the incident at once, with its message', ()
       reason: 'InvalidInput',
       message: expect.stringContaining(`Invalid branch name "${BAD_BRANCH}"`),
     });
+    expect(await outcomeEvent(incidentId)).toMatchObject({ type: 'Warning', reason: 'RollbackNeedsHuman' });
   }, 90_000);
 
   it('rewind rollback: the refused run ends its incident NeedsHuman instead of leaving it Located', async () => {
@@ -98,7 +109,7 @@ describe('a non-retryable error ends the incident at once, with its message', ()
         dryRun: false,
         requestedBy: 'test',
         log: silentLogger(),
-        print: (line) => lines.push(line),
+        progress: (line) => lines.push(line),
         env: loop.env,
       }),
     ).rejects.toThrow(/Invalid branch name/);
@@ -109,7 +120,8 @@ describe('a non-retryable error ends the incident at once, with its message', ()
       reason: 'InvalidInput',
       message: expect.stringContaining('Invalid branch name'),
     });
-    // The person sees how it ended.
+    // The person sees how it ended, and so does `kubectl describe`.
     expect(lines.join('\n')).toMatch(/NeedsHuman\s+InvalidInput/);
+    expect(await outcomeEvent(manual!.id)).toMatchObject({ type: 'Warning', reason: 'RollbackNeedsHuman' });
   }, 90_000);
 });

@@ -112,3 +112,47 @@ describe('incident store (compare-and-set)', () => {
     expect(stored.details.reconcileToken).toBeUndefined();
   });
 });
+
+describe('retention of incident records', () => {
+  const retentionMs = 400;
+  const shortPrefix = `${prefix}-retention`;
+  const indexKey = `${shortPrefix}:incidents`;
+
+  it('expires ended incidents after the retention, never one in flight, and leaves no dangling id in the index', async () => {
+    const short = new RedisIncidentStore(redis, shortPrefix, retentionMs);
+    const shortDeps = { incidents: short, clock: systemClock, log: silentLogger() };
+    const inFlight = await short.create(freshRecord());
+    const ending = await short.create(freshRecord());
+    if (inFlight.kind !== 'saved' || ending.kind !== 'saved') throw new Error('expected new records');
+    await new IncidentRecorder(ending.record, shortDeps).stop('Ignored', 'Recovered', 'recovered');
+    expect(await redis.pttl(`${shortPrefix}:incident:${ending.record.id}`)).toBeGreaterThan(0);
+    expect(await redis.pttl(`${shortPrefix}:incident:${inFlight.record.id}`)).toBe(-1);
+
+    await new Promise((r) => setTimeout(r, retentionMs * 3));
+    expect(await short.get(ending.record.id)).toBeUndefined();
+    expect(await short.get(inFlight.record.id)).toBeDefined();
+    // The next write sweeps the index: no id is left whose record is gone.
+    await short.create(freshRecord());
+    expect(await redis.zrange(indexKey, 0, -1)).not.toContain(ending.record.id);
+    expect((await short.list()).map((r) => r.id)).toContain(inFlight.record.id);
+  });
+
+  it('takes the expiry away again when an ended incident carries on (a person merged the refused pull request)', async () => {
+    const short = new RedisIncidentStore(redis, shortPrefix, retentionMs);
+    const first = await short.create(freshRecord());
+    if (first.kind !== 'saved') throw new Error('expected a new record');
+    const recorder = new IncidentRecorder(first.record, {
+      incidents: short,
+      clock: systemClock,
+      log: silentLogger(),
+    });
+    await recorder.to('Located', 'SingleCommit', 'found', recorder.record.badRevision);
+    await recorder.to('RevertPrepared', 'Scoped', 'prepared');
+    await recorder.to('PullRequestOpened', 'Opened', 'opened');
+    await recorder.to('NeedsHuman', 'MergeRefused', 'refused');
+    const key = `${shortPrefix}:incident:${recorder.record.id}`;
+    expect(await redis.pttl(key)).toBeGreaterThan(0);
+    await recorder.to('Merged', 'MergedByPerson', 'merged');
+    expect(await redis.pttl(key)).toBe(-1);
+  });
+});

@@ -14,6 +14,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
 
 const run = promisify(execFile);
 const SDK_BIN = '/usr/lib/google-cloud-sdk/bin';
+const DEPLOY = path.resolve(import.meta.dirname, '../../deploy');
 const RELEASES = ['1.27', '1.28', '1.29', '1.30', '1.31', '1.32', '1.33'];
 
 /** Steps whose server side is not modelled yet; they show as skipped with this reason. */
@@ -278,6 +279,20 @@ const STEPS: Step[] = [
       expect(await names('rs')).toEqual([]);
       expect(await names('pods')).toEqual([]);
     },
+  },
+  {
+    name: 'apply -k deploy/ (install kinds)',
+    run: async (k) => {
+      const out = await k(['apply', '-k', DEPLOY]);
+      expect(out).toContain('clusterrolebinding.rbac.authorization.k8s.io/rewind created');
+      expect(out).toContain('persistentvolumeclaim/rewind-redis-data created');
+      expect(out).toContain('networkpolicy.networking.k8s.io/rewind-redis created');
+    },
+  },
+  {
+    name: 'create token',
+    run: async (k) =>
+      expect((await k(['create', 'token', 'rewind', '-n', 'rewind-system'])).trim()).not.toBe(''),
   },
 ];
 

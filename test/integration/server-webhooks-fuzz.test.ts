@@ -13,6 +13,15 @@ import { mulberry32 } from '../../src/sandbox/forge/faults.ts';
 import { wakeIncidentsFor } from '../../src/server/github-events.ts';
 import { type GitHubWebhookEvent, createGitHubWebhookHandler } from '../../src/server/webhooks.ts';
 import { redisUrl } from '../global-setup.ts';
+import {
+  type Random,
+  brokenJsonTexts,
+  hostileValue,
+  isPlainObject,
+  mutate,
+  pathsOf,
+  pickFrom,
+} from '../helpers/fuzz.ts';
 import { recordingLogger } from '../helpers/wait.ts';
 
 const SEED = 20_240_607;
@@ -114,63 +123,11 @@ function ping(): Record<string, unknown> {
   return { zen: 'Keep it logically awesome.', hook_id: 42, hook: { type: 'Repository', active: true } };
 }
 
-type Random = () => number;
-
-function pickFrom<T>(random: Random, options: readonly T[]): T {
-  return options[Math.floor(random() * options.length)]!;
-}
-
-function nested(depth: number, leaf: unknown, asArray: boolean): unknown {
-  let value = leaf;
-  for (let i = 0; i < depth; i++) value = asArray ? [value] : { a: value };
-  return value;
-}
-
-function hostileValue(random: Random): unknown {
-  // Huge strings (just over the body cap, or most of the 1 MiB body limit) are rare: they cost time.
-  const size =
-    random() < 0.05
-      ? pickFrom(random, [MAX_MARKED_TEXT_LENGTH + 1, 600_000])
-      : pickFrom(random, [1, 64, 4_096]);
-  return pickFrom<() => unknown>(random, [
-    () => null,
-    () => true,
-    () => 0,
-    () => -1.5e308,
-    () => 2 ** 53 + 1,
-    () => '',
-    () => 'x'.repeat(size),
-    () => '<!--rewind:incident='.repeat(Math.ceil(size / 20)),
-    () => '\u0000\u202e\ud83d\ude00\ud800 é 漢字 \uffff',
-    () => [],
-    () => [1, 'two', null],
-    () => ({}),
-    () => ({ body: 42 }),
-    () => nested(1 + Math.floor(random() * 2_000), 'deep', random() < 0.5),
-    () => MARKER,
-  ])();
-}
-
-/** Every path to a value in a JSON tree down to `maxDepth` (deeper ones are our own hostile values). */
-function pathsOf(value: unknown, maxDepth = 6, at: (string | number)[] = []): (string | number)[][] {
-  const paths = [at];
-  if (at.length >= maxDepth) return paths;
-  if (Array.isArray(value)) value.forEach((v, i) => paths.push(...pathsOf(v, maxDepth, [...at, i])));
-  else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) paths.push(...pathsOf(v, maxDepth, [...at, k]));
-  }
-  return paths;
-}
-
-/** Replaces (or, one time in five, deletes) the value at `path`; returns the new root. */
-function mutate(root: unknown, path: (string | number)[], replacement: unknown, remove: boolean): unknown {
-  if (path.length === 0) return replacement;
-  let parent = root as Record<string | number, unknown>;
-  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
-  const last = path.at(-1)!;
-  if (remove && !Array.isArray(parent)) delete parent[last];
-  else parent[last] = replacement;
-  return root;
+function hostile(random: Random): unknown {
+  return hostileValue(random, {
+    bigSizes: [MAX_MARKED_TEXT_LENGTH + 1, 600_000],
+    extra: ['<!--rewind:incident='.repeat(100), MARKER],
+  });
 }
 
 interface Delivery {
@@ -179,10 +136,6 @@ interface Delivery {
   /** Set when the broken part is one Rewind reads: such a delivery must be refused. */
   readonly mustRefuse: boolean;
   readonly note: string;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** The parts Rewind reads, stated independently of the implementation's schema. */
@@ -224,19 +177,7 @@ function nextDelivery(random: Random): Delivery {
   if (roll < 0.06) {
     // Raw text: mostly not JSON at all.
     const text = JSON.stringify(base);
-    const broken = pickFrom(random, [
-      text.slice(0, Math.floor(random() * text.length)),
-      `${text},`,
-      `\ufeff${text}`,
-      text.replace(/"/g, "'"),
-      'null'.repeat(3),
-      '[',
-      '['.repeat(200_000),
-      '{"a":'.repeat(50_000),
-      '\u0000',
-      // Valid, but nested deeper than any recursive walker survives.
-      `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
-    ]);
+    const broken = pickFrom(random, brokenJsonTexts(text, random));
     const body = broken === '' ? '{' : broken;
     let mustRefuse = true;
     try {
@@ -254,7 +195,7 @@ function nextDelivery(random: Random): Delivery {
   const notes: string[] = [];
   for (let i = 0; i < mutations; i++) {
     const path = pickFrom(random, pathsOf(payload));
-    const replacement = hostileValue(random);
+    const replacement = hostile(random);
     const remove = random() < 0.2;
     payload = mutate(payload, path, replacement, remove);
     notes.push(`${remove ? 'delete' : 'set'} ${path.join('.') || '(root)'}`);

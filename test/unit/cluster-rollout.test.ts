@@ -5,6 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import {
   activeReplicaSet,
   lastGoodTemplateCandidates,
+  rolledBackFrom,
   rolloutHistory,
   type DeploymentLike,
   type ReplicaSetLike,
@@ -255,6 +256,30 @@ describe('rolloutHistory and activeReplicaSet on real ReplicaSets', () => {
       spec: fluxRs2.spec,
     };
     expect(activeReplicaSet(typed, [typedRs])).toBe(typedRs);
+  });
+});
+
+describe('rolledBackFrom', () => {
+  const good = (revision: number, replicas = 0) =>
+    rs('g', GOOD, {
+      revision,
+      created: '2024-04-01T00:00:00Z',
+      replicas,
+      ...(revision > 1 ? { history: '1' } : {}),
+    });
+  const bad = (replicas: number) => rs('b', BAD, { revision: 2, created: '2024-05-01T11:58:00Z', replicas });
+
+  it('is the ReplicaSet a revert moved the Deployment away from, the old one reused', () => {
+    expect(
+      rolledBackFrom(deploy(GOOD, { revision: 3 }), [good(3, 3), bad(0)], INCIDENT)?.metadata?.name,
+    ).toBe('web-b');
+  });
+
+  it('is nothing on an ordinary roll-forward, nor for ReplicaSets created after the incident started', () => {
+    expect(rolledBackFrom(deploy(BAD, { revision: 2 }), [good(1), bad(3)], INCIDENT)).toBeUndefined();
+    expect(
+      rolledBackFrom(deploy(GOOD, { revision: 3 }), [good(3, 3), bad(0)], '2024-05-01T11:00:00Z'),
+    ).toBeUndefined();
   });
 });
 

@@ -44,7 +44,19 @@ describe('durations', () => {
 describe('config', () => {
   it('applies every default from an empty file', () => {
     const config = parseConfig({}, { env: {} });
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'rewind' });
+    expect(config.redis).toEqual({
+      url: 'redis://127.0.0.1:6379',
+      prefix: '{rewind}',
+      incidentRetentionMs: 30 * 24 * 3_600_000,
+    });
+    expect(config.leaderElection).toEqual({
+      enabled: true,
+      namespace: 'rewind-system',
+      name: 'rewind-detector',
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    });
     expect(config.git.author).toEqual({ name: 'Rewind', email: 'rewind@example.invalid' });
     expect(config.forge).toEqual({ type: 'direct-push' });
     expect(config.policy).toEqual({
@@ -78,7 +90,7 @@ describe('config', () => {
         },
       },
     );
-    expect(config.redis).toEqual({ url: 'redis://redis:6380', prefix: 'rw' });
+    expect(config.redis).toMatchObject({ url: 'redis://redis:6380', prefix: 'rw' });
     expect(config.policy.mode).toBe('auto-merge');
     expect(config.policy.gracePeriodMs).toBe(120_000);
     expect(config.policy.dryRun).toBe(true);
@@ -141,6 +153,31 @@ describe('config', () => {
     );
   });
 
+  it('checks the leader-election timings as client-go does, and hash-tagged prefixes', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        {
+          leaderElection: { leaseDuration: '1500ms', renewDeadline: '2s', retryPeriod: '2s' },
+          redis: { prefix: '{a}b' },
+        },
+        { env: {} },
+      ),
+    );
+    expect(problems.map((p) => p.path).sort()).toEqual(['redis.prefix']);
+    const timing = problemsOf(() =>
+      parseConfig(
+        { leaderElection: { leaseDuration: '1500ms', renewDeadline: '2s', retryPeriod: '2s' } },
+        { env: {} },
+      ),
+    );
+    expect(timing.map((p) => p.path).sort()).toEqual([
+      'leaderElection.leaseDuration',
+      'leaderElection.renewDeadline',
+      'leaderElection.retryPeriod',
+    ]);
+    expect(parseConfig({ redis: { prefix: '{rw}' } }, { env: {} }).redis.prefix).toBe('{rw}');
+  });
+
   it('gives the effective policy of an app, most specific entry last', () => {
     const config = parseConfig(
       {
@@ -193,5 +230,20 @@ describe('config', () => {
     );
     expect(problems[0]?.path).toBe('forge.tokenEnv');
     expect(problems[0]?.message).toMatch(/NAME of an environment variable/);
+  });
+
+  it('alert endpoints need exactly one way to authenticate, and its secret in the environment', () => {
+    expect(() => parseConfig({ alerts: { alertmanager: {} } }, { env: {} })).toThrow(
+      /alerts\.alertmanager.*exactly one of tokenEnv/s,
+    );
+    expect(() => parseConfig({ alerts: { flux: { hmacSecretEnv: 'FLUX_KEY' } } }, { env: {} })).toThrow(
+      /alerts\.flux\.hmacSecretEnv.*FLUX_KEY/s,
+    );
+    const config = parseConfig(
+      { alerts: { alertmanager: { tokenEnv: 'AM_TOKEN' }, dedupeTtl: '1h' } },
+      { env: { AM_TOKEN: 't' } },
+    );
+    expect(config.alerts.dedupeTtlMs).toBe(3_600_000);
+    expect(config.alerts.alertmanager?.appLabels[0]).toBe('{rewind_app}');
   });
 });

@@ -14,7 +14,7 @@ function problemsOf(fn: () => unknown): { path: string; message: string }[] {
 
 describe('worker.lockDuration', () => {
   it('defaults to 30s, as rewind.example.yaml documents', async () => {
-    expect(parseConfig({}, { env: {} }).worker).toEqual({ lockDurationMs: 30_000 });
+    expect(parseConfig({}, { env: {} }).worker).toEqual({ lockDurationMs: 30_000, concurrency: 32 });
     expect((await loadConfig({ file: 'rewind.example.yaml', env: {} })).worker.lockDurationMs).toBe(30_000);
   });
 

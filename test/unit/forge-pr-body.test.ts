@@ -12,6 +12,7 @@ import {
   renderResultComment,
   resultCommentMarker,
 } from '../../src/forge/pr-body.ts';
+import { pullRequestTexts } from '../../src/forge/texts.ts';
 
 const CULPRIT = parseCommitSha('363a6a8fe6a7f13e05d34c163b0ef02a777da20a');
 const GOOD = 'd676e33990dc2865d67c022d26dea93d5e3236ff';
@@ -120,7 +121,28 @@ describe('the revert pull request', () => {
 
     expect(body.length).toBeLessThanOrEqual(GITHUB_MAX_BODY_CHARS);
     expect(parseRollbackMarker(body)).toEqual({ incident: INCIDENT, culprit: CULPRIT });
-    expect(body).toContain('… and 350 more');
+    expect(body).toContain('- Also failing (380): **ns/app-020**, **ns/app-021**');
+  });
+
+  it('names every app of a 500-app storm, and summarises beyond its budget', () => {
+    const storm = (n: number) =>
+      input({
+        apps: Array.from({ length: n }, (_, i) => ({
+          label: `storm-${i}/storm-${i}`,
+          reason: 'ImagePullBackOff',
+          message: `web-abc-${i}: Back-off pulling image "ghcr.io/example/storm:1.1.0-broken"`,
+        })),
+      });
+
+    const body = renderPullRequestBody(storm(500));
+    expect(body.length).toBeLessThanOrEqual(GITHUB_MAX_BODY_CHARS);
+    for (let i = 0; i < 500; i++) expect(pullRequestTexts.listsApp(body, `storm-${i}/storm-${i}`)).toBe(true);
+    expect(pullRequestTexts.listsApp(body, 'storm-500/storm-500')).toBe(false);
+
+    const huge = renderPullRequestBody(storm(5_000));
+    expect(huge.length).toBeLessThanOrEqual(GITHUB_MAX_BODY_CHARS);
+    expect(huge).toMatch(/, … and \d+ more\n/);
+    expect(parseRollbackMarker(huge)).toEqual({ incident: INCIDENT, culprit: CULPRIT });
   });
 
   it('cannot be tricked by a commit subject carrying a fake marker or a mention', () => {

@@ -26,6 +26,13 @@ export interface Contained {
   readonly changes: readonly string[];
 }
 
+/** Whether the engine now applies a revision other than the bad one (e.g. a storm's shared revert). */
+async function engineMovedOn(ctx: RollbackContext): Promise<boolean> {
+  const object = await ctx.deps.cluster.get(ctx.engine.ref(ctx.app));
+  const attempted = object ? ctx.engine.attemptedRevision(object) : undefined;
+  return attempted !== undefined && attempted.sha !== ctx.bad;
+}
+
 /**
  * `ended`: another worker ended the incident meanwhile (a resumed job overlapping the verifier after
  * Redis was lost); this one stops.
@@ -35,6 +42,8 @@ export async function contain(
 ): Promise<Contained | { readonly kind: 'ended'; readonly condition: ConditionType }> {
   const { deps, rec, app, engine, object, policy } = ctx;
   const deployments = await workloadsOf(deps.cluster, app);
+  // Read after the Deployments: an engine still on the bad revision now had not changed them then.
+  const revertReached = await engineMovedOn(ctx);
   const durable = parseDurableIncident(object.metadata?.annotations?.[INCIDENT_ANNOTATION]);
   const templates =
     rec.record.details.templates ??
@@ -45,6 +54,7 @@ export async function contain(
       deps.cluster,
       deployments,
       rec.record.failingSince ?? rec.record.conditions[0]!.at,
+      revertReached,
     ));
   if (!rec.record.details.templates) await rec.details({ templates });
   const changes: string[] = [];

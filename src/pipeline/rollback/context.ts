@@ -11,7 +11,7 @@ import type { VerifyJob } from '../../queue/jobs.ts';
 import type { Ledger } from '../durable-ledger.ts';
 import type { IncidentRecord, IncidentStore } from '../incident-record.ts';
 import type { IncidentRecorder } from '../incident-recorder.ts';
-import type { Clock, ClusterPort, GitPort, Logger } from '../ports.ts';
+import type { Clock, ClusterPort, CulpritClaims, GitPort, Logger } from '../ports.ts';
 import { type CrashPoint, type ForgeDeps, fixForwardMessage } from '../pull-request.ts';
 
 export interface RollbackDeps {
@@ -36,6 +36,8 @@ export interface RollbackDeps {
   readonly trustSource?: (url: string) => string | undefined;
   /** Mutual exclusion across workers (Redis); without it, steps run unguarded (single process). */
   readonly withLock?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+  /** The pull request of each culprit, so the incidents of a storm join it with one read. */
+  readonly culpritClaims?: CulpritClaims;
   /** Notifications and outcome Events (see RecorderDeps.onTransition). */
   readonly onTransition?: (record: IncidentRecord) => Promise<void>;
 }
@@ -84,10 +86,11 @@ export function createAlreadyPushed(
   deps: RollbackDeps,
   source: GitSource,
   incidentId: string,
+  bad: CommitSha,
 ): () => Promise<boolean> {
   let pushedBefore: Promise<unknown> | undefined;
   return async () =>
-    Boolean(await (pushedBefore ??= deps.git.pushedRevert(source.url, source.branch, incidentId)));
+    Boolean(await (pushedBefore ??= deps.git.pushedRevert(source.url, source.branch, incidentId, bad)));
 }
 
 /** Lets go of a hold Rewind placed, so the engine applies whatever Git now says. */

@@ -32,35 +32,42 @@ export async function otherAppsOnSource(
   ctx: RollbackContext,
 ): Promise<{ failing: OtherApp[]; healthy: OtherApp[] }> {
   const { deps, engine, app, bad } = ctx;
-  const failing: OtherApp[] = [];
-  const healthy: OtherApp[] = [];
-  for (const object of await deps.cluster.list(engine.kind)) {
+  const verdicts = (await deps.cluster.list(engine.kind)).flatMap((object) => {
     const namespace = object.metadata?.namespace ?? '';
     const name = object.metadata?.name ?? '';
-    if (namespace === app.namespace && name === app.name) continue;
+    if (namespace === app.namespace && name === app.name) return [];
     const source = engine.sourceRefOf(object);
-    if (!source || source.key !== ctx.source.key) continue;
+    if (!source || source.key !== ctx.source.key) return [];
     const verdict = engine.assess(object);
-    const entry = {
+    const entry: OtherApp = {
       app: appRef(engine.id, namespace, name),
       label: `${namespace}/${name}`,
       path: source.path,
       reason: verdict.reason,
       message: verdict.message,
     };
-    if (verdict.state === 'failed') {
-      failing.push(entry);
-      continue;
-    }
-    // Still rolling out the same bad revision, with failing Pods: failing too (the engine has not
-    // said so yet only because its health check has not timed out).
-    const pods =
-      verdict.state === 'progressing' && engine.attemptedRevision(object)?.sha === bad
-        ? await failingPodsOfApp(deps, entry.app)
-        : [];
-    const [first] = pods;
-    if (first) failing.push({ ...entry, reason: first.reason, message: `${first.pod}: ${first.message}` });
-    else healthy.push(entry);
-  }
+    return [{ object, verdict, entry }];
+  });
+  // Asked together: in an incident storm hundreds of apps are still rolling out the bad revision.
+  const checked = await Promise.all(
+    verdicts.map(async ({ object, verdict, entry }) => {
+      if (verdict.state === 'failed') return { entry, failing: true };
+      // Still rolling out the same bad revision, with failing Pods: failing too (the engine has not
+      // said so yet only because its health check has not timed out).
+      const pods =
+        verdict.state === 'progressing' && engine.attemptedRevision(object)?.sha === bad
+          ? await failingPodsOfApp(deps, entry.app)
+          : [];
+      const [first] = pods;
+      return first
+        ? {
+            entry: { ...entry, reason: first.reason, message: `${first.pod}: ${first.message}` },
+            failing: true,
+          }
+        : { entry, failing: false };
+    }),
+  );
+  const failing = checked.filter((c) => c.failing).map((c) => c.entry);
+  const healthy = checked.filter((c) => !c.failing).map((c) => c.entry);
   return { failing, healthy };
 }

@@ -27,12 +27,14 @@ export async function planRevert(ctx: RollbackContext, located: LocatedCulprit):
   const prMode = ctx.manual ? 'auto-merge' : reviewWanted ? 'propose' : ctx.policy.mode;
   if (ctx.forge && !ctx.dryRun && rec.record.details.prPlan !== prMode) await rec.details({ prPlan: prMode });
 
-  const failingPaths = new Set<string>(located.closure);
-  for (const other of failing)
-    for (const p of await deps.git.closureOf(source.url, bad, other.path)) failingPaths.add(p);
-  const otherPaths = new Set<string>();
-  for (const other of leftAlone)
-    for (const p of await deps.git.closureOf(source.url, bad, other.path)) otherPaths.add(p);
+  // One call for every app on the source: closures are computed once per (source, revision).
+  const closures = await deps.git.closuresOf(
+    source.url,
+    bad,
+    [...failing, ...leftAlone].map((o) => o.path),
+  );
+  const failingPaths = new Set<string>([...located.closure, ...closures.slice(0, failing.length).flat()]);
+  const otherPaths = new Set<string>(closures.slice(failing.length).flat());
   const { found } = located;
   return {
     culprit: found.commits[0]!,

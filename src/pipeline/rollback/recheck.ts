@@ -14,7 +14,7 @@ export async function recheck(ctx: RollbackContext): Promise<Step<void>> {
     const verdict = engine.assess(object);
     const attempted = engine.attemptedRevision(object);
     const applied = engine.appliedRevision(object);
-    if (verdict.state === 'healthy' && applied?.sha === bad && !(await ctx.alreadyPushed())) {
+    if (verdict.state === 'healthy' && applied?.sha === bad && !(await revertLanded(ctx))) {
       return done(
         rec.stop(
           'Ignored',
@@ -27,7 +27,7 @@ export async function recheck(ctx: RollbackContext): Promise<Step<void>> {
       rec.record.details.trigger === 'pods' &&
       verdict.state !== 'failed' &&
       (await failingPodsOfApp(ctx.deps, app)).length === 0 &&
-      !(await ctx.alreadyPushed())
+      !(await revertLanded(ctx))
     ) {
       return done(
         rec.stop(
@@ -37,7 +37,7 @@ export async function recheck(ctx: RollbackContext): Promise<Step<void>> {
         ),
       );
     }
-    if (attempted && attempted.sha !== bad && !(await ctx.alreadyPushed())) {
+    if (attempted && attempted.sha !== bad && !(await revertLanded(ctx))) {
       return done(
         rec.stop(
           'Superseded',
@@ -78,4 +78,28 @@ export async function recheck(ctx: RollbackContext): Promise<Step<void>> {
     );
   }
   return next(undefined);
+}
+
+/**
+ * Whether the app recovered or moved on because Rewind already reverted its culprit: this
+ * incident's own revert, or the one another incident of the same commit pushed or merged (an
+ * incident storm). Then it is not Ignored or Superseded: it follows that revert and is verified.
+ */
+async function revertLanded(ctx: RollbackContext): Promise<boolean> {
+  const { deps, rec, source, bad } = ctx;
+  // The pull request recorded for this bad revision (a storm's first incident opened it): one read.
+  const claimed = await deps.culpritClaims?.pullRequestFor(source.key, bad);
+  if (claimed !== undefined && ctx.forge && (await ctx.forge.forge.getPullRequest(claimed)).merged)
+    return true;
+  if (await ctx.alreadyPushed()) return true;
+  const good = rec.record.goodRevision;
+  if (!good) return false;
+  const located = await deps.git
+    .locate({ url: source.url, good, bad, appPath: source.path, changedValues: [] })
+    .catch(() => undefined); // a range git cannot read: the normal stop, as before
+  if (!located) return false;
+  const culprit = located.outcome.kind === 'found' ? located.outcome.commits[0] : undefined;
+  return (
+    culprit !== undefined && (await deps.git.revertOf(source.url, source.branch, culprit.sha)) !== undefined
+  );
 }

@@ -80,6 +80,6 @@ export async function resolveApp(
     ledger,
     forge: deps.forgeFor?.(source.url),
     log: deps.log.child({ incident: rec.record.id, app: appLabel(app) }),
-    alreadyPushed: createAlreadyPushed(deps, source, rec.record.id),
+    alreadyPushed: createAlreadyPushed(deps, source, rec.record.id, rec.record.badRevision),
   });
 }

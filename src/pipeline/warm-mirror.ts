@@ -1,0 +1,37 @@
+// Keeping the git mirror warm: when the detector sees an app's source move to a new revision, the
+// mirror fetches it at once (once per source and revision), so a rollback that follows finds the
+// commits already there and its culprit search spends no fetch (bench/overhead.ts).
+import type { KubeObjectJson } from '../cluster/informer.ts';
+import type { CommitSha } from '../domain/commit-sha.ts';
+import { redact } from '../domain/errors.ts';
+import type { Engine, EngineCluster } from '../engines/engine.ts';
+import type { Logger } from './ports.ts';
+
+export interface MirrorWarmerDeps {
+  readonly cluster: EngineCluster;
+  readonly git: { warm(url: string, commit: CommitSha): Promise<void> };
+  /** The same trust check the rollback makes: nothing is fetched from a source Rewind must not touch. */
+  readonly trustSource: (url: string) => string | undefined;
+  readonly log: Logger;
+}
+
+/** Called with each app object the detector sees change; never throws, never waits. */
+export function mirrorWarmer(deps: MirrorWarmerDeps): (engine: Engine, object: KubeObjectJson) => void {
+  // Per source: the revision last warmed (sources are few; apps share them).
+  const warmed = new Map<string, CommitSha>();
+  return (engine, object) => {
+    const revision = engine.attemptedRevision(object);
+    const source = engine.sourceRefOf(object);
+    if (!revision || !source || warmed.get(source.key) === revision.sha) return;
+    warmed.set(source.key, revision.sha);
+    const warm = async (): Promise<void> => {
+      const resolved = await engine.source(deps.cluster, object);
+      if (resolved.kind !== 'git' || deps.trustSource(resolved.url) !== undefined) return;
+      await deps.git.warm(resolved.url, revision.sha);
+    };
+    warm().catch((error: unknown) => {
+      if (warmed.get(source.key) === revision.sha) warmed.delete(source.key);
+      deps.log.debug({ err: redact(String(error)), source: source.key }, 'mirror warm-up failed');
+    });
+  };
+}
