@@ -10,7 +10,7 @@ import {
   canonicalJson,
   computePodTemplateHash,
 } from './pod-template.ts';
-import { PodSimulator, isPodActive } from './pod-simulator.ts';
+import { PodSimulator } from './pod-simulator.ts';
 import { claimObjects, selectorMatches } from './controller-ref-manager.ts';
 import { EventRecorder } from './events.ts';
 import {
@@ -141,6 +141,10 @@ export class DeploymentController {
     pods.onEvent((event) => {
       sim.observe(event);
       rsc.observePod(event);
+      if (event.type === 'DELETED') {
+        const recreate = recreateDeploymentLeftWithoutPods(event.object, deployments, replicaSets, pods);
+        if (recreate) deploymentQueue.add(recreate);
+      }
     });
     replicaSets.onEvent((event) => {
       rsc.observeReplicaSet(event);
@@ -179,6 +183,32 @@ export class DeploymentController {
     this.running?.stop();
     this.running = undefined;
   }
+}
+
+/**
+ * deployment_controller.go's deletePod: a Recreate Deployment waits for its old Pods to be gone
+ * (not only terminating), so the last Pod's deletion is what lets it scale up the new ReplicaSet.
+ * Returns the Deployment's key when `pod` was the last Pod of a Recreate Deployment.
+ */
+function recreateDeploymentLeftWithoutPods(
+  pod: KubeObject,
+  deployments: ObjectCache,
+  replicaSets: ObjectCache,
+  pods: ObjectCache,
+): string | undefined {
+  const rsOwner = controllerOf(pod);
+  if (rsOwner?.kind !== 'ReplicaSet') return undefined;
+  const namespace = pod.metadata.namespace ?? 'default';
+  const rs = replicaSets.get(`${namespace}/${rsOwner.name}`);
+  const dOwner = rs && controllerOf(rs);
+  if (dOwner?.kind !== 'Deployment') return undefined;
+  const key = `${namespace}/${dOwner.name}`;
+  const d = deployments.get(key);
+  if (d?.spec?.strategy?.type !== 'Recreate') return undefined;
+  const left = replicaSets
+    .ownedBy(d.metadata.uid ?? '')
+    .some((owned) => pods.ownedBy(owned.metadata.uid ?? '').length > 0);
+  return left ? undefined : key;
 }
 
 interface DeploymentSyncDeps {
@@ -410,11 +440,19 @@ class DeploymentSync {
     this.syncRolloutStatus(d);
   }
 
-  /** Recreate waits until no Pod of an old ReplicaSet is left. */
+  /**
+   * Recreate waits until no Pod of an old ReplicaSet is left. As recreate.go's oldPodsRunning, only
+   * the phase counts: a terminating Pod (deletionTimestamp set, phase still Running) is still
+   * running, so the new ReplicaSet is not scaled up while it drains.
+   */
   private oldPodsRunning(newRS: KubeObject | undefined, oldRSs: readonly KubeObject[]): boolean {
     if (sumStatus(oldRSs, 'replicas') > 0) return true;
     return oldRSs.some(
-      (rs) => rs !== newRS && this.deps.pods.ownedBy(rs.metadata.uid ?? '').some(isPodActive),
+      (rs) =>
+        rs !== newRS &&
+        this.deps.pods
+          .ownedBy(rs.metadata.uid ?? '')
+          .some((pod) => pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed'),
     );
   }
 

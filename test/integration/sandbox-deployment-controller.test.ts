@@ -366,6 +366,30 @@ describe('sandbox Deployment controller', () => {
     expect(events).toContain(`Scaled up replica set ${fresh!.metadata.name} from 0 to 3`);
   });
 
+  it('recreates: a terminating old Pod (preStop still running) holds back the new ReplicaSet', async () => {
+    const store = sandbox();
+    const d = deployment({ strategy: { type: 'Recreate' }, replicas: 2 });
+    d.spec.template.spec.containers[0].lifecycle = { preStop: { sleep: { seconds: 1 } } };
+    store.create(DEPLOYMENT, d);
+    await rollout(store);
+    let overlap = false;
+    let sawTerminating = false;
+    const unsubscribe = store.watch(POD, () => {
+      const pods = podsOf(store);
+      if (pods.some((p) => p.metadata.deletionTimestamp)) sawTerminating = true;
+      if (new Set(pods.map((p) => p.spec.containers[0].image)).size > 1) overlap = true;
+    });
+    setImage(store, 'nginx:1.28');
+    await waitFor('the new image rolled out', () => {
+      const rolled = get(store);
+      return rolledOut(rolled) && rolled.metadata.annotations?.[REVISION] === '2';
+    });
+    unsubscribe();
+    // recreate.go's oldPodsRunning counts a Pod by its phase, so a draining Pod still blocks.
+    expect(sawTerminating).toBe(true);
+    expect(overlap).toBe(false);
+  });
+
   it('does not roll out while paused, and does once resumed', async () => {
     const store = sandbox();
     store.create(DEPLOYMENT, deployment());
