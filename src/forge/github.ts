@@ -287,6 +287,8 @@ export class GitHubForge implements Forge {
   private readonly log: Logger;
   private readonly pacer: RequestPacer | undefined;
   private readonly createAttempts: number;
+  /** Merge attempts: as many as plugin-retry would send for any other request. */
+  private readonly mergeAttempts: number;
   private readonly backoffMs: number;
   private clientPromise: Promise<GitHubClient> | undefined;
 
@@ -303,6 +305,7 @@ export class GitHubForge implements Forge {
             (deps.throttle?.maxWaitSeconds ?? 120) * (deps.throttle?.retryAfterBaseMs ?? 1000),
           );
     this.createAttempts = Math.max(1, deps.createAttempts ?? 3);
+    this.mergeAttempts = Math.max(1, (deps.retry?.retries ?? 3) + 1);
     this.backoffMs = deps.retry?.baseDelayMs ?? 1000;
   }
 
@@ -680,46 +683,78 @@ export class GitHubForge implements Forge {
     );
   }
 
+  /**
+   * Merges behind the head-sha guard. Each attempt is sent once (no plugin-retry resend) and a
+   * failed one is followed by a look at the pull request: after an answer lost on the way back, the
+   * merge has often happened, and GitHub answers a second merge with 405 "not mergeable", which
+   * plugin-retry would resend three more times (1 + 4 + 9 s) before anyone looked.
+   */
   async mergePullRequest(
     number: number,
     options: { sha: string; method: 'merge' | 'squash' | 'rebase'; title?: string; message?: string },
   ): Promise<MergeOutcome> {
     const client = await this.client();
-    try {
-      const { data } = await client.rest.pulls.merge({
-        owner: this.owner,
-        repo: this.repo,
-        pull_number: number,
-        sha: options.sha,
-        merge_method: options.method,
-        ...(options.title === undefined ? {} : { commit_title: options.title }),
-        ...(options.message === undefined ? {} : { commit_message: options.message }),
-      });
-      const merged = parse(mergeSchema, data, 'the merge');
-      if (merged.merged === true && merged.sha) {
-        this.log.info({ pr: number, sha: merged.sha }, 'pull request merged');
-        return { outcome: 'merged', sha: merged.sha };
+    for (let attempt = 1; ; attempt++) {
+      const last = attempt >= this.mergeAttempts;
+      try {
+        const { data } = await client.rest.pulls.merge({
+          owner: this.owner,
+          repo: this.repo,
+          pull_number: number,
+          sha: options.sha,
+          merge_method: options.method,
+          ...(options.title === undefined ? {} : { commit_title: options.title }),
+          ...(options.message === undefined ? {} : { commit_message: options.message }),
+          request: { retries: 0 },
+        });
+        const merged = parse(mergeSchema, data, 'the merge');
+        if (merged.merged === true && merged.sha) {
+          this.log.info({ pr: number, sha: merged.sha }, 'pull request merged');
+          return { outcome: 'merged', sha: merged.sha };
+        }
+        return await this.mergedAlready(
+          number,
+          200,
+          merged.message ?? 'GitHub did not merge the pull request',
+        );
+      } catch (error) {
+        const status = httpStatus(error);
+        if (status === 405 || status === 409 || status === 422) {
+          // 405 can also mean GitHub is still computing mergeability: worth another attempt.
+          const retry = status === 405 && !last;
+          const outcome = await this.mergedAlready(number, status, githubMessage(error), !retry);
+          if (outcome !== undefined) return outcome;
+        } else {
+          const failure = toForgeError(error, `merge pull request #${number}`);
+          if (!failure.retryable) throw failure;
+          // The merge may have happened and only its answer been lost.
+          const pull = await this.getPullJson(number).catch(() => undefined);
+          if (pull !== undefined && this.toPullRequest(pull).merged) return this.alreadyMerged(pull);
+          if (last) throw failure;
+        }
+        this.log.warn({ pr: number, attempt, status }, 'merge failed; looked again, retrying');
+        await sleep(this.backoffMs * attempt * attempt);
       }
-      return this.mergedAlready(number, 200, merged.message ?? 'GitHub did not merge the pull request');
-    } catch (error) {
-      const status = httpStatus(error);
-      if (status === 405 || status === 409 || status === 422) {
-        return this.mergedAlready(number, status, githubMessage(error));
-      }
-      const failure = toForgeError(error, `merge pull request #${number}`);
-      if (failure.retryable) {
-        // The merge may have happened and only its answer been lost.
-        const pull = await this.getPullJson(number).catch(() => undefined);
-        if (pull !== undefined && this.toPullRequest(pull).merged) return this.alreadyMerged(pull);
-      }
-      throw failure;
     }
   }
 
   /** After a refusal: a PR that is in fact merged (by us earlier, or by a person) is not a refusal. */
-  private async mergedAlready(number: number, status: number, message: string): Promise<MergeOutcome> {
+  private async mergedAlready(number: number, status: number, message: string): Promise<MergeOutcome>;
+  private async mergedAlready(
+    number: number,
+    status: number,
+    message: string,
+    final: boolean,
+  ): Promise<MergeOutcome | undefined>;
+  private async mergedAlready(
+    number: number,
+    status: number,
+    message: string,
+    final = true,
+  ): Promise<MergeOutcome | undefined> {
     const pull = await this.getPullJson(number);
     if (this.toPullRequest(pull).merged) return this.alreadyMerged(pull);
+    if (!final) return undefined;
     this.log.warn({ pr: number, status, reason: message }, 'merge refused');
     return { outcome: 'refused', status, message: redactForgeText(message) };
   }

@@ -168,6 +168,38 @@ describe('GitHubForge on the sandbox forge', () => {
     expect((await forge.getPullRequest(pr.number)).merged).toBe(true);
   });
 
+  it('a merge whose answer was lost is found merged by one look, not resent into 405s', async () => {
+    const w = await world();
+    const branch = 'rewind/ns/app/abababababab';
+    const head = w.branch(branch);
+    const forge = w.forge();
+    const { pr } = await forge.ensurePullRequest(prInput(branch, { reviewers: [] }));
+    w.sandbox.setFaults({ routes: { 'pulls.merge': { afterEffect: true, times: 1 } } });
+
+    const outcome = await forge.mergePullRequest(pr.number, { sha: head, method: 'merge' });
+
+    expect(outcome).toEqual({ outcome: 'already-merged', sha: w.sandbox.state.merges[0]?.sha });
+    const merges = w.sandbox.state.requests.filter((r) => r.route === 'pulls.merge');
+    // Before: plugin-retry resent the merge, got 405 "not mergeable" and resent that 3 more times
+    // (1 + 4 + 9 s) before the pull request was looked at.
+    expect(merges.map((r) => r.status)).toEqual([502]);
+  });
+
+  it('retries a 405 a few times while the pull request is not merged, then reports the refusal', async () => {
+    const w = await world();
+    const branch = 'rewind/ns/app/cdcdcdcdcdcd';
+    const head = w.branch(branch);
+    const forge = w.forge({ retry: { retries: 2, baseDelayMs: 5 } });
+    const { pr } = await forge.ensurePullRequest(prInput(branch, { reviewers: [] }));
+    w.sandbox.setProtection({ requiredApprovals: 1 });
+
+    const outcome = await forge.mergePullRequest(pr.number, { sha: head, method: 'merge' });
+
+    expect(outcome).toMatchObject({ outcome: 'refused', status: 405 });
+    const merges = w.sandbox.state.requests.filter((r) => r.route === 'pulls.merge');
+    expect(merges.map((r) => r.status)).toEqual([405, 405, 405]);
+  });
+
   it('reports branch protection as a refusal with GitHub’s message', async () => {
     const w = await world();
     const branch = 'rewind/ns/app/cccccccccccc';

@@ -172,6 +172,10 @@ describe('server-side apply', () => {
   it('prints a real diff and exits 1 with kubectl diff, then 0 once applied; the dry run changes nothing', async () => {
     const v1 = await manifest('diffed', 2, 'nginx:1.25');
     expect((await kubectl(['apply', '--server-side', '-f', v1])).code).toBe(0);
+    // Settled first, as a person would: while the controller still writes status, the live object
+    // kubectl diff reads and the one its dry run returns can differ in resourceVersion (a real
+    // kube-apiserver too).
+    expect((await kubectl(['rollout', 'status', 'deployment/diffed', '--timeout=25s'])).code).toBe(0);
     expect(await kubectl(['diff', '-f', v1])).toMatchObject({ code: 0, stdout: '' });
     expect(await kubectl(['diff', '--server-side', '-f', v1])).toMatchObject({ code: 0, stdout: '' });
 
@@ -186,6 +190,7 @@ describe('server-side apply', () => {
     expect(live.spec.template.spec.containers[0].image).toBe('nginx:1.25');
 
     expect((await kubectl(['apply', '--server-side', '-f', v2])).code).toBe(0);
+    expect((await kubectl(['rollout', 'status', 'deployment/diffed', '--timeout=25s'])).code).toBe(0);
     expect(await kubectl(['diff', '--server-side', '-f', v2])).toMatchObject({ code: 0, stdout: '' });
   });
 
