@@ -80,6 +80,39 @@ function commitsOf(outcome: Awaited<ReturnType<typeof locate>>['outcome']): Cand
 }
 
 describe('git rollback loop (real repositories)', () => {
+  it('fetches only when a branch moved, appeared or went away (ls-remote first)', async () => {
+    const commands: string[] = [];
+    const observed = new GitWorkspace({
+      root: `${repo.root}/ws-observed`,
+      author: REWIND,
+      allowedProtocols: ['file'],
+      observer: (e) => commands.push(e.command),
+    });
+    const heads = async () =>
+      (await (await observed.syncMirror(repo.remote)).repo.run(['for-each-ref', '--format=%(refname)']))
+        .stdout;
+    const fetchesDuring = async (change: () => void) => {
+      change();
+      commands.length = 0;
+      const refs = await heads();
+      return { fetches: commands.filter((c) => c === 'fetch').length, refs };
+    };
+    await heads();
+
+    expect((await fetchesDuring(() => {})).fetches).toBe(0);
+    const moved = await fetchesDuring(() =>
+      repo.commit('podinfo 1.1', fluxLayout({ podinfo: 'ghcr.io/x/podinfo:1.1' })),
+    );
+    expect(moved.fetches).toBe(1);
+    const created = await fetchesDuring(() =>
+      repo.git('push', '--quiet', 'origin', 'HEAD:refs/heads/feature'),
+    );
+    expect(created).toEqual({ fetches: 1, refs: 'refs/heads/feature\nrefs/heads/main\n' });
+    const deleted = await fetchesDuring(() => repo.git('push', '--quiet', 'origin', ':refs/heads/feature'));
+    expect(deleted).toEqual({ fetches: 1, refs: 'refs/heads/main\n' });
+    expect((await fetchesDuring(() => {})).fetches).toBe(0);
+  });
+
   it('resolves the path closure from the commit, through bases and patches, ignoring remote URLs', async () => {
     const mirror = await ws.syncMirror(repo.remote);
     const closure = await pathClosure(mirror.repo, good, './apps/podinfo/');
