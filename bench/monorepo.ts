@@ -72,6 +72,9 @@ export async function run(args: string[]): Promise<unknown> {
         const branch = `bench/r${range}-${i}-${process.pid}`;
         await git(remote, 'update-ref', `refs/heads/${branch}`, head);
         await git(remote, 'update-ref', `refs/heads/person-${branch}`, head);
+        // Warm, as in production: the detector fetches a source's branch when it sees the new
+        // revision, before an incident opens (the person's clone is fetched before the clock too).
+        await workspace.syncMirror(url, { branches: [branch] });
         events.length = 0;
         const rewind = await rewindRollback(rollbackGit, url, branch, good, head, i);
         const byHand = await personRollback(git, person, branch, good, head);
@@ -97,7 +100,7 @@ export async function run(args: string[]): Promise<unknown> {
       commits,
       apps,
       runs,
-      note: 'rewind = locate (path closure, culprit search) + fix-forward check (one fetch) + revert built and pushed to the bare remote; byHand = fetch + git log --first-parent good..bad -- apps/target + git revert + push, in an up-to-date checkout',
+      note: 'rewind = locate (path closure, culprit search) + fix-forward check (ls-remote of the branch, a fetch only if it moved) + revert built and pushed to the bare remote, on a mirror warmed before the clock as the detector does; byHand = fetch + git log --first-parent good..bad -- apps/target + git revert + push, in an up-to-date checkout',
       mirror: mirrorKind,
       firstClone: {
         rewindMs: mirrorCloneMs,

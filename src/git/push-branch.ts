@@ -41,7 +41,7 @@ export async function pushRevertBranch(input: BranchPushInput): Promise<BranchPu
       `Refusing to push to "${branch}": Rewind only forces its own rewind/* branches.`,
     );
   }
-  const mirror = await input.workspace.syncMirror(input.remoteUrl);
+  const mirror = await input.workspace.syncMirror(input.remoteUrl, { branches: [base, branch] });
   const baseHead = await mirror.repo.resolveCommit(`refs/heads/${base}`);
   if (baseHead === undefined) {
     throw new InvalidInputError(

@@ -57,10 +57,10 @@ export async function pushRevertDirect(input: DirectPushInput): Promise<PushOutc
   let lastMessage = '';
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const reuse = attempt === 1 && input.reuseFetchWithinMs !== undefined;
-    const mirror = await input.workspace.syncMirror(
-      input.remoteUrl,
-      reuse ? { reuseWithinMs: input.reuseFetchWithinMs } : {},
-    );
+    const mirror = await input.workspace.syncMirror(input.remoteUrl, {
+      branches: [branch],
+      ...(reuse ? { reuseWithinMs: input.reuseFetchWithinMs } : {}),
+    });
     const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
     if (head === undefined) {
       throw new InvalidInputError(

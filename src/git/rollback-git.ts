@@ -79,7 +79,7 @@ export class RollbackGit {
     bad: CommitSha,
     paths: readonly string[],
   ): Promise<readonly CandidateCommit[]> {
-    const mirror = await this.workspace.syncMirror(url);
+    const mirror = await this.workspace.syncMirror(url, { branches: [branch] });
     const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
     return head === undefined ? [] : this.laterOn(mirror.repo, bad, head, paths);
   }
@@ -144,7 +144,7 @@ export class RollbackGit {
     incidentId: string,
     since?: CommitSha,
   ): Promise<CommitSha | undefined> {
-    const mirror = await this.workspace.syncMirror(url);
+    const mirror = await this.workspace.syncMirror(url, { branches: [branch] });
     const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
     return head === undefined ? undefined : findIncidentCommit(mirror.repo, head, incidentId, since);
   }
@@ -153,7 +153,7 @@ export class RollbackGit {
     const { url, branch, dryRun, bad, ...rest } = input;
     const build = { ...rest, rewindAuthor: this.author };
     if (dryRun) {
-      const mirror = await this.workspace.syncMirror(url);
+      const mirror = await this.workspace.syncMirror(url, { branches: [branch] });
       const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
       if (head === undefined) throw new Error(`branch ${branch} not found on the remote`);
       const revert = await this.workspace.withWorktree(mirror, head, (worktree) =>
@@ -253,7 +253,7 @@ export class RollbackGit {
 
   /** The newest Rewind commit on the branch carrying `Reverts: <culprit>`, if any. */
   async revertOf(url: string, branch: string, culprit: CommitSha): Promise<CommitSha | undefined> {
-    const mirror = await this.workspace.syncMirror(url);
+    const mirror = await this.workspace.syncMirror(url, { branches: [branch] });
     const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
     if (head === undefined) return undefined;
     const out = await mirror.repo.text([

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { assertValidBranchName } from '../domain/branch.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { assertRemoteAllowed, type GitTransport } from './remote-url.ts';
 import { type GitAuthor, gitEnvironment, type GitProcessObserver, GitRepo } from './repo.ts';
@@ -103,9 +104,18 @@ export class GitWorkspace {
    * started at most that long ago is good enough (for callers whose push is fast-forward only, so a
    * branch that moved since is caught by the remote anyway).
    */
-  async syncMirror(url: string, options: { readonly reuseWithinMs?: number } = {}): Promise<Mirror> {
+  async syncMirror(
+    url: string,
+    options: { readonly reuseWithinMs?: number; readonly branches?: readonly string[] } = {},
+  ): Promise<Mirror> {
     const repo = await this.repoFor(url);
     const key = repo.dir;
+    const branches =
+      options.branches === undefined
+        ? undefined
+        : [...new Set(options.branches.map((b) => assertValidBranchName(b)))].sort();
+    // Callers share a waiting fetch only when they ask about the same branches.
+    const fetchKey = branches === undefined ? key : `${key}\0${branches.join('\0')}`;
     const recent = this.lastFetch.get(key);
     if (
       options.reuseWithinMs !== undefined &&
@@ -114,12 +124,12 @@ export class GitWorkspace {
       (await recent.ok)
     )
       return { url, repo };
-    let next = this.nextFetch.get(key);
+    let next = this.nextFetch.get(fetchKey);
     if (next === undefined) {
       next = this.withMirrorLock(url, () => {
         // Callers from here on need a later fetch than this one.
-        this.nextFetch.delete(key);
-        const fetching = this.createOrFetch(repo, url);
+        this.nextFetch.delete(fetchKey);
+        const fetching = this.createOrFetch(repo, url, branches);
         const ok = fetching.then(
           () => true,
           () => false,
@@ -127,7 +137,7 @@ export class GitWorkspace {
         this.lastFetch.set(key, { startedAt: performance.now(), ok });
         return fetching;
       });
-      this.nextFetch.set(key, next);
+      this.nextFetch.set(fetchKey, next);
     }
     await next;
     return { url, repo };
@@ -147,9 +157,9 @@ export class GitWorkspace {
     return this.syncMirror(url);
   }
 
-  private async createOrFetch(repo: GitRepo, url: string): Promise<void> {
+  private async createOrFetch(repo: GitRepo, url: string, branches?: readonly string[]): Promise<void> {
     if (await exists(path.join(repo.dir, 'HEAD'))) {
-      if (await mirrorIsCurrent(repo)) return;
+      if (await mirrorIsCurrent(repo, branches)) return;
       // --verbose: git always prints its ref lines, so simple-git settles without waiting (repo.ts).
       await repo.run(['fetch', '--verbose', '--prune', '--no-tags', '--update-head-ok', 'origin']);
       return;
@@ -288,24 +298,29 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /**
- * Whether every branch of the remote is where the mirror has it (and no other branch exists on
- * either side), so a fetch would change nothing. Asked first because a fetch that brings nothing
- * still costs: git's quickfetch checks the mirror's connectivity before asking for a pack, and for a
- * partial mirror that walk covers the whole promisor pack (about 150 ms at 100,000 commits, git
- * 2.39; bench/monorepo.ts), where `ls-remote` is one ref advertisement. The people-first check
- * before acting and the detector's warm-up usually find nothing new.
+ * Whether the remote's branches are where the mirror has them (`branches`: only these, by name;
+ * else every branch, and no other on either side), so a fetch would change nothing the caller
+ * needs. Asked first because a fetch that brings nothing still costs: git's quickfetch checks the
+ * mirror's connectivity before asking for a pack, and for a partial mirror that walk covers the
+ * whole promisor pack (about 150 ms at 100,000 commits, git 2.39; bench/monorepo.ts), where
+ * `ls-remote` is one ref advertisement. Callers name their branches because in a busy repository
+ * some branch has nearly always moved: the people-first check before acting and the push need only
+ * the branch they act on, which the detector's warm-up has usually just fetched.
  */
-async function mirrorIsCurrent(repo: GitRepo): Promise<boolean> {
+async function mirrorIsCurrent(repo: GitRepo, branches?: readonly string[]): Promise<boolean> {
+  const refs = branches?.map((branch) => `refs/heads/${branch}`);
   const [remote, local] = await Promise.all([
-    // Prints one line per branch; an empty remote prints nothing and pays simple-git's settle wait.
-    repo.run(['ls-remote', '--heads', 'origin']),
-    repo.run(['for-each-ref', '--format=%(objectname)%09%(refname)', 'refs/heads/']),
+    // One line per branch; when none matches, git prints nothing and simple-git waits 50 ms.
+    repo.run(['ls-remote', '--heads', 'origin', ...(refs ?? [])]),
+    repo.run(['for-each-ref', '--format=%(objectname)%09%(refname)', ...(refs ?? ['refs/heads/'])]),
   ]);
+  // Both match patterns by their tail or prefix: keep the exact names asked for.
+  const wanted = refs === undefined ? undefined : new Set(refs);
   const heads = (text: string) =>
     text
       .split('\n')
       .map((line) => line.trim())
-      .filter((line) => line !== '')
+      .filter((line) => line !== '' && (wanted === undefined || wanted.has(line.split('\t')[1] ?? '')))
       .sort()
       .join('\n');
   return heads(remote.stdout) === heads(local.stdout);

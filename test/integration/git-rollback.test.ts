@@ -101,7 +101,10 @@ describe('git rollback loop (real repositories)', () => {
 
     expect((await fetchesDuring(() => {})).fetches).toBe(0);
     const moved = await fetchesDuring(() =>
-      repo.commit('podinfo 1.1', fluxLayout({ podinfo: 'ghcr.io/x/podinfo:1.1' })),
+      repo.commit(
+        'podinfo 1.1',
+        fluxLayout({ podinfo: 'ghcr.io/x/podinfo:1.1', frontend: 'ghcr.io/x/fe:1.0' }),
+      ),
     );
     expect(moved.fetches).toBe(1);
     const created = await fetchesDuring(() =>
@@ -111,6 +114,26 @@ describe('git rollback loop (real repositories)', () => {
     const deleted = await fetchesDuring(() => repo.git('push', '--quiet', 'origin', ':refs/heads/feature'));
     expect(deleted).toEqual({ fetches: 1, refs: 'refs/heads/main\n' });
     expect((await fetchesDuring(() => {})).fetches).toBe(0);
+
+    // Asking about main only: another branch moving needs no fetch; main moving does.
+    const mainOnly = async (change: () => void) => {
+      change();
+      commands.length = 0;
+      await observed.syncMirror(repo.remote, { branches: ['main'] });
+      return commands.filter((c) => c === 'fetch').length;
+    };
+    expect(await mainOnly(() => repo.git('push', '--quiet', 'origin', 'HEAD:refs/heads/elsewhere'))).toBe(0);
+    expect(
+      await mainOnly(() =>
+        repo.commit(
+          'podinfo 1.2',
+          fluxLayout({ podinfo: 'ghcr.io/x/podinfo:1.2', frontend: 'ghcr.io/x/fe:1.0' }),
+        ),
+      ),
+    ).toBe(1);
+    await expect(observed.syncMirror(repo.remote, { branches: ['--upload-pack=x'] })).rejects.toThrow(
+      /branch/i,
+    );
   });
 
   it('resolves the path closure from the commit, through bases and patches, ignoring remote URLs', async () => {
