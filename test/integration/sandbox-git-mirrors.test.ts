@@ -57,4 +57,20 @@ describe('sandbox Git mirrors', () => {
       expect(fetched.map((r) => r.sha)).toEqual([head, head, head, head]);
     }
   }, 60_000);
+
+  it('reads a file shared by two commits once: the second tree is served from the blob cache', async () => {
+    const { repo, mirrors } = setup();
+    const url = `file://${repo.remote}`;
+    repo.commit('one', { 'base/deployment.yaml': 'kind: Deployment\n', 'app.txt': '1\n' });
+    const first = await mirrors.fetch('flux-system', 'app', url, 'main');
+    const firstTree = await mirrors.tree('flux-system', 'app', first.sha);
+    expect(await firstTree.readText('base/deployment.yaml')).toBe('kind: Deployment\n');
+    repo.commit('two', { 'app.txt': '2\n' });
+    const second = await mirrors.fetch('flux-system', 'app', url, 'main');
+    const secondTree = await mirrors.tree('flux-system', 'app', second.sha);
+    // With the mirror's objects gone, only what was read before can still be read.
+    rmSync(path.join(mirrors.mirrorDir('flux-system', 'app'), 'objects'), { recursive: true, force: true });
+    expect(await secondTree.readText('base/deployment.yaml')).toBe('kind: Deployment\n');
+    await expect(secondTree.readText('app.txt')).rejects.toThrow();
+  }, 60_000);
 });
