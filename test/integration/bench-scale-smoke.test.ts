@@ -19,6 +19,15 @@ describe('scale benchmarks at toy size', () => {
     });
     expect(storm.forgeWrites).toBeLessThanOrEqual(10);
     expect(storm.forgeWritesByRoute['pulls.update'] ?? 0).toBe(0); // no body edit per incident
+    // The figures come from the records' timestamps: in order, and within the run.
+    const { prOpenedMs, mergedMs, allLinkedMs, allVerifiedMs } = storm;
+    expect(
+      [prOpenedMs, mergedMs, allLinkedMs, allVerifiedMs].every((v) => typeof v === 'number' && v > 0),
+    ).toBe(true);
+    expect(prOpenedMs!).toBeLessThanOrEqual(allLinkedMs!);
+    expect(prOpenedMs!).toBeLessThanOrEqual(mergedMs!);
+    expect(allLinkedMs!).toBeLessThan(allVerifiedMs!);
+    expect(allVerifiedMs!).toBeLessThan(90_000);
   }, 180_000);
 
   it('watch: reports bytes per app and events per second for Rewind and the plain informers', async () => {
