@@ -1,5 +1,6 @@
 // What Rewind remembers about an incident beyond the domain's conditions: the evidence a person
 // reads in `rewind status`, in the Kubernetes Event and (with a forge) on the pull request.
+import type { AppRef } from '../domain/app-ref.ts';
 import type { Incident } from '../domain/incident.ts';
 import type { AlertEvidence } from './alert-evidence.ts';
 import type { WorkloadTemplates } from './verify.ts';
@@ -76,4 +77,10 @@ export interface IncidentStore {
   save(record: IncidentRecord): Promise<SaveOutcome>;
   /** Newest first. */
   list(limit?: number): Promise<IncidentRecord[]>;
+  /** One app's incidents, newest first, read through a per-app index. */
+  listForApp(app: AppRef, limit?: number): Promise<IncidentRecord[]>;
+  /** Whether a record named `sha` as the revert Rewind pushed or the commit its merge landed. */
+  isOwnCommit(sha: string): Promise<boolean>;
+  /** Every such commit within the retention. */
+  ownCommits(): Promise<ReadonlySet<string>>;
 }

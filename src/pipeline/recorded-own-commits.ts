@@ -1,18 +1,12 @@
 // The commits Rewind recorded as its own on incidents: the revert it pushed and the commit the merge
 // of its pull request landed. One of the marks the culprit search uses to never revert Rewind's own
-// work (src/git/own-commit.ts); the others live in Git and survive losing Redis.
+// work (src/git/own-commit.ts); the others live in Git and survive losing Redis. The store keeps them
+// in an index of their own: the detector asks for every failing app it sees, so reading the recent
+// records instead grew with the square of an incident storm.
 import type { IncidentStore } from './incident-record.ts';
 
-/** How many recent incidents are looked at; older reverts are known by their marks in Git. */
-const RECENT_INCIDENTS = 500;
-
-export async function recordedOwnCommits(incidents: IncidentStore): Promise<ReadonlySet<string>> {
-  const shas = new Set<string>();
-  for (const record of await incidents.list(RECENT_INCIDENTS)) {
-    if (record.details.revert?.sha) shas.add(record.details.revert.sha);
-    if (record.details.merge?.sha) shas.add(record.details.merge.sha);
-  }
-  return shas;
+export function recordedOwnCommits(incidents: IncidentStore): Promise<ReadonlySet<string>> {
+  return incidents.ownCommits();
 }
 
 /**
@@ -20,6 +14,6 @@ export async function recordedOwnCommits(incidents: IncidentStore): Promise<Read
  * incident: while the engine rolls a revert out, the revert is its attempted revision and the bad
  * ReplicaSet's Pods still fail for a moment; that is the incident's own recovery, not a new failure.
  */
-export async function isRecordedOwnCommit(incidents: IncidentStore, sha: string): Promise<boolean> {
-  return (await recordedOwnCommits(incidents)).has(sha);
+export function isRecordedOwnCommit(incidents: IncidentStore, sha: string): Promise<boolean> {
+  return incidents.isOwnCommit(sha);
 }

@@ -3,7 +3,7 @@
 // the slowest cannot write an older state over a newer one.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appRef } from '../../src/domain/app-ref.ts';
+import { appKey, appRef } from '../../src/domain/app-ref.ts';
 import { parseCommitSha } from '../../src/domain/commit-sha.ts';
 import { IncidentChangedError } from '../../src/domain/errors.ts';
 import { newIncident } from '../../src/domain/incident.ts';
@@ -154,5 +154,70 @@ describe('retention of incident records', () => {
     expect(await redis.pttl(key)).toBeGreaterThan(0);
     await recorder.to('Merged', 'MergedByPerson', 'merged');
     expect(await redis.pttl(key)).toBe(-1);
+  });
+});
+
+describe("indexed reads: one app's incidents, Rewind's own commits", () => {
+  const revertSha = (n: number) => parseCommitSha(n.toString(16).padStart(40, 'c'));
+  /** A recorder on a new incident saved in `into`. */
+  async function recorderOn(into: RedisIncidentStore): Promise<IncidentRecorder> {
+    const saved = await into.create(freshRecord());
+    if (saved.kind !== 'saved') throw new Error('expected a new record');
+    return new IncidentRecorder(saved.record, { incidents: into, clock: systemClock, log: silentLogger() });
+  }
+
+  it("lists one app's incidents without the others, newest first", async () => {
+    const ownPrefix = `${prefix}-by-app`;
+    const indexed = new RedisIncidentStore(redis, ownPrefix);
+    const a1 = freshRecord();
+    const other = freshRecord();
+    const a2 = {
+      ...freshRecord(),
+      app: a1.app,
+      id: `${a1.id}.r2`,
+      updatedAt: new Date(Date.now() + 1000).toISOString(),
+    };
+    for (const r of [a1, other, a2]) await indexed.create(r);
+    expect((await indexed.listForApp(a1.app)).map((r) => r.id)).toEqual([a2.id, a1.id]);
+    expect((await indexed.listForApp(other.app)).map((r) => r.id)).toEqual([other.id]);
+  });
+
+  it('knows the revert and merge SHAs recorded on incidents, and no other commit', async () => {
+    const indexed = new RedisIncidentStore(redis, `${prefix}-own`);
+    const recorder = await recorderOn(indexed);
+    await recorder.details({ revert: { kind: 'scoped', sha: revertSha(1) } });
+    await recorder.details({ merge: { sha: revertSha(2), method: 'squash' } });
+    expect(await indexed.isOwnCommit(revertSha(1))).toBe(true);
+    expect(await indexed.isOwnCommit(revertSha(2))).toBe(true);
+    expect(await indexed.isOwnCommit(recorder.record.badRevision)).toBe(false);
+    expect([...(await indexed.ownCommits())].sort()).toEqual([revertSha(1), revertSha(2)]);
+  });
+
+  it('indexes records written before the indexes existed, once', async () => {
+    const oldPrefix = `${prefix}-backfill`;
+    const writer = new RedisIncidentStore(redis, oldPrefix);
+    const recorder = await recorderOn(writer);
+    await recorder.details({ revert: { kind: 'scoped', sha: revertSha(3) } });
+    // What an earlier version left: the record and the global index only.
+    await redis.del(`${oldPrefix}:own-commits`, `${oldPrefix}:app-incidents:${appKey(recorder.record.app)}`);
+    const reader = new RedisIncidentStore(redis, oldPrefix);
+    expect(await reader.isOwnCommit(revertSha(3))).toBe(true);
+    expect((await reader.listForApp(recorder.record.app)).map((r) => r.id)).toEqual([recorder.record.id]);
+    expect(await redis.exists(`${oldPrefix}:indexes-backfilled`)).toBe(1);
+  });
+
+  it('drops an expired incident from its app index and an own commit past the retention', async () => {
+    const retentionMs = 400;
+    const shortPrefix = `${prefix}-own-retention`;
+    const short = new RedisIncidentStore(redis, shortPrefix, retentionMs);
+    const recorder = await recorderOn(short);
+    await recorder.details({ revert: { kind: 'scoped', sha: revertSha(4) } });
+    await recorder.stop('Ignored', 'Recovered', 'recovered');
+    expect(await short.isOwnCommit(revertSha(4))).toBe(true);
+    await new Promise((r) => setTimeout(r, retentionMs * 3));
+    expect(await short.listForApp(recorder.record.app)).toEqual([]);
+    await short.create(freshRecord()); // the next write sweeps
+    expect(await short.isOwnCommit(revertSha(4))).toBe(false);
+    expect(await redis.zcard(`${shortPrefix}:app-incidents:${appKey(recorder.record.app)}`)).toBe(0);
   });
 });

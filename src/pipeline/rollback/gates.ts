@@ -32,7 +32,7 @@ async function budgetExhausted(
 ): Promise<string | undefined> {
   const { perHour, perDay, cooldownMs } = budgets;
   const now = deps.clock.now().getTime();
-  const recent = (await deps.incidents.list(500)).filter(
+  const recent = (await deps.incidents.listForApp(app, 500)).filter(
     (r) =>
       r.id !== incidentId &&
       r.app.engine === app.engine &&
