@@ -4,7 +4,7 @@
 // through execFile with paths and URLs after `--`.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -132,6 +132,8 @@ export class GitMirrors {
   /** Blob contents by mirror and blob id, least recently used first. */
   private readonly blobs = new Map<string, { bytes: Promise<Buffer>; size: number }>();
   private blobBytes = 0;
+  /** The commit each mirror last fetched per source and ref: what an unchanged remote still has. */
+  private readonly fetched = new Map<string, string>();
   /** The last queued fetch per mirror directory (settled, never rejected). */
   private readonly fetches = new Map<string, Promise<void>>();
 
@@ -173,7 +175,13 @@ export class GitMirrors {
     const source = localRepositoryPath(url);
     const dir = this.mirrorDir(namespace, name);
     const ref = `refs/heads/${branch}`;
+    const fetchedKey = `${dir}\0${source}\0${ref}`;
     const sha = await this.oneFetchAtATime(dir, async () => {
+      // source-controller skips the clone when the remote's branch is still at the revision it has
+      // (fluxcd/source-controller#665, "Optimise clone operations"); the sandbox's remotes are local
+      // repositories, so the branch is read from their files, without a git process.
+      const known = this.fetched.get(fetchedKey);
+      if (known !== undefined && (await localBranchHead(source, ref)) === known) return known;
       await this.ensureMirror(dir, signal);
       try {
         await git(['fetch', '--quiet', '--no-tags', '--force', '--', source, `+${ref}:${ref}`], dir, signal);
@@ -183,9 +191,11 @@ export class GitMirrors {
         }
         throw error;
       }
-      return (await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], dir, signal))
+      const head = (await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], dir, signal))
         .toString('utf8')
         .trim();
+      if (SHA1.test(head)) this.fetched.set(fetchedKey, head);
+      return head;
     });
     if (!SHA1.test(sha)) throw new GitError(`unexpected revision '${sha}' for ${ref}`, '');
     const { digest, size } = await this.treeSummary(namespace, name, sha);
@@ -318,6 +328,27 @@ export class GitMirrors {
     );
     return slot.bytes;
   }
+}
+
+/**
+ * The commit `ref` (refs/heads/<valid branch>) points to in the local repository at `repo` (bare, or
+ * a working tree's .git), read from its loose ref or packed-refs; undefined when it cannot be told
+ * that way (a symbolic ref, another ref storage): the caller then fetches. git replaces a loose ref by
+ * renaming a lock file over it, so a read sees the old or the new commit, never half of one.
+ */
+async function localBranchHead(repo: string, ref: string): Promise<string | undefined> {
+  for (const gitDir of [repo, path.join(repo, '.git')]) {
+    const loose = await readFile(path.join(gitDir, ref), 'utf8').catch(() => undefined);
+    if (loose !== undefined) return SHA1.test(loose.trim()) ? loose.trim() : undefined;
+    const packed = await readFile(path.join(gitDir, 'packed-refs'), 'utf8').catch(() => undefined);
+    if (packed === undefined) continue;
+    for (const line of packed.split('\n')) {
+      const [sha, name] = line.split(' ');
+      if (name === ref && sha && SHA1.test(sha)) return sha;
+    }
+    return undefined;
+  }
+  return undefined;
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -1,7 +1,8 @@
 // The sandbox's Git mirrors (Argo CD's repo-server cache, Flux's source artifacts) against real
 // repositories: one mirror is shared by every app of a repository and by the controller's refresh and
 // operation queues, so fetches into it overlap.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -72,5 +73,44 @@ describe('sandbox Git mirrors', () => {
     rmSync(path.join(mirrors.mirrorDir('flux-system', 'app'), 'objects'), { recursive: true, force: true });
     expect(await secondTree.readText('base/deployment.yaml')).toBe('kind: Deployment\n');
     await expect(secondTree.readText('app.txt')).rejects.toThrow();
+  }, 60_000);
+
+  it("fetches only when the branch moved, read from the remote's loose or packed refs (source-controller's optimised clone)", async () => {
+    const { repo, mirrors } = setup();
+    const url = `file://${repo.remote}`;
+    // Every git process the mirrors start goes through this shim, which logs its subcommand.
+    const shim = mkdtempSync(path.join(tmpdir(), 'rewind-git-shim-'));
+    const log = path.join(shim, 'calls.log');
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(path.join(shim, 'git'), `#!/bin/sh\necho "$1" >> '${log}'\nexec '${realGit}' "$@"\n`);
+    chmodSync(path.join(shim, 'git'), 0o755);
+    const path0 = process.env['PATH'];
+    process.env['PATH'] = `${shim}:${path0}`;
+    cleanups.push(
+      () => (process.env['PATH'] = path0),
+      () => rmSync(shim, { recursive: true, force: true }),
+    );
+    const fetches = (): number =>
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l === 'fetch').length;
+
+    const first = repo.commit('one', { 'a.txt': '1\n' });
+    expect((await mirrors.fetch('flux-system', 'app', url, 'main')).sha).toBe(first);
+    expect(fetches()).toBe(1);
+    expect((await mirrors.fetch('flux-system', 'app', url, 'main')).sha).toBe(first); // loose ref, unchanged
+    expect(fetches()).toBe(1);
+    const second = repo.commit('two', { 'a.txt': '2\n' });
+    expect((await mirrors.fetch('flux-system', 'app', url, 'main')).sha).toBe(second);
+    expect(fetches()).toBe(2);
+    execFileSync('git', ['pack-refs', '--all'], { cwd: repo.remote }); // the ref now lives in packed-refs
+    expect((await mirrors.fetch('flux-system', 'app', url, 'main')).sha).toBe(second);
+    expect(fetches()).toBe(2);
+    const third = repo.commit('three', { 'a.txt': '3\n' });
+    expect((await mirrors.fetch('flux-system', 'app', url, 'main')).sha).toBe(third);
+    expect(fetches()).toBe(3);
+    // Another mirror of the same remote has fetched nothing yet: it fetches.
+    expect((await mirrors.fetch('flux-system', 'other', url, 'main')).sha).toBe(third);
+    expect(fetches()).toBe(4);
   }, 60_000);
 });
