@@ -5,20 +5,37 @@
 // same storm with one app (bad commit pushed -> the incident linked to its merged PR).
 //
 //   npm run bench -- storm [--apps 500] [--baseline-runs 1] [--timeout-s 600] [--concurrency 32]
-//                          [--verify-timeout-s 120] [--cpu-prof <dir>]
+//                          [--verify-timeout-s 120] [--cpu-prof <dir>] [--rewind-process]
+//
+// --rewind-process: Rewind runs as `rewind start` in a process of its own (as it is deployed: all
+// roles, leader election, production timings), this process being the cluster, Flux and the forge;
+// the JSON then has the CPU each process used. Without it, Rewind runs inside this process.
 //
 // --cpu-prof (or REWIND_BENCH_CPU_PROF=<dir>): a CPU profile of the N-app storm from the push until
 // every incident ended, in <dir> (`npm run bench -- profile-summary <dir>`). Rewind runs inside this
-// process next to the sandbox (cluster, Flux syncer, forge), so the profile holds both.
+// process next to the sandbox (cluster, Flux syncer, forge), so the profile holds both; with
+// --rewind-process, the Rewind process's own profile is in <dir>/rewind-process.
 //
 // The apps go through Git and the sandbox's Flux syncer like a real fleet (nothing is created
 // behind Rewind's back), so setting up 500 apps takes a while before the measured part starts.
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
 import { ensureRedis } from '../src/demo/redis.ts';
 import { isTerminal } from '../src/domain/incident.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
 import { type Loop, startLoop } from '../src/sandbox/loop.ts';
 import { KUSTOMIZATION, NAMESPACE } from '../src/sandbox/resources.ts';
-import { cpuMeter, cpuProfileDir, profileThisProcess } from './lib/cpu-profile.ts';
+import { type ChildWorker, spawnRewind } from '../src/sandbox/child-worker.ts';
+import {
+  childProfileArgs,
+  cpuMeter,
+  cpuProfileDir,
+  profileClockMicros,
+  profileThisProcess,
+  writeProfileWindow,
+} from './lib/cpu-profile.ts';
 import { median, numberArg } from './lib/stats.ts';
 
 const GOOD = 'ghcr.io/example/storm:1.0.0';
@@ -178,9 +195,7 @@ function timesFromRecords(
   const linkedAt = linked.map((r) => at(r, 'PullRequestOpened', 'Merged'));
   const convergedAt = records.map((r) => at(r, 'Converged'));
   const all = (values: (number | undefined)[]): number | undefined =>
-    values.length >= apps && values.every((v) => v !== undefined)
-      ? Math.max(...(values))
-      : undefined;
+    values.length >= apps && values.every((v) => v !== undefined) ? Math.max(...values) : undefined;
   const times = {
     prOpenedMs: first(records.map((r) => at(r, 'PullRequestOpened'))),
     mergedMs: first(records.map((r) => at(r, 'Merged'))),
@@ -197,6 +212,24 @@ export interface StormOptions {
   verifyTimeout?: string;
   /** Write a CPU profile of the measured part here. */
   profileDir?: string;
+  /** Run Rewind as `rewind start` in a child process instead of inside this one. */
+  rewindProcess?: boolean;
+}
+
+/** `rewind start` on the loop's configuration, in a process of its own; resolves once it started. */
+async function startRewindProcess(loop: Loop, timeoutMs: number, profileDir?: string): Promise<ChildWorker> {
+  const configFile = path.join(loop.workdir, 'rewind-process.yaml');
+  await writeFile(configFile, stringify(loop.configInput));
+  const rewind = spawnRewind(
+    ['start', '--config', configFile, '--listen', '0'],
+    { ...loop.env, POD_NAME: 'rewind-storm', REWIND_LOG_LEVEL: 'info' },
+    profileDir ? await childProfileArgs(profileDir) : [],
+  );
+  await waitFor('rewind start', timeoutMs, () => {
+    if (rewind.child.exitCode !== null) throw new Error(`rewind start exited:\n${rewind.output()}`);
+    return rewind.output().includes('"msg":"rewind started"');
+  });
+  return rewind;
 }
 
 export async function runStorm(
@@ -214,7 +247,10 @@ export async function runStorm(
     // starve the sandbox that has to apply the revert.
     verifyIntervalMs: 1000,
     redisUrl,
+    // With a Rewind process of its own, this one only reads the incident records.
+    ...(options.rewindProcess ? { roles: [] } : {}),
   });
+  let rewind: ChildWorker | undefined;
   try {
     const setupStart = performance.now();
     const added = await addStormApps(loop, apps);
@@ -225,6 +261,12 @@ export async function runStorm(
       return ready === apps;
     });
     const setupMs = Math.round(performance.now() - setupStart);
+    // The Rewind process's profile goes to <dir>/rewind-process, written when it stops.
+    const rewindProfileDir =
+      options.rewindProcess && options.profileDir
+        ? path.join(options.profileDir, 'rewind-process')
+        : undefined;
+    if (options.rewindProcess) rewind = await startRewindProcess(loop, timeoutMs, rewindProfileDir);
     const forge = loop.forge!;
     const requestsBefore = forge.state.requests.length;
 
@@ -232,9 +274,13 @@ export async function runStorm(
     const stopProfile = options.profileDir
       ? await profileThisProcess(options.profileDir, `storm-${apps}`)
       : undefined;
-    const meter = options.profileDir ? await cpuMeter([process.pid]) : undefined;
+    const meter =
+      options.profileDir || rewind
+        ? await cpuMeter([process.pid, ...(rewind?.child.pid ? [rewind.child.pid] : [])])
+        : undefined;
     const start = performance.now();
     const startedAt = Date.now();
+    const startedMicros = profileClockMicros();
     loop.fleet.notifyPush();
     const since = (): number => Math.round(performance.now() - start);
     const result: StormResult = {
@@ -275,6 +321,12 @@ export async function runStorm(
     );
     const cpu = await meter?.();
     await stopProfile?.();
+    if (rewind && rewindProfileDir) {
+      await writeProfileWindow(rewindProfileDir, startedMicros, profileClockMicros());
+      const exited = once(rewind.child, 'exit');
+      rewind.child.kill('SIGTERM'); // it writes its profile as it exits
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000).unref())]);
+    }
     if (cpu) result.cpu = cpu;
     const records = await storm();
     const pr = forge.state.pulls[0];
@@ -313,6 +365,7 @@ export async function runStorm(
     }
     return result;
   } finally {
+    await rewind?.stop();
     await loop.stop();
   }
 }
@@ -323,6 +376,7 @@ export async function run(args: string[]): Promise<unknown> {
   const options: StormOptions = {
     concurrency: numberArg(args, '--concurrency', 32),
     verifyTimeout: `${numberArg(args, '--verify-timeout-s', 120)}s`,
+    rewindProcess: args.includes('--rewind-process'),
   };
   const redis = await ensureRedis(process.env['REDIS_URL']);
   try {
@@ -345,6 +399,7 @@ export async function run(args: string[]): Promise<unknown> {
       benchmark: 'storm',
       apps,
       gracePeriodS: 1,
+      rewind: options.rewindProcess ? 'own process (rewind start)' : 'inside the benchmark process',
       note: 'times from pushing the bad commit; linked = incident recorded with the one PR; baseline = the same with one app, in this run',
       figure: { allLinkedMs: storm.allLinkedMs ?? null, allVerifiedMs: storm.allVerifiedMs ?? null },
       baseline: {
