@@ -194,13 +194,28 @@ async function withLoop<T>(options: LoopOptions, body: (loop: Loop) => Promise<T
   }
 }
 
-/** A person pushes a new podinfo image, on top of whatever main has now (Rewind may have pushed). */
+/**
+ * A person pushes a new podinfo image, on top of whatever main has now (Rewind may have pushed).
+ * When the push loses a race with Rewind's own (rejected as not a fast-forward, or the remote could
+ * not take its ref lock because Rewind's push was updating it), the person does what people do:
+ * fetch, start again from the new main, push again. The commit rewrites the whole file, so there is
+ * nothing to merge.
+ */
 async function personPushes(loop: Loop, image: string): Promise<string> {
-  await loop.fleet.work.fetch('origin');
-  await loop.fleet.work.raw(['merge', '--ff-only', '--quiet', 'origin/main']);
-  const sha = await loop.fleet.setPodinfoImage(image);
-  loop.fleet.notifyPush();
-  return sha;
+  for (let attempt = 1; ; attempt++) {
+    await loop.fleet.work.fetch('origin');
+    await loop.fleet.work.raw(['reset', '--hard', '--quiet', 'origin/main']);
+    try {
+      const sha = await loop.fleet.setPodinfoImage(image);
+      loop.fleet.notifyPush();
+      return sha;
+    } catch (error) {
+      const lostRace = /\[rejected\]|\[remote rejected\]|cannot lock ref|failed to update ref/i.test(
+        String(error),
+      );
+      if (!lostRace || attempt >= 3) throw error;
+    }
+  }
 }
 
 function pushBroken(loop: Loop, image = BROKEN): Promise<string> {
