@@ -290,18 +290,23 @@ describe('graceful Pod termination', () => {
 describe('crash-loop back-off', () => {
   it('restarts a crashing container after back-offs that double, showing CrashLoopBackOff in between', async () => {
     const sb = await start({ crashImages: ['*:crash'], crashBackoffBaseMs: 300 });
-    await apply(sb, manifest({ image: 'nginx:crash' }).replace('replicas: 3', 'replicas: 1'));
-    const seen = new Map<number, { at: number; message: string }>();
+    // Watching before the Deployment exists: on a busy machine the first restart can come before
+    // kubectl apply has even returned. Each restart's status is kept as the event carried it.
+    const seen = new Map<number, { at: number; message: string; status: any }>();
     const stop = sb.store.watch(POD, (event) => {
       const status = event.object.status?.containerStatuses?.[0];
       const restarts = Number(status?.restartCount ?? 0);
       if (restarts > 0 && !seen.has(restarts))
-        seen.set(restarts, { at: Date.now(), message: String(status.state?.waiting?.message ?? '') });
+        seen.set(restarts, {
+          at: Date.now(),
+          message: String(status.state?.waiting?.message ?? ''),
+          status: structuredClone(status),
+        });
     });
+    await apply(sb, manifest({ image: 'nginx:crash' }).replace('replicas: 3', 'replicas: 1'));
     await until('three restarts', () => seen.has(3), 30_000);
     stop();
-    const [pod] = pods(sb);
-    const status = pod!.status.containerStatuses[0];
+    const { status } = seen.get(3)!;
     expect(status.state.waiting.reason).toBe('CrashLoopBackOff');
     expect(status.lastState.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
     expect(seen.get(1)!.message).toMatch(/^back-off 300ms restarting failed container=nginx pod=web-/);
