@@ -12,7 +12,6 @@ import { type AlertOutcome, type RaiseAlert, withAlertEvidence } from '../src/pi
 import { alertedFailure, rollbackJobFor } from '../src/pipeline/detect.ts';
 import type { IncidentStore } from '../src/pipeline/incident-record.ts';
 import type { Clock, ClusterPort, Logger } from '../src/pipeline/ports.ts';
-import { isRecordedOwnCommit } from '../src/pipeline/recorded-own-commits.ts';
 import type { RollbackJob } from '../src/queue/jobs.ts';
 import { enqueueIncident, openIncidentId } from './incident-opening.ts';
 
@@ -70,7 +69,7 @@ export function alertTrigger(deps: AlertTriggerDeps): RaiseAlert {
       now,
     );
     if ('ignored' in signal) return { kind: 'ignored', reason: signal.ignored, message: signal.message };
-    if (await isRecordedOwnCommit(deps.incidents, signal.badRevision))
+    if (await deps.incidents.isOwnCommit(signal.badRevision))
       return {
         kind: 'ignored',
         reason: 'OwnRevert',

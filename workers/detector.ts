@@ -23,7 +23,6 @@ import {
 import { appObjectView, deploymentView, podView, replicaSetView } from '../src/pipeline/detection-view.ts';
 import { INCIDENT_ANNOTATION, parseDurableIncident } from '../src/pipeline/durable-incident.ts';
 import type { IncidentStore } from '../src/pipeline/incident-record.ts';
-import { isRecordedOwnCommit } from '../src/pipeline/recorded-own-commits.ts';
 import type { Clock, Logger } from '../src/pipeline/ports.ts';
 import { QUEUE_NAMES, type RollbackJob, jobOptions, rollbackJobId } from '../src/queue/jobs.ts';
 import { enqueueIncident, openIncidentId } from './incident-opening.ts';
@@ -320,7 +319,7 @@ export class Detector {
    */
   private async isOwnRevert(signal: FailureSignal): Promise<boolean> {
     const incidents = this.options.incidents;
-    if (!incidents || !(await isRecordedOwnCommit(incidents, signal.badRevision))) return false;
+    if (!incidents || !(await incidents.isOwnCommit(signal.badRevision))) return false;
     this.options.log.debug(
       { app: appKey(signal.app), revision: signal.badRevision, reason: signal.reason },
       "not opening an incident: the failing revision is Rewind's own revert, still rolling out",

@@ -79,8 +79,17 @@ export interface IncidentStore {
   list(limit?: number): Promise<IncidentRecord[]>;
   /** One app's incidents, newest first, read through a per-app index. */
   listForApp(app: AppRef, limit?: number): Promise<IncidentRecord[]>;
-  /** Whether a record named `sha` as the revert Rewind pushed or the commit its merge landed. */
+  /**
+   * Whether a record named `sha` as the revert Rewind pushed or the commit the merge of its pull
+   * request landed. The detector asks before opening an incident: while the engine rolls a revert
+   * out, the revert is its attempted revision and the bad ReplicaSet's Pods still fail for a moment;
+   * that is the incident's own recovery, not a new failure. Indexed: the detector asks for every
+   * failing app it sees, so reading the recent records instead grew with the square of a storm.
+   */
   isOwnCommit(sha: string): Promise<boolean>;
-  /** Every such commit within the retention. */
+  /**
+   * Every such commit within the retention: one of the marks the culprit search uses to never
+   * revert Rewind's own work (src/git/own-commit.ts); the others live in Git and survive losing Redis.
+   */
   ownCommits(): Promise<ReadonlySet<string>>;
 }

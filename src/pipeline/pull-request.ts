@@ -213,29 +213,41 @@ export async function joinPullRequest(
       await announceJoin(deps, rec, pr, input);
     }
   }
-  await rec.details({ revert: { kind: 'joined', sha: pr.headSha } });
-  await rec.to(
-    'RevertPrepared',
+  return linkTo(
+    rec,
+    pr,
+    { kind: 'joined', sha: pr.headSha },
     'JoinedPullRequest',
     `The revert of ${shortSha(culprit)} is already proposed in #${pr.number}.`,
   );
-  await recordPullRequest(rec, pr, 'JoinedPullRequest');
-  return { kind: 'opened', pr };
 }
 
 /** Links the incident to a merged Rewind PR that reverted its culprit for another app. */
-async function linkMerged(
+function linkMerged(
   rec: IncidentRecorder,
   pr: PullRequest,
   sha: string,
   culprit: string,
 ): Promise<OpenOutcome> {
-  await rec.details({ revert: { kind: 'shared', sha } });
-  await rec.to(
-    'RevertPrepared',
+  return linkTo(
+    rec,
+    pr,
+    { kind: 'shared', sha },
     'AlreadyReverted',
     `${sha.slice(0, 7)} already reverts ${culprit.slice(0, 7)} for another app (#${pr.number}).`,
   );
+}
+
+/** Records another incident's PR as this incident's revert: RevertPrepared, then PullRequestOpened. */
+async function linkTo(
+  rec: IncidentRecorder,
+  pr: PullRequest,
+  revert: { kind: 'joined' | 'shared'; sha: string },
+  reason: 'JoinedPullRequest' | 'AlreadyReverted',
+  message: string,
+): Promise<OpenOutcome> {
+  await rec.details({ revert });
+  await rec.to('RevertPrepared', reason, message);
   await recordPullRequest(rec, pr, 'JoinedPullRequest');
   return { kind: 'opened', pr };
 }

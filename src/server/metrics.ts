@@ -167,38 +167,35 @@ export class RewindMetrics {
     });
     const informerLabels = ['resource', 'namespace'] as const;
     const informerLabel = (i: InformerHealth) => ({ resource: i.resource, namespace: i.namespace });
-    new Gauge({
-      name: 'rewind_informer_seconds_since_event',
-      help: 'Seconds since the informer last received a watch event or bookmark (-1: none yet).',
-      labelNames: informerLabels,
-      registers,
-      collect() {
-        this.reset();
-        for (const i of sources.informers() ?? [])
-          this.set(informerLabel(i), i.lastEventAt ? (Date.now() - i.lastEventAt) / 1000 : -1);
-      },
-    });
-    new Gauge({
-      name: 'rewind_informer_seconds_since_sync',
-      help: 'Seconds since the informer last knew its cache current (event, bookmark, list or accepted watch); liveness fails past detection.wedgedAfter.',
-      labelNames: informerLabels,
-      registers,
-      collect() {
-        this.reset();
-        for (const i of sources.informers() ?? [])
-          this.set(informerLabel(i), i.lastSyncAt ? (Date.now() - i.lastSyncAt) / 1000 : -1);
-      },
-    });
-    new Gauge({
-      name: 'rewind_informer_connected',
-      help: '1 when the informer last reached the API server, 0 after a failed list or watch.',
-      labelNames: informerLabels,
-      registers,
-      collect() {
-        this.reset();
-        for (const i of sources.informers() ?? []) this.set(informerLabel(i), i.connected ? 1 : 0);
-      },
-    });
+    // One gauge per informer health figure, each read from sources.informers() at scrape time.
+    const informerGauge = (name: string, help: string, value: (i: InformerHealth) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: informerLabels,
+        registers,
+        collect() {
+          this.reset();
+          for (const i of sources.informers() ?? []) this.set(informerLabel(i), value(i));
+        },
+      });
+    };
+    const secondsSince = (at: number | undefined): number => (at ? (Date.now() - at) / 1000 : -1);
+    informerGauge(
+      'rewind_informer_seconds_since_event',
+      'Seconds since the informer last received a watch event or bookmark (-1: none yet).',
+      (i) => secondsSince(i.lastEventAt),
+    );
+    informerGauge(
+      'rewind_informer_seconds_since_sync',
+      'Seconds since the informer last knew its cache current (event, bookmark, list or accepted watch); liveness fails past detection.wedgedAfter.',
+      (i) => secondsSince(i.lastSyncAt),
+    );
+    informerGauge(
+      'rewind_informer_connected',
+      '1 when the informer last reached the API server, 0 after a failed list or watch.',
+      (i) => (i.connected ? 1 : 0),
+    );
     new Counter({
       name: 'rewind_informer_lists_total',
       help: 'Full lists (the first one, re-lists after 410 Gone and periodic resyncs) per informer.',

@@ -5,7 +5,6 @@ import { appLabel } from '../../domain/app-ref.ts';
 import { shortSha } from '../../domain/commit-sha.ts';
 import { isRewindError } from '../../domain/errors.ts';
 import type { CulpritOutcome } from '../../git/culprit.ts';
-import { recordedOwnCommits } from '../recorded-own-commits.ts';
 import type { Contained } from './contain.ts';
 import { type RollbackContext, type Step, done, next, supersededByPeople } from './context.ts';
 
@@ -27,7 +26,7 @@ export async function locate(ctx: RollbackContext, contained: Contained): Promis
       changedValues: contained.changedValues,
       restoredValues: contained.restoredValues,
       // Squash/merge commits Rewind recorded on its incidents are its own, whatever their message.
-      recordedShas: await recordedOwnCommits(deps.incidents),
+      recordedShas: await deps.incidents.ownCommits(),
     });
   } catch (error) {
     if (isRewindError(error) && !error.retryable)
