@@ -1,4 +1,4 @@
-// The fault campaign (issue 7, "Also build"): the real bot on the sandbox, each scenario N times,
+// The fault campaign: the real bot on the sandbox, each scenario N times,
 // and per scenario how many incidents were lost, how many duplicate writes Rewind made, how many
 // people's commits it overwrote, how many of its own reverts it reverted, and how many rollbacks it
 // should not have made. Everything is counted from the end state (bare repository history, forge
@@ -11,6 +11,7 @@ import { mulberry32 } from '../src/sandbox/forge/faults.ts';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Octokit } from '@octokit/rest';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { deploymentComplete } from '../src/cluster/rollout-verdict.ts';
@@ -20,7 +21,7 @@ import { isTerminal } from '../src/domain/incident.ts';
 import { silentLogger } from '../src/logging.ts';
 import { spawnWorker } from '../src/sandbox/child-worker.ts';
 import { type Loop, type LoopOptions, deletePrefix, startLoop } from '../src/sandbox/loop.ts';
-import { DEPLOYMENT, POD } from '../src/sandbox/resources.ts';
+import { DEPLOYMENT, KUSTOMIZATION, POD } from '../src/sandbox/resources.ts';
 import { readyFor, waitForKustomization } from '../src/sandbox/scenario.ts';
 import { type Runtime, startRuntime } from '../workers/runtime.ts';
 import {
@@ -243,7 +244,7 @@ async function secondRuntime(loop: Loop, gitDir: string): Promise<Runtime> {
 
 const fixForward: Scenario = {
   name: 'fix-forward',
-  what: "issue 7 defect 1: a person's fix to the same line 1.5 s after the broken push (direct push, grace 1s, Flux timeout 4s)",
+  what: "a person's fix to the same line 1.5 s after the broken push (direct push, grace 1s, Flux timeout 4s)",
   run: (ctx) =>
     withLoop({ policy: { gracePeriod: '1s' }, timeout: '4s', redisUrl: ctx.redisUrl }, async (loop) => {
       const notes: string[] = [];
@@ -270,7 +271,7 @@ const fixForward: Scenario = {
 
 const squashLoop: Scenario = {
   name: 'squash-merge-loop',
-  what: 'issue 7 defect 2: forge.mergeMethod squash, two consecutive incidents (does Rewind revert its own squashed revert?)',
+  what: 'forge.mergeMethod squash, two consecutive incidents (does Rewind revert its own squashed revert?)',
   run: (ctx) =>
     withLoop(
       {
@@ -524,8 +525,183 @@ const flapping: Scenario = {
     }),
 };
 
+/** Every incident Rewind recorded has ended (or the bound passed). */
+async function allIncidentsEnded(runtime: Runtime, timeoutMs = BOUND_MS): Promise<boolean> {
+  const ended = await poll(async () => {
+    const records = await runtime.incidents.list(50).catch(() => undefined);
+    return records?.every((r) => isTerminal(r.conditions.at(-1)!.type)) ? true : undefined;
+  }, timeoutMs);
+  return ended === true;
+}
+
+/**
+ * The counts of a scenario in which a person fixed forward and Rewind should write nothing: every
+ * Rewind commit on main is a needless rollback, the fix must still be on main, and the app must run it.
+ */
+async function fixForwardCounts(loop: Loop, fix: string, notes: string[]): Promise<RunCounts> {
+  if (!(await allIncidentsEnded(loop.runtime))) notes.push('an incident did not end');
+  const recovered = await poll(() => (appRecovered(loop) ? true : undefined), BOUND_MS);
+  await sleep(2000);
+  const history = await mainHistory(loop.fleet.remote);
+  const marks = marksOf(loop);
+  const changes = rewindChanges(history, marks);
+  const tip = await fileAtHead(loop.fleet.remote, PODINFO_FILE);
+  const incidents = (await loop.runtime.incidents.list(10)).map((r) => {
+    const last = r.conditions.at(-1);
+    return `${r.badRevision.slice(0, 7)} ${r.details.trigger}: ${last?.type} (${last?.reason})`;
+  });
+  if (incidents.length) notes.push(`incidents: ${incidents.join(', ')}`);
+  if (changes.length) notes.push(`${changes.length} Rewind commit(s) on main`);
+  const lost = !recovered || tip.includes(BROKEN_MARK);
+  if (lost) notes.push(!recovered ? 'app not recovered in the cluster' : 'main has a broken image again');
+  const overwritten = await personOverwritten(loop.fleet.remote, history, marks, {
+    sha: fix,
+    file: PODINFO_FILE,
+    line: `image: ${FIX}`,
+  });
+  return {
+    ...ZERO,
+    incidentsLost: lost ? 1 : 0,
+    peoplesCommitsOverwritten: overwritten ? 1 : 0,
+    needlessRollbacks: changes.length,
+  };
+}
+
+const ALERT_TOKEN = 'alertmanager-token-for-the-fault-campaign';
+
+const alertDuringFixForward: Scenario = {
+  name: 'alert-during-fix-forward',
+  what: "a broken push, the person's fix 4 s later, and a late firing Alertmanager alert for the app while Flux rolls the fix out (Ready Unknown): the fix must stay (grace 10s, Flux timeout 8s, Pods Ready after 1.5 s; even runs without the detector, so the alert is the only trigger)",
+  run: (ctx) =>
+    withLoop(
+      {
+        policy: { gracePeriod: '10s' },
+        // Even runs: alerts are the only trigger (no detector to have opened an incident for the
+        // fix first); odd runs: the detector runs too.
+        ...(ctx.run % 2 === 0 ? { roles: ['rollback', 'verifier'] as const } : {}),
+        timeout: '8s',
+        podReadyMs: 1500,
+        alerts: { alertmanager: { tokenEnv: 'FAULTS_ALERTMANAGER_TOKEN' } },
+        env: { FAULTS_ALERTMANAGER_TOKEN: ALERT_TOKEN },
+        redisUrl: ctx.redisUrl,
+      },
+      async (loop) => {
+        const notes: string[] = [];
+        const good = await personPushes(loop, GOOD);
+        await waitForKustomization(loop.sandbox, loop.fleet.namespace, 'podinfo', readyFor(good), 60_000);
+        await pushBroken(loop);
+        await sleep(4000);
+        const fix = await personPushes(loop, FIX);
+        // The alert lands while Flux rolls the fix out: attempted = the fix, Ready Unknown.
+        const rolling = await poll(
+          () => {
+            const ks = loop.sandbox.store.get(KUSTOMIZATION, loop.fleet.namespace, 'podinfo');
+            const ready = (ks?.status?.conditions as { type: string; status: string }[] | undefined)?.find(
+              (c) => c.type === 'Ready',
+            );
+            const attempted = (ks?.status?.lastAttemptedRevision as string | undefined) ?? '';
+            return attempted.endsWith(fix) && ready?.status === 'Unknown' ? true : undefined;
+          },
+          30_000,
+          20,
+        );
+        if (!rolling) notes.push('the fix was never seen rolling out; the alert came after it');
+        const labels = {
+          alertname: 'ReconciliationFailure',
+          kind: 'Kustomization',
+          exported_namespace: loop.fleet.namespace,
+          name: 'podinfo',
+          severity: 'critical',
+        };
+        const res = await fetch(`${loop.httpUrl!}/webhooks/alertmanager`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${ALERT_TOKEN}` },
+          body: JSON.stringify({
+            version: '4',
+            groupKey: '{}:{alertname="ReconciliationFailure"}',
+            truncatedAlerts: 0,
+            status: 'firing',
+            receiver: 'rewind',
+            groupLabels: { alertname: 'ReconciliationFailure' },
+            commonLabels: labels,
+            commonAnnotations: {},
+            externalURL: 'http://alertmanager.example:9093',
+            alerts: [
+              {
+                status: 'firing',
+                labels,
+                annotations: { summary: 'Kustomization podinfo reconciliation failing' },
+                startsAt: new Date(Date.now() - 5000).toISOString(),
+                endsAt: '0001-01-01T00:00:00Z',
+                generatorURL: 'http://prometheus.example:9090/graph',
+                fingerprint: `f${ctx.seed}`,
+              },
+            ],
+          }),
+        });
+        const answer = (await res.json()) as { results?: { kind: string; reason?: string }[] };
+        const first = answer.results?.[0];
+        notes.push(
+          `alert answered ${res.status} ${first?.kind ?? '?'}${first?.reason ? ` ${first.reason}` : ''}`,
+        );
+        return { ...(await fixForwardCounts(loop, fix, notes)), notes };
+      },
+    ),
+};
+
+const CHATOPS_TOKEN = 'ghp_wanda_writer_for_the_fault_campaign';
+
+const chatopsOverFixForward: Scenario = {
+  name: 'chatops-over-fix-forward',
+  what: "a broken push Rewind records failing, the person's fix while it waits out its grace period, then a writer's `/rollback <app>` once the fix is healthy: reverting the fix would bring the broken image back (grace 8s, pull requests)",
+  run: (ctx) =>
+    withLoop(
+      {
+        policy: { gracePeriod: '8s' },
+        forge: {
+          pollInterval: '1s',
+          users: [{ login: 'wanda', permission: 'write', token: CHATOPS_TOKEN }],
+        },
+        redisUrl: ctx.redisUrl,
+      },
+      async (loop) => {
+        const notes: string[] = [];
+        const bad = await pushBroken(loop);
+        const detected = await poll(
+          async () => (await loop.runtime.incidents.list(10)).find((r) => r.badRevision === bad),
+          30_000,
+        );
+        if (!detected) notes.push('the broken revision was never recorded failing');
+        const fix = await personPushes(loop, FIX);
+        await waitForKustomization(loop.sandbox, loop.fleet.namespace, 'podinfo', readyFor(fix), 60_000);
+        await allIncidentsEnded(loop.runtime);
+        const octokit = new Octokit({ auth: CHATOPS_TOKEN, baseUrl: loop.forge!.url });
+        const repo = { owner: 'fleet-org', repo: 'fleet' };
+        const issue = (await octokit.rest.issues.create({ ...repo, title: 'podinfo looks off' })).data.number;
+        const { data } = await octokit.rest.issues.createComment({
+          ...repo,
+          issue_number: issue,
+          body: '/rollback flux-system/podinfo -- something looks off',
+        });
+        const reply = await poll(
+          () =>
+            loop.forge!.state.comments.find((c) => c.body.includes(`rewind:chatops reply=${data.id} `))?.body,
+          30_000,
+        );
+        // The reply quotes the command first; what Rewind answered is the first line of its own.
+        const answered = reply
+          ?.split('\n')
+          .find((l) => l.trim() !== '' && !l.startsWith('>') && !l.startsWith('<!--'));
+        notes.push(`reply: ${answered?.slice(0, 300) ?? 'none'}`);
+        return { ...(await fixForwardCounts(loop, fix, notes)), notes };
+      },
+    ),
+};
+
 export const SCENARIOS: readonly Scenario[] = [
   fixForward,
+  alertDuringFixForward,
+  chatopsOverFixForward,
   squashLoop,
   forgeFaults,
   redisLoss,

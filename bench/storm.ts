@@ -1,4 +1,4 @@
-// Incident storm (issue 12): one commit breaks N apps through a shared kustomize base (each app its
+// Incident storm: one commit breaks N apps through a shared kustomize base (each app its
 // own namespace, one Flux Kustomization each, grace period 1 s), with pull requests on the sandbox
 // forge. Target: ONE pull request listing every app, at most 10 forge writes, every incident linked
 // to that PR within 30 s, every app verified (Converged). Baseline, measured in the same run: the

@@ -1,4 +1,4 @@
-// Watch scale (issue 12): memory per watched app and health events ingested per second, Rewind's
+// Watch scale: memory per watched app and health events ingested per second, Rewind's
 // detector against a plain @kubernetes/client-node list+watch cache of the same kinds, in the same
 // run. The apps are written straight into the sandbox store (bench/lib/watch-fleet.ts, no Git and no
 // controllers): this measures the detector, not the sandbox's Flux syncer. Each side runs in its own

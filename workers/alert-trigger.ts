@@ -6,7 +6,7 @@
 import type { Queue } from 'bullmq';
 import type { RewindConfig } from '../src/config/index.ts';
 import { appKey } from '../src/domain/app-ref.ts';
-import { isTerminal } from '../src/domain/incident.ts';
+import { incidentIdFor, isTerminal } from '../src/domain/incident.ts';
 import { engineFor, isSupportedEngine } from '../src/engines/registry.ts';
 import { type AlertOutcome, type RaiseAlert, withAlertEvidence } from '../src/pipeline/alert-evidence.ts';
 import { alertedFailure, rollbackJobFor } from '../src/pipeline/detect.ts';
@@ -68,7 +68,23 @@ export function alertTrigger(deps: AlertTriggerDeps): RaiseAlert {
       { reason: evidence.name, message: `${evidence.source} alert: ${evidence.summary ?? evidence.name}` },
       now,
     );
-    if ('ignored' in signal) return { kind: 'ignored', reason: signal.ignored, message: signal.message };
+    if ('ignored' in signal) {
+      if (signal.revision) {
+        // The detector may already be timing an incident for the revision in flight (its Pods fail):
+        // the alert is kept there as evidence, but the incident waits out its grace period.
+        const pending = await deps.incidents.get(incidentIdFor(app, signal.revision));
+        const last = pending?.conditions.at(-1);
+        if (last && !isTerminal(last.type)) {
+          await addEvidence(pending!.id, evidence);
+          return {
+            kind: 'joined',
+            incidentId: pending!.id,
+            message: `Kept as evidence on incident ${pending!.id}; ${signal.message}`,
+          };
+        }
+      }
+      return { kind: 'ignored', reason: signal.ignored, message: signal.message };
+    }
     if (await deps.incidents.isOwnCommit(signal.badRevision))
       return {
         kind: 'ignored',

@@ -13,7 +13,7 @@ import {
   tryParseCommitSha,
 } from '../src/domain/commit-sha.ts';
 import { InvalidInputError, ShaNotInHistoryError, redact } from '../src/domain/errors.ts';
-import { stageTimings } from '../src/domain/incident.ts';
+import { seenFailing, stageTimings } from '../src/domain/incident.ts';
 import { tryParseRevision } from '../src/domain/revision.ts';
 import { engineFor, unknownAppError } from '../src/engines/registry.ts';
 import { RollbackGit } from '../src/git/rollback-git.ts';
@@ -112,6 +112,16 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<Ma
   const redis = redisConnection(config.redis);
   try {
     const incidents = new RedisIncidentStore(redis, config.redis.prefix, config.redis.incidentRetentionMs);
+    if (
+      to === undefined &&
+      verdict.state === 'progressing' &&
+      !seenFailing(await incidents.listForApp(app, 50), bad)
+    ) {
+      // A revision in flight that nobody saw failing may be a person's fix: not judged before it settles.
+      throw new InvalidInputError(
+        `${appLabel(app)} is rolling out ${bad.slice(0, 12)} right now, and that change may be a fix. Nothing was changed. Run this again once it has settled, or pass --to <sha> to name the revision to go back to.`,
+      );
+    }
     // Each run is its own incident (a person may retry after a failure, or with another --to).
     const run = Date.now().toString(36);
     const incidentId = `inc-${appKey(app)}.${options.dryRun ? 'dryrun' : 'manual'}.${run}-${bad.slice(0, 12)}`

@@ -5,10 +5,10 @@
 // an admin asked to override it. Expected refusals are replies, never exceptions.
 import type { KubeObjectJson } from '../cluster/informer.ts';
 import type { RewindConfig } from '../config/index.ts';
-import { type AppRef, appKey, appLabel, sameApp } from '../domain/app-ref.ts';
+import { type AppRef, appKey, appLabel, appRefText, sameApp } from '../domain/app-ref.ts';
 import { type CommitSha, parseCommitSha, shortSha } from '../domain/commit-sha.ts';
 import { IncidentChangedError, isRewindError } from '../domain/errors.ts';
-import { isTerminal } from '../domain/incident.ts';
+import { isTerminal, seenFailing } from '../domain/incident.ts';
 import { tryParseRevision } from '../domain/revision.ts';
 import type { EngineCluster } from '../engines/engine.ts';
 import { engineFor } from '../engines/registry.ts';
@@ -163,9 +163,20 @@ export class ChatOpsService {
     const knownGood =
       (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
       tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
+    // A change after a revision Rewind saw failing is a fix forward: it is never the implicit target.
+    const history = command.commit === undefined ? await deps.incidents.listForApp(app, 50) : [];
     if (command.commit === undefined && verdict.state === 'failed' && knownGood && knownGood !== bad) {
       // Failing: back to the revision the engine (or Rewind) last saw healthy, as an automatic rollback would.
       good = knownGood;
+    } else if (
+      command.commit === undefined &&
+      verdict.state === 'progressing' &&
+      !seenFailing(history, bad)
+    ) {
+      // A revision in flight that nobody saw failing may be a person's fix: not judged before it settles.
+      return {
+        text: `${appLabel(app)} is rolling out ${code(shortSha(parseCommitSha(bad)))} right now, and that change may be a fix. Nothing was changed. Ask again once it has settled, or name the commit to revert: \`/rollback ${appRefText(app)} <sha>\`.`,
+      };
     } else if (command.commit === undefined) {
       // Otherwise "the latest change of the app": the newest commit that touched its files.
       const latest = await deps.git.latestChangeOf(source.url, parseCommitSha(bad), source.path);
@@ -174,6 +185,12 @@ export class ChatOpsService {
       good = await deps.git.parentOf(source.url, latest);
       if (!good)
         return { text: `${code(latest)} is the first commit; there is nothing before it to go back to.` };
+      const failed = seenFailing(history, good);
+      if (failed) {
+        return {
+          text: `The latest change of ${appLabel(app)}, ${code(shortSha(latest))}, came after ${code(shortSha(good))}, which Rewind saw failing (incident ${code(failed.id)}): it fixes forward, and reverting it would bring the failure back. Nothing was changed. To go back past both, name the failing commit: \`/rollback ${appRefText(app)} ${shortSha(good)}\`.`,
+        };
+      }
       target = ` (reverting its latest change ${code(shortSha(latest))})`;
     } else {
       const matches = await deps.git.commitsWithPrefix(source.url, command.commit);

@@ -211,3 +211,18 @@ export function stageTimings(incident: Incident): StageTimings {
   if (start !== undefined && last !== undefined) timings.total = Date.parse(last.at) - start;
   return timings;
 }
+
+/** What opened an incident: Rewind seeing the app fail, or a person asking. */
+export type IncidentTrigger = 'engine' | 'pods' | 'alert' | 'manual' | 'chatops';
+
+/**
+ * The incident in `records` (one app's) that Rewind opened because it saw `revision` failing: the
+ * proof that a later change to the app is a fix forward, not a change to revert.
+ */
+export function seenFailing<
+  T extends { readonly badRevision: string; readonly details: { readonly trigger: IncidentTrigger } },
+>(records: readonly T[], revision: string): T | undefined {
+  return records.find(
+    (r) => r.badRevision === revision && r.details.trigger !== 'manual' && r.details.trigger !== 'chatops',
+  );
+}

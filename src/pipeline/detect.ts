@@ -114,14 +114,27 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
 
 /** Why an alert that names an app does not open an incident. */
 export interface AlertNotActed {
-  readonly ignored: 'AppHealthy' | 'AppSuspended' | 'HealthUnknown' | 'NoRevision' | 'NoGoodRevision';
+  readonly ignored:
+    | 'AppHealthy'
+    | 'AppSuspended'
+    | 'HealthUnknown'
+    | 'Progressing'
+    | 'NoRevision'
+    | 'NoGoodRevision';
   readonly message: string;
+  /** Progressing: the revision being rolled out (an incident the detector opened for it may keep the alert). */
+  readonly revision?: CommitSha;
 }
 
 /**
  * An alert (Alertmanager, a Flux event) says the app is broken; the engine says which revision: the
- * one it is applying or last tried, against the last good one as the detector reckons it. The
- * engine has the last word on health: an app it reports healthy (or cannot judge) is left alone.
+ * one it last tried, against the last good one as the detector reckons it. The engine has the last
+ * word on health: an app it reports healthy (or cannot judge) is left alone, and so is a revision it
+ * is still rolling out. Alerts arrive late (Prometheus' `for:`, Alertmanager's group_wait, Flux's
+ * retries): one that fired for a broken revision may land while a person's fix rolls out, and
+ * taking the revision in flight as the culprit would revert the fix. A revision becomes a culprit
+ * only once it is itself seen failing: the engine's verdict (Flux's health-check timeout, Argo CD's
+ * Degraded), or its own Pods failing past the detector's grace period.
  */
 export function alertedFailure(
   app: AppRef,
@@ -141,6 +154,14 @@ export function alertedFailure(
       ignored: 'HealthUnknown',
       message: `The health of ${label} is unknown (${verdict.reason}: ${verdict.message}); Rewind acts on what its engine confirms.`,
     };
+  if (verdict.state === 'progressing') {
+    const inFlight = verdict.badRevision ?? engine.attemptedRevision(object);
+    return {
+      ignored: 'Progressing',
+      message: `${label} is rolling out ${inFlight ? inFlight.sha.slice(0, 12) : 'a new revision'}; an alert does not make a revision in flight the culprit (it may be a fix). Rewind acts if that revision fails: its ${engine.noun} reports it failed, or its Pods fail past the grace period.`,
+      ...(inFlight ? { revision: inFlight.sha } : {}),
+    };
+  }
   const attempted = verdict.badRevision ?? engine.attemptedRevision(object);
   if (!attempted)
     return {

@@ -1,7 +1,7 @@
 // What Rewind remembers about an incident beyond the domain's conditions: the evidence a person
 // reads in `rewind status`, in the Kubernetes Event and (with a forge) on the pull request.
 import type { AppRef } from '../domain/app-ref.ts';
-import type { Incident } from '../domain/incident.ts';
+import type { Incident, IncidentTrigger } from '../domain/incident.ts';
 import type { AlertEvidence } from './alert-evidence.ts';
 import type { WorkloadTemplates } from './verify.ts';
 
@@ -14,7 +14,7 @@ export interface DeploymentVerdictSummary {
 
 export interface IncidentDetails {
   /** `chatops`: a person asked through a comment or Slack (a manual rollback that counts in the budget). */
-  readonly trigger: 'engine' | 'pods' | 'alert' | 'manual' | 'chatops';
+  readonly trigger: IncidentTrigger;
   readonly dryRun: boolean;
   /** Who asked for a manual or ChatOps rollback, where and why (sanitised, one line). */
   readonly requestedBy?: string;

@@ -122,6 +122,8 @@ export interface LoopOptions {
    * deploy/ and minting its ServiceAccount's token); default: the sandbox admin's.
    */
   kubeconfigFor?: (sandbox: Sandbox) => Promise<string>;
+  /** How long a simulated Pod takes to become Ready (default 100 ms; longer widens a rollout's window). */
+  podReadyMs?: number;
   /** Serve Rewind's HTTP listener without a forge too (always served with one). */
   http?: boolean;
   dashboard?: DashboardOptions;
@@ -132,7 +134,7 @@ let counter = 0;
 export async function startLoop(options: LoopOptions = {}): Promise<Loop> {
   const redisUrl = options.redisUrl ?? localRedisUrl();
   const sandbox = await startSandbox({
-    podReadyMs: 100,
+    podReadyMs: options.podReadyMs ?? 100,
     unreadyImages: [BROKEN_IMAGE_GLOB],
     ...(options.access ? { access: options.access } : {}),
   });

@@ -1,4 +1,4 @@
-// Rewind on Argo CD, end to end (issue 8): a kubectl-applied Application with automated sync and
+// Rewind on Argo CD, end to end: a kubectl-applied Application with automated sync and
 // self-heal, broken by a commit that also touches a healthy app, goes back to its original
 // ReplicaSet with exactly one scoped revert commit in Git and Argo reporting Synced + Healthy at it.
 // Rewind's configuration names nothing Argo-specific: only that the repository may be used.

@@ -1,4 +1,4 @@
-// ChatOps from Slack through the whole bot (issue 9, "Done when"): a correctly signed `/rollback`
+// ChatOps from Slack through the whole bot: a correctly signed `/rollback`
 // from an allowed user runs the same pipeline as an automatic rollback (one revert, verified) and
 // reports to the request's response_url; a bad signature, a stale timestamp or a user not allowed
 // changes nothing.

@@ -1,4 +1,4 @@
-// Issue 7, defect 8: what a restart must not forget survives losing Redis. Budgets, the loop guard
+// What a restart must not forget survives losing Redis. Budgets, the loop guard
 // (an incident that ended NeedsHuman is not acted on again) and the per-app pause switch live on the
 // app's Kustomization beside the durable incident.
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Issue 7, item 2: with `forge.mergeMethod: squash`, the squash commit carried only the PR title,
+// With `forge.mergeMethod: squash`, the squash commit carried only the PR title,
 // no trailer and the forge's author, and a later incident took Rewind's squashed revert for a
 // culprit, putting the broken image back on main. Each test lands Rewind's revert one way (Rewind
 // merging with each method, or a person at the merge button with GitHub's default messages), then

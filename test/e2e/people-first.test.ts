@@ -1,4 +1,4 @@
-// Issue 7, defect 1: a person's roll-forward fix pushed while Flux is still health-checking the bad
+// A person's roll-forward fix pushed while Flux is still health-checking the bad
 // revision must win. Before the fix, Rewind pushed "restored ... to the last good revision" over it
 // and called the incident Converged.
 import { afterEach, describe, expect, it } from 'vitest';

@@ -25,7 +25,7 @@ describe('fault campaign counters', () => {
     repo.commit('good', image('1.0.0'), ALICE);
     const bad = repo.commit('bad', image('1.1.0-broken'), ALICE);
     const squash = repo.commit(`Revert "bad" (#1)`, image('1.0.0'), FORGE_BOT);
-    // What issue 7 defect 2 did: Rewind took its own squash as the culprit and reverted it.
+    // The defect this guards against: Rewind took its own squash as the culprit and reverted it.
     repo.commit(
       `Revert "Revert \\"bad\\" (#1)"\n\nThis reverts commit ${squash}.\n\nRewind-Incident: i-2`,
       image('1.1.0-broken'),
@@ -75,7 +75,7 @@ describe('fault campaign counters', () => {
     const marks = { authorEmail: REWIND.email };
     const person = { sha: fix, file: FILE, line: 'image: ghcr.io/podinfo:1.1.1' };
     expect(await personOverwritten(repo.remote, await mainHistory(repo.remote), marks, person)).toBe(false);
-    // What issue 7 defect 1 did: "restored ... to the last good revision" over the fix.
+    // The defect this guards against: "restored ... to the last good revision" over the fix.
     repo.commit('Reverting conflicted; restored\n\nRewind-Incident: i-1', image('1.0.0'), REWIND);
     expect(await personOverwritten(repo.remote, await mainHistory(repo.remote), marks, person)).toBe(true);
   });

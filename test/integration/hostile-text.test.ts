@@ -1,6 +1,6 @@
 // Text from webhooks, pull requests and commits is written by anyone who can open a PR or push a
 // commit. Every parser that reads it must take time linear in its length: a regex that backtracks
-// from every start position turns one signed 1 MB delivery into a frozen process (issue 7). The
+// from every start position turns one signed 1 MB delivery into a frozen process. The
 // bounds are generous wall-clock limits for a busy 2-core machine; the quadratic versions took
 // seconds to minutes on the same inputs.
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// An incident of a storm taken up after the shared revert already reached its app (issue 12): the
+// An incident of a storm taken up after the shared revert already reached its app: the
 // Deployment is back on its last-good ReplicaSet when Rewind records the templates. The bad
 // template is then the one that rollback moved away from, not the Deployment's current one, or the
 // verifier waits forever for the "bad" (good) ReplicaSet to go away.

@@ -197,7 +197,7 @@ describe('branches and PR markers', () => {
   });
 
   it('finds exactly the markers the former regex found, in bodies made of marker fragments', () => {
-    // The former pattern, kept as the reference: right but quadratic (issue 7), so only short bodies.
+    // The former pattern, kept as the reference: right but quadratic, so only short bodies.
     const former = /<!--\s*rewind:incident=(\S+)\s+culprit=([0-9a-f]{40})\s*-->/g;
     // Each part of a marker, with its valid spellings first and near misses after.
     const parts = [
