@@ -1,15 +1,21 @@
-// Structured logs (pino) with secrets redacted by pattern from every message and string field, so a
-// token that slips into an error message never reaches the log.
+// Structured logs (pino) with every message, string field and key made clean (domain/outbound-text):
+// secrets redacted by pattern, so a token that slips into an error message never reaches the log,
+// and nothing unprintable: no bidi or control characters, and no lone surrogate (JSON.stringify
+// writes one as a `\ud800` escape, which strict readers such as jq reject).
 import { pino, type Logger as PinoLogger } from 'pino';
-import { redact } from './domain/errors.ts';
+import { cleanText } from './domain/outbound-text.ts';
 import type { Logger } from './pipeline/ports.ts';
 
+/** Objects nested deeper are logged as this marker rather than unscrubbed. */
+const MAX_DEPTH = 8;
+
 function scrub(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redact(value);
-  if (value instanceof Error) return { type: value.name, message: redact(value.message) };
-  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (typeof value === 'string') return cleanText(value);
+  if (value instanceof Error) return { type: value.name, message: cleanText(value.message) };
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_DEPTH) return '[nested too deep]';
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, depth + 1)]));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [cleanText(k), scrub(v, depth + 1)]));
 }
 
 export interface LoggerOptions {
@@ -23,6 +29,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       level: options.level ?? process.env['REWIND_LOG_LEVEL'] ?? 'info',
       base: { app: 'rewind' },
+      // Child loggers' bindings (a request's user, channel) never pass the hook below.
+      formatters: { bindings: (bindings) => scrub(bindings) as Record<string, unknown> },
       hooks: {
         logMethod(args, method) {
           const scrubbed = args.map((a) => scrub(a)) as Parameters<typeof method>;

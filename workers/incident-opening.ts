@@ -4,6 +4,7 @@
 // adds nothing).
 import type { Queue } from 'bullmq';
 import { recurrenceIdFor } from '../src/domain/incident.ts';
+import { cleanText } from '../src/domain/outbound-text.ts';
 import type { FailureSignal } from '../src/pipeline/detect.ts';
 import { incidentRecordFor } from '../src/pipeline/incident-from-job.ts';
 import type { IncidentDetails, IncidentStore } from '../src/pipeline/incident-record.ts';
@@ -53,5 +54,11 @@ export async function enqueueIncident(
 ): Promise<void> {
   const record = incidentRecordFor(job, now);
   await deps.incidents?.create({ ...record, details: { ...record.details, ...details } });
-  await deps.rollbackQueue.add(QUEUE_NAMES.rollback, job, jobOptions(rollbackJobId(job.incidentId), delayMs));
+  // The job waits in Redis too: the cluster's message goes there as the record keeps it.
+  const stored = { ...job, message: cleanText(job.message) };
+  await deps.rollbackQueue.add(
+    QUEUE_NAMES.rollback,
+    stored,
+    jobOptions(rollbackJobId(job.incidentId), delayMs),
+  );
 }

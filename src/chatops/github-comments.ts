@@ -15,7 +15,7 @@ import type { Logger } from '../pipeline/ports.ts';
 import type { GitHubCommentJob } from '../queue/jobs.ts';
 import type { IssueCommentPayload } from '../server/github-events.ts';
 import { type ChatCommand, findCommandLine, parseCommand } from './grammar.ts';
-import { inertText } from './requested-by.ts';
+import { markdownLine, printable } from '../domain/outbound-text.ts';
 import type { ChatOpsService } from './service.ts';
 
 /** Hidden marker every ChatOps comment of Rewind carries: comments with it are never commands. */
@@ -103,7 +103,7 @@ async function refusal(
   const needed = changes ? deps.config.github.minPermission : 'read';
   const have = Math.max(0, rank(role));
   if (have < rank(needed) || have === 0) {
-    return `${inertText(job.login, 100)}, this needs at least **${needed}** permission on ${job.owner}/${job.repo} (you have **${inertText(role, 20)}**). Nothing was changed.`;
+    return `${markdownLine(job.login, 100)}, this needs at least **${needed}** permission on ${job.owner}/${job.repo} (you have **${markdownLine(role, 20)}**). Nothing was changed.`;
   }
   if (!changes) return undefined;
   const app = await deps.service.targetApp(command);
@@ -121,7 +121,7 @@ async function refusal(
     const [org, slug] = team.split('/') as [string, string];
     if (await deps.forge.isTeamMember(org, slug, job.login)) return undefined;
   }
-  return `${inertText(job.login, 100)}, only the people configured for ${appLabel(app)} (chatops.github.apps) may do that. Nothing was changed.`;
+  return `${markdownLine(job.login, 100)}, only the people configured for ${appLabel(app)} (chatops.github.apps) may do that. Nothing was changed.`;
 }
 
 export type CommentOutcome =
@@ -163,11 +163,11 @@ export async function handleCommentCommand(
       if (parsed.command.kind === 'rollback') follow = reply.incidentId;
     }
   }
-  const quoted = `> ${inertText(job.line, 300).replace(/`/g, "'")}`;
+  const quoted = `> ${markdownLine(job.line, 300).replace(/`/g, "'")}`;
   await deps.forge.ensureComment(
     job.issueNumber,
     replyMarker(job.commentId),
-    `${quoted}\n\n${text}\n\n${replyMarker(job.commentId)}\n`,
+    printable(`${quoted}\n\n${text}\n\n${replyMarker(job.commentId)}\n`),
   );
   await deps.requests.mark(requestId, 'replied');
   return { kind: 'replied', ...(follow ? { follow } : {}) };
@@ -197,7 +197,7 @@ export async function reportOutcome(
     `Incident \`${incidentId}\`${pr ? `, pull request [#${pr.number}](${pr.url})` : ''}.`,
   ];
   if (last)
-    lines.push('', `**${last.type}** (${inertText(last.reason, 60)}): ${inertText(last.message, 600)}`);
+    lines.push('', `**${last.type}** (${markdownLine(last.reason, 60)}): ${markdownLine(last.message, 600)}`);
   if (record && !isTerminal(last!.type))
     lines.push('', 'Still in progress; `/rollback status` shows where it is.');
   if (record) {

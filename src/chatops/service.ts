@@ -21,7 +21,8 @@ import type { Clock, Logger } from '../pipeline/ports.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
 import { writeGlobalPause } from './global-pause.ts';
 import { type ChatCommand, USAGE } from './grammar.ts';
-import { inertText, requestedBy } from './requested-by.ts';
+import { requestedBy } from './requested-by.ts';
+import { codeSpan, markdownLine, slackLine } from '../domain/outbound-text.ts';
 
 export interface ChatActor {
   /** As the channel names the person (GitHub login, Slack user). */
@@ -73,17 +74,21 @@ export interface ChatOpsDeps {
 const STATUS_ENDED = 5;
 
 function code(text: string): string {
-  return `\`${inertText(text, 200).replace(/`/g, "'")}\``;
+  return codeSpan(text, 200);
 }
+
+/** How a reply quotes untrusted text (reasons, messages, who asked) on each channel. */
+type Quote = (text: string, maxChars: number) => string;
+const QUOTE: Readonly<Record<ChatChannel['kind'], Quote>> = { github: markdownLine, slack: slackLine };
 
 function prLink(record: IncidentRecord): string {
   const pr = record.details.pr;
   return pr ? ` [#${pr.number}](${pr.url})` : '';
 }
 
-function incidentLine(record: IncidentRecord): string {
+function incidentLine(record: IncidentRecord, quote: Quote): string {
   const last = record.conditions.at(-1);
-  return `- ${code(record.id)} ${appLabel(record.app)}: **${last?.type ?? '?'}** (${inertText(last?.reason ?? '', 60)})${prLink(record)}, ${last?.at ?? ''}`;
+  return `- ${code(record.id)} ${appLabel(record.app)}: **${last?.type ?? '?'}** (${quote(last?.reason ?? '', 60)})${prLink(record)}, ${last?.at ?? ''}`;
 }
 
 export class ChatOpsService {
@@ -101,7 +106,7 @@ export class ChatOpsService {
         case 'help':
           return { text: `Usage:\n${USAGE}` };
         case 'status':
-          return await this.status(command.app);
+          return await this.status(command.app, QUOTE[channel.kind]);
         case 'pause':
           return await this.pause(command.app, actor, channel, command.reason);
         case 'resume':
@@ -113,7 +118,8 @@ export class ChatOpsService {
       }
     } catch (error) {
       // Known failures (git, cluster, forge) carry a message that says what to do; the rest is logged.
-      if (isRewindError(error)) return { text: `Rewind could not do that: ${inertText(error.message, 500)}` };
+      if (isRewindError(error))
+        return { text: `Rewind could not do that: ${QUOTE[channel.kind](error.message, 500)}` };
       throw error;
     }
   }
@@ -124,6 +130,7 @@ export class ChatOpsService {
     channel: ChatChannel,
   ): Promise<ChatReply> {
     const { deps } = this;
+    const quote = QUOTE[channel.kind];
     if (command.force && !actor.admin) {
       return {
         text: '`--force` skips the rollback budget and is for admins only (repository admins, or `chatops.admins`). Nothing was changed; ask again without it.',
@@ -139,7 +146,7 @@ export class ChatOpsService {
       engine = engineFor(app);
     } catch (error) {
       if (isRewindError(error))
-        return { text: `Cannot roll back ${appLabel(app)}: ${inertText(error.message, 300)}` };
+        return { text: `Cannot roll back ${appLabel(app)}: ${quote(error.message, 300)}` };
       throw error;
     }
     const object = await deps.cluster.get(engine.ref(app));
@@ -153,9 +160,9 @@ export class ChatOpsService {
       return { text: `${appLabel(app)} has not reconciled a revision yet; there is nothing to roll back.` };
     const source = await engine.source(deps.cluster, object);
     if (source.kind !== 'git')
-      return { text: `Cannot roll back ${appLabel(app)}: ${inertText(source.message, 300)}` };
+      return { text: `Cannot roll back ${appLabel(app)}: ${quote(source.message, 300)}` };
     const untrusted = deps.trustSource?.(source.url);
-    if (untrusted) return { text: `Cannot roll back ${appLabel(app)}: ${inertText(untrusted, 300)}` };
+    if (untrusted) return { text: `Cannot roll back ${appLabel(app)}: ${quote(untrusted, 300)}` };
 
     let good: CommitSha | undefined;
     let target = '';
@@ -257,21 +264,30 @@ export class ChatOpsService {
     return { incidentId, text: `${lead}: incident ${code(incidentId)}${state}. Nothing was done twice.` };
   }
 
-  private async status(app: AppRef | undefined): Promise<ChatReply> {
+  private async status(app: AppRef | undefined, quote: Quote): Promise<ChatReply> {
     const all = (await this.deps.incidents.list(200)).filter((r) => !app || sameApp(r.app, app));
     const open = all.filter((r) => !isTerminal(r.conditions.at(-1)!.type));
     const ended = all.filter((r) => isTerminal(r.conditions.at(-1)!.type)).slice(0, STATUS_ENDED);
     const pause = await readGlobalPause(this.deps.cluster, this.deps.config);
     const lines = [`### Rewind status${app ? ` of ${appLabel(app)}` : ''}`, ''];
     if (pause.paused)
-      lines.push(`**Paused for every app**${pause.by ? ` by ${inertText(pause.by, 200)}` : ''}.`, '');
+      lines.push(`**Paused for every app**${pause.by ? ` by ${quote(pause.by, 200)}` : ''}.`, '');
     if (app) {
       const object = await this.appObject(app);
       if (object && isPausedByAnnotation(object.metadata?.annotations))
         lines.push(`**${appLabel(app)} is paused.**`, '');
     }
-    lines.push('**Open incidents**', '', ...(open.length === 0 ? ['- none'] : open.map(incidentLine)));
-    lines.push('', '**Last ended**', '', ...(ended.length === 0 ? ['- none'] : ended.map(incidentLine)));
+    lines.push(
+      '**Open incidents**',
+      '',
+      ...(open.length === 0 ? ['- none'] : open.map((r) => incidentLine(r, quote))),
+    );
+    lines.push(
+      '',
+      '**Last ended**',
+      '',
+      ...(ended.length === 0 ? ['- none'] : ended.map((r) => incidentLine(r, quote))),
+    );
     return { text: lines.join('\n') };
   }
 
@@ -326,7 +342,7 @@ export class ChatOpsService {
     if (isTerminal(last.type))
       return {
         incidentId,
-        text: `Incident ${code(incidentId)} already ended: **${last.type}** (${inertText(last.reason, 60)}).`,
+        text: `Incident ${code(incidentId)} already ended: **${last.type}** (${QUOTE[channel.kind](last.reason, 60)}).`,
       };
     if (!['Detected', 'Located'].includes(last.type) || record.details.revert) {
       return {
@@ -349,7 +365,7 @@ export class ChatOpsService {
     }
     return {
       incidentId,
-      text: `Incident ${code(incidentId)} is cancelled (**Ignored**, Cancelled by ${by}).`,
+      text: `Incident ${code(incidentId)} is cancelled (**Ignored**, Cancelled by ${QUOTE[channel.kind](by, 600)}).`,
     };
   }
 }

@@ -1,6 +1,7 @@
 // One small, closed error taxonomy. Every error carries a stable `code`, the underlying `cause`
 // and a message that tells a person what to do next. Pipelines decide retry vs. give-up from the
 // class alone: TerminalError subclasses are never retried, TransientError ones back off.
+import { redactSecrets } from './outbound-text.ts';
 
 export type RewindErrorCode =
   | 'CONFIG_INVALID'
@@ -26,7 +27,7 @@ export abstract class RewindError extends Error {
   abstract readonly retryable: boolean;
 
   constructor(message: string, options: RewindErrorOptions = {}) {
-    super(redact(message), options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
   }
 }
@@ -172,34 +173,5 @@ export function isRewindError(error: unknown): error is RewindError {
   return error instanceof RewindError;
 }
 
-const REDACTED = '[REDACTED]';
-
-// Ordered: PEM blocks first (multi-line), then URL credentials, then bare token shapes.
-const SECRET_PATTERNS: readonly [RegExp, string][] = [
-  [
-    /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----[\s\S]*?(?:-----END \1-----|$)/g,
-    `-----BEGIN $1-----${REDACTED}-----END $1-----`,
-  ],
-  // x-access-token:<token>@host and any user:password@ in a URL authority. Linear on any text (these
-  // run on commit messages and cluster events): a token stops at `:` (no GitHub token has one, and
-  // one inside a URL is caught by the next pattern), so `x-access-token:` repeated cannot make each
-  // start rescan the rest; a scheme is at most 32 characters, so `a.a.a.a...` cannot either.
-  [/\bx-access-token:[^@\s/:]+@/gi, `x-access-token:${REDACTED}@`],
-  [/\b([a-z][a-z0-9+.-]{0,31}:\/\/)[^/\s:@]+:[^/\s@]+@/gi, `$1${REDACTED}@`],
-  [/\b(Bearer|token|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${REDACTED}`],
-  [/\bgithub_pat_[A-Za-z0-9_]{20,}/g, REDACTED],
-  // GitHub tokens: classic fixed-length ones and the variable-length stateless installation tokens
-  // (`ghs_<app id>_<JWT>`, dots, dashes and underscores included).
-  [/\bgh[pousr]_[A-Za-z0-9][A-Za-z0-9._-]{19,}/g, REDACTED],
-  [/\bxox[abposr]-[A-Za-z0-9-]{10,}/g, REDACTED],
-  [/\bxapp-[A-Za-z0-9-]{10,}/g, REDACTED],
-  // Slack incoming-webhook and response URLs carry their credential in the path.
-  [/\b(hooks\.slack\.com\/[a-z]{1,20}\/)[A-Za-z0-9/_-]+/gi, `$1${REDACTED}`],
-];
-
-/** Removes credentials from free text (error messages, git stderr, PR bodies) by pattern. */
-export function redact(text: string): string {
-  let out = text;
-  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
-  return out;
-}
+/** The same function as `redactSecrets` (domain/outbound-text.ts), under the name the error taxonomy's users import. */
+export { redactSecrets as redact } from './outbound-text.ts';

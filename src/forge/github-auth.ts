@@ -7,8 +7,8 @@ import { retry } from '@octokit/plugin-retry';
 import { type ThrottlingOptions, throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { TerminalError } from '../domain/errors.ts';
+import { redactSecrets } from '../domain/outbound-text.ts';
 import type { Logger } from '../pipeline/ports.ts';
-import { redactForgeText } from './pr-body.ts';
 
 export type GitHubAuth =
   | { readonly type: 'token'; readonly token: string }
@@ -155,7 +155,7 @@ function octokitLog(log: Logger): {
   warn: (m: string) => void;
   error: (m: string) => void;
 } {
-  const text = (message: unknown): string => redactForgeText(String(message)).slice(0, 500);
+  const text = (message: unknown): string => redactSecrets(String(message)).slice(0, 500);
   return {
     debug: (message) => log.debug({ octokit: text(message) }, 'octokit'),
     // Octokit logs every request at info; that is debug detail for Rewind.

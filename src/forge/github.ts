@@ -21,7 +21,7 @@ import {
   type ThrottleSettings,
   createGitHubClient,
 } from './github-auth.ts';
-import { redactForgeText } from './pr-body.ts';
+import { redactSecrets } from '../domain/outbound-text.ts';
 import type {
   CommentOutcome,
   EnsurePullRequestInput,
@@ -134,7 +134,7 @@ function githubMessage(error: unknown): string {
     }
   }
   if (parts.length === 0) parts.push(error instanceof Error ? error.message : String(error));
-  return redactForgeText(parts.join('; ')).slice(0, 500);
+  return redactSecrets(parts.join('; ')).slice(0, 500);
 }
 
 function isRateLimited(error: HttpErrorLike): boolean {
@@ -756,7 +756,7 @@ export class GitHubForge implements Forge {
     if (this.toPullRequest(pull).merged) return this.alreadyMerged(pull);
     if (!final) return undefined;
     this.log.warn({ pr: number, status, reason: message }, 'merge refused');
-    return { outcome: 'refused', status, message: redactForgeText(message) };
+    return { outcome: 'refused', status, message: redactSecrets(message) };
   }
 
   private alreadyMerged(pull: PullJson): MergeOutcome {

@@ -4,7 +4,7 @@
 // anything that could fake Rewind's hidden markers or ping people.
 import { GITHUB_MAX_BODY_CHARS, buildRollbackMarker } from '../domain/branch.ts';
 import { type CommitSha, shortSha } from '../domain/commit-sha.ts';
-import { redact } from '../domain/errors.ts';
+import { codeSpan, markdownLine, plainLine } from '../domain/outbound-text.ts';
 import type { FailingAppText } from '../pipeline/pull-request.ts';
 import { INCIDENT_ID_PATTERN } from '../domain/incident.ts';
 import { InvalidInputError } from '../domain/errors.ts';
@@ -12,27 +12,6 @@ import { InvalidInputError } from '../domain/errors.ts';
 export { GITHUB_MAX_BODY_CHARS };
 /** GitHub rejects titles longer than this. */
 export const GITHUB_MAX_TITLE_CHARS = 256;
-
-// redact() knows GitHub's stateless installation tokens too (`ghs_<app id>_<JWT>`, ~520 chars with
-// dots, dashes and underscores).
-/** The forge's name for `redact()` (kept so callers read as intended). */
-export function redactForgeText(text: string): string {
-  return redact(text);
-}
-
-/**
- * Free text from commits, clusters and users, made safe to embed in Markdown: credentials removed,
- * HTML neutralised by escaping `<` (no fake `<!-- rewind:... -->` markers, no hidden content), @mentions defused
- * (a zero-width joiner keeps them readable without notifying anyone), one line, capped.
- */
-export function safeText(text: string, maxChars = 1_000): string {
-  const cleaned = redactForgeText(text)
-    .replace(/\r\n?|\n/g, ' ')
-    .replace(/</g, '&lt;')
-    .replace(/@(?=[A-Za-z0-9])/g, '@\u200d')
-    .trim();
-  return cleaned.length > maxChars ? `${cleaned.slice(0, maxChars - 1)}…` : cleaned;
-}
 
 /** A failing app as the pipeline describes it (`namespace/name`, engine reason, message). */
 export type FailingAppSummary = FailingAppText;
@@ -66,8 +45,9 @@ const MAX_APPS = 20;
 const MAX_NAMED_APPS_CHARS = 24_000;
 const MAX_CHANGES = 50;
 
+/** A SHA as a code span: short when it is a full one, else (never expected) as given, made inert. */
 function short(sha: string): string {
-  return /^[0-9a-f]{40}$/.test(sha) ? shortSha(sha as CommitSha) : safeText(sha, 64);
+  return codeSpan(/^[0-9a-f]{40}$/.test(sha) ? shortSha(sha as CommitSha) : sha, 64);
 }
 
 function distinctSortedApps(apps: readonly FailingAppSummary[]): FailingAppSummary[] {
@@ -99,11 +79,9 @@ export function renderPullRequestTitle(input: Pick<RollbackPullRequestInput, 'ap
   const suffix =
     first === undefined
       ? ''
-      : ` (rewind: ${safeText(first.label, 120)}${apps.length > 1 ? ` +${apps.length - 1}` : ''})`;
-  // The subject stays verbatim apart from credentials and line breaks: titles are plain text.
-  const subject = redactForgeText(input.culprit.subject)
-    .replace(/[\r\n]+/g, ' ')
-    .trim();
+      : ` (rewind: ${plainLine(first.label, 120)}${apps.length > 1 ? ` +${apps.length - 1}` : ''})`;
+  // Titles are plain text: the subject stays as written, apart from credentials and unprintables.
+  const subject = plainLine(input.culprit.subject, GITHUB_MAX_TITLE_CHARS);
   const room = GITHUB_MAX_TITLE_CHARS - 'Revert ""'.length - suffix.length;
   const fitted = subject.length > room ? `${subject.slice(0, Math.max(0, room - 1))}…` : subject;
   return `Revert "${fitted}"${suffix}`;
@@ -111,7 +89,7 @@ export function renderPullRequestTitle(input: Pick<RollbackPullRequestInput, 'ap
 
 /** How a body names an app (in the list, the storm summary, or an "also failing" section). */
 export function appName(label: string): string {
-  return `**${safeText(label, 200)}**`;
+  return `**${markdownLine(label, 200)}**`;
 }
 
 /** The apps of a storm beyond the detailed ones, by name, then a count of any that did not fit. */
@@ -135,22 +113,22 @@ export function renderPullRequestBody(input: RollbackPullRequestInput): string {
   const lines: string[] = [];
 
   if (input.requestedBy !== undefined)
-    lines.push('## Requested by', '', safeText(input.requestedBy, 600), '');
+    lines.push('## Requested by', '', markdownLine(input.requestedBy, 600), '');
   lines.push('## What failed', '');
   for (const app of apps.slice(0, MAX_APPS)) {
-    lines.push(`- ${appName(app.label)}: \`${safeText(app.reason, 100)}\`: ${safeText(app.message)}`);
+    lines.push(`- ${appName(app.label)}: ${codeSpan(app.reason, 100)}: ${markdownLine(app.message, 1_000)}`);
   }
   if (apps.length > MAX_APPS) lines.push(...namedOnly(apps.slice(MAX_APPS)));
   if (apps.length === 0) lines.push('- (no app recorded)');
 
-  const author = input.culprit.author === undefined ? '' : ` by ${safeText(input.culprit.author, 200)}`;
+  const author = input.culprit.author === undefined ? '' : ` by ${markdownLine(input.culprit.author, 200)}`;
   lines.push(
     '',
     '## The culprit',
     '',
-    `\`${shortSha(input.culprit.sha)}\` (${input.culprit.sha}) “${safeText(input.culprit.subject, 500)}”${author}.`,
+    `\`${shortSha(input.culprit.sha)}\` (${input.culprit.sha}) “${markdownLine(input.culprit.subject, 500)}”${author}.`,
     '',
-    `Found by rule **${safeText(input.rule, 50)}** with **${safeText(input.confidence, 10)}** confidence: ${
+    `Found by rule **${markdownLine(input.rule, 50)}** with **${markdownLine(input.confidence, 10)}** confidence: ${
       RULES[input.rule] ?? 'see the incident report'
     }.`,
   );
@@ -160,7 +138,7 @@ export function renderPullRequestBody(input: RollbackPullRequestInput): string {
     '',
     '## Range considered',
     '',
-    `\`${short(input.range.good)}..${short(input.range.bad)}\` (last good..bad): ${n} candidate commit${
+    `${short(input.range.good)}..${short(input.range.bad)} (last good..bad): ${n} candidate commit${
       n === 1 ? '' : 's'
     } touching the app’s paths.`,
   );
@@ -169,11 +147,11 @@ export function renderPullRequestBody(input: RollbackPullRequestInput): string {
   lines.push('', '## Pod template: last good vs bad', '');
   if (changes.length === 0)
     lines.push('No difference recorded between the last good and the bad pod template.');
-  for (const change of changes.slice(0, MAX_CHANGES)) lines.push(`- ${safeText(change, 500)}`);
+  for (const change of changes.slice(0, MAX_CHANGES)) lines.push(`- ${markdownLine(change, 500)}`);
   if (changes.length > MAX_CHANGES) lines.push(`- … and ${changes.length - MAX_CHANGES} more`);
 
   lines.push('', '## Plan', '');
-  const revert = `the revert commit \`${short(input.revertSha)}\``;
+  const revert = `the revert commit ${short(input.revertSha)}`;
   if (input.plan === 'auto-merge') {
     lines.push(
       `Rewind merges this pull request now (only while its head is still ${revert}), asks the GitOps ` +
@@ -240,7 +218,7 @@ function stageTable(stages: readonly StageTiming[]): string[] {
     '| stage | seconds |',
     '|---|---:|',
     ...stages.map(
-      (s) => `| ${safeText(s.stage, 50)} | ${Number.isFinite(s.seconds) ? s.seconds.toFixed(1) : '?'} |`,
+      (s) => `| ${markdownLine(s.stage, 50)} | ${Number.isFinite(s.seconds) ? s.seconds.toFixed(1) : '?'} |`,
     ),
   ];
 }
@@ -253,12 +231,12 @@ export function renderResultComment(input: VerificationResultInput): string {
     lines.push(...stageTable(input.stages));
     const warnings = input.warnings ?? [];
     if (warnings.length > 0)
-      lines.push('', '**Warnings**', '', ...warnings.slice(0, 50).map((w) => `- ${safeText(w)}`));
+      lines.push('', '**Warnings**', '', ...warnings.slice(0, 50).map((w) => `- ${markdownLine(w, 1_000)}`));
   } else {
     lines.push(
       '### Rewind: verification failed',
       '',
-      `${safeText(input.reason)}`,
+      `${markdownLine(input.reason, 1_000)}`,
       '',
       'Rewind stops here; a person should look at the evidence below, fix the cluster or revert by hand.',
       '',
@@ -266,7 +244,7 @@ export function renderResultComment(input: VerificationResultInput): string {
       '',
       ...(input.evidence.length === 0
         ? ['- (none recorded)']
-        : input.evidence.slice(0, 100).map((e) => `- ${safeText(e)}`)),
+        : input.evidence.slice(0, 100).map((e) => `- ${markdownLine(e, 1_000)}`)),
     );
     lines.push(...stageTable(input.stages));
   }
@@ -284,7 +262,7 @@ export interface MergeRefusedInput {
 
 function refusedAdvice(status: number, expectedSha: string): string {
   if (status === 409) {
-    return `The branch no longer ends at Rewind's revert commit \`${short(expectedSha)}\`: someone pushed to it. Review the new commits, then merge by hand; Rewind verifies the rollback once the merge lands.`;
+    return `The branch no longer ends at Rewind's revert commit ${short(expectedSha)}: someone pushed to it. Review the new commits, then merge by hand; Rewind verifies the rollback once the merge lands.`;
   }
   if (status === 405) {
     return 'Branch protection or required checks/reviews block the merge. Approve the pull request or wait for the checks, then merge it by hand; Rewind verifies the rollback once the merge lands.';
@@ -297,7 +275,7 @@ export function renderRefusedComment(input: MergeRefusedInput): string {
   const lines = [
     '### Rewind: merge refused',
     '',
-    `The forge refused the merge (HTTP ${input.status}): ${safeText(input.message)}`,
+    `The forge refused the merge (HTTP ${input.status}): ${markdownLine(input.message, 1_000)}`,
     '',
     `**What to do:** ${refusedAdvice(input.status, input.expectedSha)}`,
   ];

@@ -2,17 +2,16 @@
 // rendering itself lives in pr-body.ts.
 import { buildRollbackMarker } from '../domain/branch.ts';
 import { parseCommitSha } from '../domain/commit-sha.ts';
+import { codeSpan, markdownLine, plainLine } from '../domain/outbound-text.ts';
 import type { PullRequestTexts } from '../pipeline/pull-request.ts';
 import { INCIDENT_TRAILER, REVERTS_TRAILER } from '../git/culprit.ts';
 import {
   GITHUB_MAX_TITLE_CHARS,
   appName,
-  redactForgeText,
   refusedCommentMarker,
   renderPullRequestBody,
   renderPullRequestTitle,
   renderRefusedComment,
-  safeText,
 } from './pr-body.ts';
 
 function confidence(value: string): 'high' | 'medium' | 'low' {
@@ -34,7 +33,7 @@ export const pullRequestTexts: PullRequestTexts = {
       '',
       '### Also failing on this commit',
       '',
-      `- ${appName(app.label)}: \`${safeText(app.reason, 100)}\`: ${safeText(app.message)}`,
+      `- ${appName(app.label)}: ${codeSpan(app.reason, 100)}: ${markdownLine(app.message, 1_000)}`,
       '',
       buildRollbackMarker({ incident: incidentId, culprit: parseCommitSha(culprit) }),
       '',
@@ -44,11 +43,8 @@ export const pullRequestTexts: PullRequestTexts = {
     return body.includes(appName(label));
   },
   mergeCommit({ number, branch, title, method, reverts }) {
-    // Commit messages are plain text: credentials out and one line, no Markdown escaping.
-    const line = redactForgeText(title)
-      .replace(/[\r\n]+/g, ' ')
-      .trim()
-      .slice(0, GITHUB_MAX_TITLE_CHARS);
+    // The PR title is Rewind's own (rendered from plain text): one line, credentials out.
+    const line = plainLine(title, GITHUB_MAX_TITLE_CHARS);
     const trailers = [
       ...new Set(reverts.map((r) => `${REVERTS_TRAILER}: ${r.culprit}`)),
       ...new Set(reverts.map((r) => `${INCIDENT_TRAILER}: ${r.incident}`)),

@@ -1,4 +1,5 @@
 import { type CommitSha, parseCommitSha } from '../domain/commit-sha.ts';
+import { markdownLine } from '../domain/outbound-text.ts';
 import { INCIDENT_TRAILER, REVERTS_TRAILER, type CandidateCommit } from './culprit.ts';
 import { isCovered } from './path-closure.ts';
 import { restoreDiscards, revertExceedsCulprits } from './people-first.ts';
@@ -204,6 +205,11 @@ async function accept(
   return { kind, sha, paths: [...paths].sort() };
 }
 
+// Untrusted text (commit subjects, who asked and why) is quoted as in a PR body: one plain line
+// without credentials, Markdown-inert (GitHub shows commit messages next to pull requests).
+const MAX_SUBJECT_CHARS = 500;
+const MAX_REQUESTED_BY_CHARS = 600;
+
 export function revertMessage(
   input: BuildRevertInput,
   kind: 'reverted' | 'scoped' | 'restored',
@@ -212,14 +218,14 @@ export function revertMessage(
   const [first] = input.commits;
   const subject =
     input.commits.length === 1 && first !== undefined
-      ? `Revert "${first.subject}"`
+      ? `Revert "${markdownLine(first.subject, MAX_SUBJECT_CHARS)}"`
       : `Revert ${input.commits.length} commits breaking ${input.failingApps.join(', ')}`;
   const body: string[] = [
-    `Rewind reverts ${input.commits.map((c) => `${c.sha} ("${c.subject}")`).join(', ')} because ${input.failingApps.join(', ')} ${input.failingApps.length === 1 ? 'fails' : 'fail'} since ${input.commits.length === 1 ? 'it' : 'they'} landed.`,
+    `Rewind reverts ${input.commits.map((c) => `${c.sha} ("${markdownLine(c.subject, MAX_SUBJECT_CHARS)}")`).join(', ')} because ${input.failingApps.join(', ')} ${input.failingApps.length === 1 ? 'fails' : 'fail'} since ${input.commits.length === 1 ? 'it' : 'they'} landed.`,
   ];
   if (input.rule !== undefined) body.push(`Culprit rule: ${input.rule}.`);
   if (input.requestedBy !== undefined)
-    body.push(`Requested by ${input.requestedBy.replace(/[\r\n]+/g, ' ')}`);
+    body.push(`Requested by ${markdownLine(input.requestedBy, MAX_REQUESTED_BY_CHARS)}`);
   if (kind === 'scoped')
     body.push(`Scope: only the failing apps' files (${paths.join(', ')}); other apps keep the change.`);
   if (kind === 'restored') {

@@ -1,9 +1,11 @@
 // What Rewind tells the outside world when an incident is Detected, needs a person, converged or
 // failed: one documented JSON shape (the generic webhook's body, README "Notifications") and the
-// text a chat message shows. Built from the incident record only; secrets cannot be in it (messages
-// are redacted when recorded).
+// text a chat message shows. Built from the incident record only (redacted when written); its free
+// text is redacted and made printable again here, as every outbound text is, and the chat text
+// escapes it for Slack (a commit subject cannot carry `<!channel>` or a disguised link).
 import { appLabel, type AppRef } from '../domain/app-ref.ts';
 import { type ConditionType, stageTimings } from '../domain/incident.ts';
+import { cleanText, codeSpan, slackLine } from '../domain/outbound-text.ts';
 import type { IncidentRecord } from '../pipeline/incident-record.ts';
 
 /** The conditions announced; the other terminal ones (Superseded, Ignored) only get an Event. */
@@ -52,13 +54,13 @@ export function noticeFor(record: IncidentRecord): IncidentNotice | undefined {
     key: `${record.id}:${last.type}:${index}`,
     incident: record.id,
     condition: last.type,
-    reason: last.reason,
-    message: last.message,
+    reason: cleanText(last.reason),
+    message: cleanText(last.message),
     at: last.at,
     app: { engine: record.app.engine, namespace: record.app.namespace, name: record.app.name },
     badRevision: record.badRevision,
     culprit: record.culprit ?? null,
-    culpritSubject: d.culpritSubject ?? null,
+    culpritSubject: d.culpritSubject === undefined ? null : cleanText(d.culpritSubject),
     revert: d.revert?.sha ?? d.merge?.sha ?? null,
     pullRequest: d.pr ? { number: d.pr.number, url: d.pr.url } : null,
     timingsSeconds: timings,
@@ -76,17 +78,20 @@ const HEADLINE: Readonly<Record<AnnouncedCondition, string>> = {
 
 /** Slack mrkdwn: headline, app, culprit, PR or revert, why, stage timings. */
 export function noticeText(notice: IncidentNotice): string {
-  const lines = [`${HEADLINE[notice.condition]}: *${appLabel(notice.app)}* (${notice.app.engine})`];
+  // Every value from the record is untrusted (quoted with slackLine); the pull request link is Rewind's own.
+  const lines = [
+    `${HEADLINE[notice.condition]}: *${slackLine(appLabel(notice.app), 300)}* (${slackLine(notice.app.engine, 50)})`,
+  ];
   const culprit = notice.culprit ?? notice.badRevision;
   lines.push(
-    `Culprit: \`${culprit.slice(0, 7)}\`${notice.culpritSubject ? ` ${notice.culpritSubject.slice(0, 120)}` : ''}`,
+    `Culprit: ${codeSpan(culprit.slice(0, 7), 7)}${notice.culpritSubject ? ` ${slackLine(notice.culpritSubject, 120)}` : ''}`,
   );
   if (notice.pullRequest)
     lines.push(`Pull request: <${notice.pullRequest.url}|#${notice.pullRequest.number}>`);
-  else if (notice.revert) lines.push(`Revert: \`${notice.revert.slice(0, 7)}\``);
-  lines.push(`${notice.reason}: ${notice.message.slice(0, 1000)}`);
+  else if (notice.revert) lines.push(`Revert: ${codeSpan(notice.revert.slice(0, 7), 7)}`);
+  lines.push(`${slackLine(notice.reason, 100)}: ${slackLine(notice.message, 1000)}`);
   const timings = Object.entries(notice.timingsSeconds).map(([stage, s]) => `${stage} ${s.toFixed(1)}s`);
   if (timings.length > 0) lines.push(`Timings: ${timings.join(', ')}`);
-  lines.push(`Incident \`${notice.incident}\`${notice.dryRun ? ' (dry run)' : ''}`);
+  lines.push(`Incident ${codeSpan(notice.incident, 200)}${notice.dryRun ? ' (dry run)' : ''}`);
   return lines.join('\n');
 }

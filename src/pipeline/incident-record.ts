@@ -2,6 +2,7 @@
 // reads in `rewind status`, in the Kubernetes Event and (with a forge) on the pull request.
 import type { AppRef } from '../domain/app-ref.ts';
 import type { Incident, IncidentTrigger } from '../domain/incident.ts';
+import { cleanText } from '../domain/outbound-text.ts';
 import type { AlertEvidence } from './alert-evidence.ts';
 import type { WorkloadTemplates } from './verify.ts';
 
@@ -60,6 +61,37 @@ export interface IncidentRecord extends Incident {
   readonly version?: string;
 }
 
+/** Every string of `value` through cleanText (arrays and plain objects followed, the rest kept). */
+function cleanDeep<T>(value: T): T {
+  if (typeof value === 'string') return cleanText(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => cleanDeep(v)) as T;
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cleanDeep(v)])) as T;
+}
+
+/**
+ * The record as it may be stored: every condition's reason and message and every free-text detail
+ * redacted and printable, whichever writer built it (the detector's Detected record carries the
+ * engine's health message as it came). Pod templates and the engine hold are kept exactly: Rewind
+ * compares and restores them, and neither is ever sent out.
+ */
+export function storableRecord(record: IncidentRecord): IncidentRecord {
+  const { templates, hold, ...text } = record.details;
+  return {
+    ...record,
+    conditions: record.conditions.map((c) => ({
+      ...c,
+      reason: cleanText(c.reason),
+      message: cleanText(c.message),
+    })),
+    details: {
+      ...cleanDeep(text),
+      ...(templates === undefined ? {} : { templates }),
+      ...(hold === undefined ? {} : { hold }),
+    },
+  };
+}
+
 /** Outcome of a write: saved (with its new version), or another writer got there first. */
 export type SaveOutcome =
   | { readonly kind: 'saved'; readonly record: IncidentRecord }
@@ -68,7 +100,10 @@ export type SaveOutcome =
 /** The store for incident records: Redis in production (a cache that can be rebuilt), memory in tests. */
 export interface IncidentStore {
   get(id: string): Promise<IncidentRecord | undefined>;
-  /** Stores a new record unless one with its id exists (then that one is the `current` of a conflict). */
+  /**
+   * Stores a new record unless one with its id exists (then that one is the `current` of a conflict).
+   * Create and save store (and return as saved) the storableRecord of what they are given.
+   */
   create(record: IncidentRecord): Promise<SaveOutcome>;
   /**
    * Compare-and-set: writes `record` only while the stored copy is still at `record.version`. A

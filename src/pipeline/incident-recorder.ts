@@ -85,7 +85,7 @@ export class IncidentRecorder {
     const result = transition(this.record, {
       type,
       reason,
-      message: redact(message + note),
+      message: message + note,
       at: this.deps.clock.now(),
       ...(culprit ? { culprit } : {}),
     });
@@ -95,7 +95,7 @@ export class IncidentRecorder {
     await this.save();
     this.deps.log.info(
       { incident: this.record.id, condition: type, reason, timings: stageTimings(this.record) },
-      redact(message),
+      message,
     );
     await announceTransition(this.record, this.deps);
   }

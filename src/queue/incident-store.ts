@@ -9,7 +9,12 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { isTerminal } from '../domain/incident.ts';
 import { type AppRef, appKey } from '../domain/app-ref.ts';
-import type { IncidentRecord, IncidentStore, SaveOutcome } from '../pipeline/incident-record.ts';
+import {
+  type IncidentRecord,
+  type IncidentStore,
+  type SaveOutcome,
+  storableRecord,
+} from '../pipeline/incident-record.ts';
 
 /**
  * KEYS: record, index, own-commits index, the app's index. ARGV: mode ('create' | 'update'),
@@ -104,7 +109,10 @@ export class RedisIncidentStore implements IncidentStore {
     return this.write('update', record);
   }
 
-  private async write(mode: 'create' | 'update', record: IncidentRecord): Promise<SaveOutcome> {
+  private async write(mode: 'create' | 'update', given: IncidentRecord): Promise<SaveOutcome> {
+    // The redaction boundary of incident records: nothing reaches Redis (or the caller's copy, which
+    // notifications are built from) before it.
+    const record = storableRecord(given);
     const saved: IncidentRecord = { ...record, version: randomUUID() };
     const last = record.conditions.at(-1);
     const ended = last !== undefined && isTerminal(last.type);

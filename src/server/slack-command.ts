@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { SlackChatOpsConfig } from '../config/index.ts';
 import { ConfigError, redact } from '../domain/errors.ts';
+import { printable, slackEscape } from '../domain/outbound-text.ts';
 import type { ChatActor, ChatChannel, ChatCommandExecutor } from '../chatops/executor.ts';
 import { COMMAND_PREFIX, MAX_COMMAND_CHARS, USAGE, parseCommand } from '../chatops/grammar.ts';
 import { checkResponseUrl } from '../chatops/response-url.ts';
@@ -64,8 +65,12 @@ const slashCommand = z.object({
   response_url: z.string().max(2048),
 });
 
+/**
+ * An immediate answer. These texts carry no Slack markup of Rewind's own, and some quote what the
+ * person typed (a refused command, the acknowledgement), so the whole text is escaped.
+ */
 function ephemeral(res: ServerResponse, text: string): void {
-  answer(res, 200, { response_type: 'ephemeral', text });
+  answer(res, 200, { response_type: 'ephemeral', text: slackEscape(printable(text)) });
 }
 
 export function createSlackCommandEndpoint(options: SlackCommandOptions): SlackCommandEndpoint {
@@ -204,7 +209,8 @@ export function createSlackCommandEndpoint(options: SlackCommandOptions): SlackC
     let message: IncomingWebhookSendArguments & { response_type: 'in_channel' | 'ephemeral' };
     try {
       const text = await options.executor.execute(command, actor, channel);
-      message = { response_type: 'in_channel', text };
+      // The service quoted untrusted parts for Slack already; nothing unprintable leaves either way.
+      message = { response_type: 'in_channel', text: printable(text) };
     } catch (error) {
       log.error({ err: redact(String(error)), command: command.kind }, 'slack command failed');
       message = {

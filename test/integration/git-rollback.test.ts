@@ -160,6 +160,30 @@ describe('git rollback loop (real repositories)', () => {
     expect(cache.cached(repo.remote, good, 'apps/other')).toBeUndefined();
   });
 
+  it('quotes a hostile subject and reason in the revert commit message inertly and without tokens', async () => {
+    const token = `ghp_${'Qq12Ww34Ee56'.repeat(3)}`;
+    repo.commit(`podinfo 2.0 [click](https://evil.example) @org/admins ${token}`, {
+      'apps/base/podinfo/deployment.yaml': deployment('podinfo', 'ghcr.io/x/podinfo:2.0'),
+    });
+    const bad = sha(repo.head());
+    const { mirror, paths, outcome } = await locate(bad);
+    const result = await revertIn(mirror, bad, {
+      commits: commitsOf(outcome),
+      failingPaths: paths,
+      otherAppsPaths: ['apps/frontend'],
+      good,
+      requestedBy: 'alice on Slack (Slack #ops): see ![x](https://evil.example/x.png) cc @org/admins',
+    });
+    expect(result.outcome.kind).toBe('reverted');
+    expect(result.show).toMatch(/^Revert "podinfo 2\.0 /);
+    expect(result.show).not.toContain(token);
+    expect(result.show).toContain('\\[REDACTED\\]');
+    // Links and images escaped, mentions in code spans: inert wherever GitHub renders the message.
+    expect(result.show).not.toMatch(/(?<!\\)\[(click|x)\]/);
+    expect(result.show).toContain('\\[click\\](https://evil.example)');
+    expect(result.show.replaceAll('`@org/admins`', '')).not.toContain('@org/admins');
+  });
+
   it('finds a single culprit through the base directory and reverts the whole commit', async () => {
     repo.commit('docs', { 'README.md': '# cluster\nmore\n' });
     const culprit = sha(

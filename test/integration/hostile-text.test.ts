@@ -3,6 +3,8 @@
 // from every start position turns one signed 1 MB delivery into a frozen process. The
 // bounds are generous wall-clock limits for a busy 2-core machine; the quadratic versions took
 // seconds to minutes on the same inputs.
+import { execFileSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_MARKED_TEXT_LENGTH,
@@ -11,6 +13,7 @@ import {
   sanitizeRefComponent,
 } from '../../src/domain/branch.ts';
 import { redact } from '../../src/domain/errors.ts';
+import { createLogger } from '../../src/logging.ts';
 
 const BOUND_MS = 200;
 const SHA = 'a'.repeat(40);
@@ -98,5 +101,24 @@ describe('other parsers of untrusted text', () => {
       expect(ms).toBeLessThan(BOUND_MS);
       expect(isValidBranchName(`rewind/${cleaned}/x`)).toBe(true);
     }
+  });
+});
+
+describe('log lines of hostile text', () => {
+  it('are JSON that jq reads: no lone surrogate, no bidi or control character', async () => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const log = createLogger({ destination: out });
+    const hostile = `app${'x'.repeat(60)}\ud800 \u202Eevil\u0007 \udc00`;
+    log.warn({ app: hostile, nested: { deeper: [hostile] }, err: new Error(hostile) }, hostile);
+    await new Promise((resolve) => setImmediate(resolve));
+    const line = Buffer.concat(chunks).toString('utf8');
+
+    expect(line).not.toMatch(/\\ud[89a-f][0-9a-f]{2}/i);
+    expect(line).not.toContain('\u202E');
+    expect(line).not.toContain('\\u0007');
+    const parsed = JSON.parse(execFileSync('jq', ['-c', '.'], { input: line }).toString()) as { msg: string };
+    expect(parsed.msg).toContain('\uFFFD evil \uFFFD');
   });
 });

@@ -5,7 +5,9 @@ import type { KubeObjectJson } from '../../src/cluster/informer.ts';
 import { parseCommitSha } from '../../src/domain/commit-sha.ts';
 import type { ConditionType } from '../../src/domain/incident.ts';
 import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
+import { incidentRecordFor } from '../../src/pipeline/incident-from-job.ts';
 import { jsonWebhookChannel } from '../../src/notify/json-webhook-channel.ts';
+import { RedisIncidentStore } from '../../src/queue/incident-store.ts';
 import { slackWebhookChannel } from '../../src/notify/slack-webhook-channel.ts';
 import { transitionAnnouncer } from '../../src/notify/transition-announcer.ts';
 import { type HttpReceiver, startHttpReceiver } from '../../src/sandbox/http-receiver.ts';
@@ -129,5 +131,59 @@ describe('transition announcer', () => {
     expect(failing.received).toHaveLength(1);
     expect(logs.filter((l) => l.includes('announcement failed'))).toHaveLength(2);
     expect(logs.join('\n')).not.toContain('s3cr3t');
+  });
+
+  it('sends no token and no Slack markup of a Detected record, and stores none in Redis', async () => {
+    const webhook = await startHttpReceiver();
+    const slack = await startHttpReceiver();
+    receivers.push(webhook, slack);
+    const token = `ghp_${'Zz09Yy18Xx27'.repeat(3)}`;
+    const store = new RedisIncidentStore(redis, `${PREFIX}:d`);
+    // The detector's Detected record: the engine's message as the cluster reported it.
+    const record = incidentRecordFor(
+      {
+        incidentId: 'inc-ks.flux-system.podinfo-0123456789ab',
+        app: { engine: 'flux-kustomization', namespace: 'flux-system', name: 'podinfo' },
+        badRevision: 'a'.repeat(40),
+        trigger: 'engine',
+        reason: 'BuildFailed',
+        message: `kustomize build failed: git clone https://x-access-token:${token}@github.com/o/r: ${token} \u202E`,
+        detectedAt: new Date().toISOString(),
+        manual: false,
+        dryRun: false,
+      },
+      new Date(),
+    );
+    const subject = `bump <!channel> <https://evil.example/login|Approve rollback> ${token}`;
+    const created = await store.create({
+      ...record,
+      details: { ...record.details, culpritSubject: subject },
+    });
+    if (created.kind !== 'saved') throw new Error('expected a new record');
+
+    const stored = (await redis.get(`${PREFIX}:d:incident:${record.id}`)) ?? '';
+    expect(stored).toContain('kustomize build failed');
+    expect(stored).not.toContain(token);
+    expect(stored).not.toContain('\u202E');
+
+    const announce = transitionAnnouncer({
+      redis,
+      prefix: `${PREFIX}:d`,
+      channels: [
+        jsonWebhookChannel({ url: webhook.url }),
+        slackWebhookChannel(`${slack.url}/services/T/B/x`, 5_000),
+      ],
+      log: recordingLogger([]),
+    });
+    await announce(created.record);
+
+    expect(webhook.received).toHaveLength(1);
+    expect(webhook.received[0]!.body.toString()).not.toContain(token);
+    expect((webhook.received[0]!.json as { message: string }).message).toContain('[REDACTED]');
+    const text = (slack.received[0]!.json as { text: string }).text;
+    expect(text).not.toContain(token);
+    expect(text).not.toContain('<!channel>');
+    expect(text).not.toContain('<https://evil.example');
+    expect(text).toContain('&lt;!channel&gt; &lt;https://evil.example/login|Approve rollback&gt;');
   });
 });

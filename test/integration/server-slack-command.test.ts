@@ -265,6 +265,18 @@ describe('POST /webhooks/slack', () => {
     expect(executor.calls).toHaveLength(0);
   });
 
+  it('quotes a refused name without bidi, zero-width or control characters, and escaped for Slack', async () => {
+    const name = 'flux-system/pod\u202Eofni\u200B\u0007<!channel>';
+    const refused = await post(commandBody({ text: name }));
+    expect(refused.json.response_type).toBe('ephemeral');
+    const text = refused.json.text ?? '';
+    expect(text).toContain('pod');
+    for (const c of ['\u202E', '\u200B', '\u0007']) expect(text).not.toContain(c);
+    expect(text).not.toContain('<!channel>');
+    expect(text).toContain('&lt;!channel&gt;');
+    await endpoint.idle();
+  });
+
   it('refuses a signed body that is not a slash command (400) or too large (413)', async () => {
     expect((await post(form({ user_id: ALICE, text: 'status' }))).status).toBe(400);
     expect((await post(commandBody({ user_id: 'alice' }))).status).toBe(400);

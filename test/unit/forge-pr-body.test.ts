@@ -86,7 +86,7 @@ describe('the revert pull request', () => {
     expect(body).toContain('363a6a8');
     expect(body).toContain('Jane Doe');
     expect(body).toContain('**pickaxe** with **high** confidence');
-    expect(body).toContain('d676e33..0123456');
+    expect(body).toContain('`d676e33`..`0123456`');
     expect(body).toContain('3 candidate commits');
     expect(body).toContain('image ghcr.io/podinfo:6.4.0 -> ghcr.io/podinfo:6.5.0');
     expect(body).toContain('merges this pull request now');
@@ -152,7 +152,19 @@ describe('the revert pull request', () => {
     const body = renderPullRequestBody(input({ culprit: { sha: CULPRIT, subject } }));
 
     expect(parseRollbackMarkers(body)).toEqual([{ incident: INCIDENT, culprit: CULPRIT }]);
-    expect(body).not.toContain('@octocat');
+    // The mention is a code span: GitHub notifies nobody and links nothing inside code.
+    expect(body.replaceAll('`@octocat`', '')).not.toContain('@octocat');
+  });
+
+  it('keeps links, images and team mentions of a reason or a subject inert', () => {
+    const hostile = '[click](https://evil.example) ![i](https://evil.example/i.png) @org/admins';
+    const body = renderPullRequestBody(
+      input({ culprit: { sha: CULPRIT, subject: hostile }, requestedBy: `alice (Slack #ops): ${hostile}` }),
+    );
+
+    expect(body).not.toMatch(/(?<!\\)\[click\]/);
+    expect(body).not.toMatch(/(?<!\\)\[i\]/);
+    expect(body.replaceAll('`@org/admins`', '')).not.toContain('@org/admins');
   });
 
   it.each(Object.entries(TOKENS))('redacts a %s token from every free-text field', (_kind, token) => {
@@ -187,7 +199,8 @@ describe('the revert pull request', () => {
     );
 
     expect(body).not.toContain(alnum(64));
-    expect(body).toContain('[REDACTED]');
+    // Markdown-escaped: it renders as [REDACTED].
+    expect(body).toContain('\\[REDACTED\\]');
   });
 });
 
