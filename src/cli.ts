@@ -11,6 +11,7 @@ import { InvalidInputError } from './domain/errors.ts';
 import { OUTPUT_FORMATS, type OutputFormat, renderData } from './output-format.ts';
 import type { Role, Runtime } from '../workers/runtime.ts';
 import type { Logger } from './pipeline/ports.ts';
+import type { Shutdown } from './server/shutdown.ts';
 import type { SlackCommandEndpoint } from './server/slack-command.ts';
 
 function integer(value: string): number {
@@ -228,6 +229,7 @@ async function slackEndpoint(
   cfg: RewindConfig,
   runtime: Runtime,
   log: Logger,
+  shutdown: Shutdown,
 ): Promise<SlackCommandEndpoint | undefined> {
   const slack = cfg.chatops.slack;
   const secret = slack.signingSecretEnv ? process.env[slack.signingSecretEnv] : undefined;
@@ -242,7 +244,10 @@ async function slackEndpoint(
     config: slack,
     executor: runtime.chatops.slack,
     ...(groups ? { groupsOf: (userId: string) => groups.groupsOf(userId) } : {}),
-    dedupe: { redis: redisConnection(cfg.redis), prefix: `${cfg.redis.prefix}:slack-request:` },
+    dedupe: {
+      redis: shutdown.redis('slack replay guard', redisConnection(cfg.redis)),
+      prefix: `${cfg.redis.prefix}:slack-request:`,
+    },
     log,
   });
 }
@@ -251,69 +256,80 @@ interface ServeOptions {
   config?: string;
   kubeconfig?: string;
   listen?: number;
+  host?: string;
 }
 
 async function serve(roles: readonly Role[], options: ServeOptions): Promise<void> {
   const { startRuntime } = await import('../workers/runtime.ts');
   const { createLogger } = await import('./logging.ts');
   const { listenHttp } = await import('./server/http.ts');
+  const { Shutdown } = await import('./server/shutdown.ts');
   const { listen } = options;
   const cfg = await config(options.config, options.kubeconfig);
   const log = createLogger();
+  const shutdown = new Shutdown(log);
   // The port first: when it is taken, nothing else has started yet.
   const token = cfg.dashboard.tokenEnv === undefined ? undefined : process.env[cfg.dashboard.tokenEnv];
   const dashboard = { enabled: cfg.dashboard.enabled, ...(token ? { token } : {}) };
-  const server = listen === undefined ? undefined : await listenHttp({ port: listen, log, dashboard });
+  const { host: configuredHost, ...limits } = cfg.server;
+  const server =
+    listen === undefined
+      ? undefined
+      : await listenHttp({ port: listen, host: options.host ?? configuredHost, limits, log, dashboard });
+  if (server) {
+    shutdown.add('http server', () => server.close());
+    console.error(`listening on http://${server.address}`);
+  }
   const runtime = await startRuntime({ config: cfg, roles, log, env: process.env }).catch(
     async (error: unknown) => {
-      await server?.close();
+      await shutdown.run();
       throw error;
     },
   );
-  let webhookRedis: { quit(): Promise<unknown> } | undefined;
-  let closeAlerts: (() => Promise<unknown>) | undefined;
+  shutdown.add('runtime', () => runtime.close());
   if (server) {
+    const { redisConnection } = await import('./queue/connection.ts');
     const secretEnv = cfg.forge.type === 'github' ? cfg.forge.webhookSecretEnv : undefined;
     const secret = secretEnv ? process.env[secretEnv] : undefined;
-    let github: Parameters<typeof server.serve>[1];
-    if (secret) {
-      const { redisConnection } = await import('./queue/connection.ts');
-      const redis = redisConnection(cfg.redis);
-      webhookRedis = redis;
-      github = { secret, redis, prefix: cfg.redis.prefix };
-    }
+    const github = secret
+      ? {
+          secret,
+          redis: shutdown.redis('github webhook dedupe', redisConnection(cfg.redis)),
+          prefix: cfg.redis.prefix,
+        }
+      : undefined;
     let alerts: Parameters<typeof server.serve>[3];
     if (cfg.alerts.alertmanager || cfg.alerts.flux) {
       const { alertEndpoints } = await import('./server/alert-webhooks.ts');
-      const { redisConnection } = await import('./queue/connection.ts');
-      const redis = redisConnection(cfg.redis);
-      closeAlerts = () => redis.quit();
       alerts = alertEndpoints({
         config: cfg.alerts,
         env: process.env,
-        redis,
+        redis: shutdown.redis('alert dedupe', redisConnection(cfg.redis)),
         prefix: cfg.redis.prefix,
         raise: runtime.raiseAlert,
         log,
       });
     }
-    server.serve(runtime, github, await slackEndpoint(cfg, runtime, log), alerts);
+    server.serve(runtime, github, await slackEndpoint(cfg, runtime, log, shutdown), alerts);
   }
   await new Promise<void>((resolve) => {
     const drain = (): void => {
       console.error('draining: finishing running jobs, then exiting');
-      void (async () => {
-        await server?.close();
-        await runtime.close();
-        await webhookRedis?.quit();
-        await closeAlerts?.();
+      void shutdown.run().then((ok) => {
+        if (!ok) process.exitCode = 1;
         resolve();
-      })();
+      });
     };
     process.once('SIGINT', drain);
     process.once('SIGTERM', drain);
   });
 }
+
+const hostOption = (): Option =>
+  new Option(
+    '--host <addr>',
+    'address to listen on (default: server.host in rewind.yaml, 0.0.0.0 = every interface, as a container needs; 127.0.0.1 keeps it on this machine)',
+  );
 
 program
   .command('start')
@@ -326,6 +342,7 @@ program
     integer,
     8080,
   )
+  .addOption(hostOption())
   .action(async (options: ServeOptions) => {
     await serve(['detector', 'rollback', 'verifier'], options);
   });
@@ -337,6 +354,7 @@ program
   .addOption(configOption())
   .addOption(kubeconfigOption())
   .option('--listen <port>', 'serve /healthz, /readyz, /metrics and the dashboard on this port', integer)
+  .addOption(hostOption())
   .action(async (role: string, options: ServeOptions) => {
     if (!['detector', 'rollback', 'verifier'].includes(role)) {
       throw new InvalidArgumentError(`unknown role "${role}": use detector, rollback or verifier`);

@@ -37,6 +37,7 @@ import { type ChatOpsRuntime, startChatOps } from './chatops.ts';
 import { GitHubForge } from '../src/forge/github.ts';
 import type { ForgeRequestObserver, GitHubAuth } from '../src/forge/github-auth.ts';
 import { RewindMetrics } from '../src/server/metrics.ts';
+import { closeRedis } from '../src/server/shutdown.ts';
 import type { ProbeChecks } from '../src/server/runtime-port.ts';
 import { renderResultComment, resultCommentMarker } from '../src/forge/pr-body.ts';
 import { pullRequestTexts } from '../src/forge/texts.ts';
@@ -518,7 +519,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     await Promise.all(workers.map((w) => w.close()));
     await rollbackQueue.close();
     await verifyQueue.close();
-    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    await Promise.all(connections.map(closeRedis));
   }
   const newDetector = (): Detector =>
     new Detector({

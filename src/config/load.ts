@@ -81,6 +81,15 @@ export interface RewindConfig {
   readonly notifications: NotificationsConfig;
   readonly dashboard: { readonly enabled: boolean; readonly tokenEnv?: string };
   readonly alerts: AlertsConfig;
+  /** The HTTP listener: where it binds, its client deadlines and its connection cap. */
+  readonly server: {
+    readonly host: string;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+    readonly maxConnections: number;
+    readonly probeReserve: number;
+  };
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -615,6 +624,14 @@ function normalise(raw: RawConfig, problems: ConfigProblem[], fromEnv: Map<strin
       ...(raw.dashboard.tokenEnv === undefined ? {} : { tokenEnv: raw.dashboard.tokenEnv }),
     },
     alerts: { ...alerts, dedupeTtlMs: ms(dedupeTtl, 'alerts.dedupeTtl') },
+    server: {
+      host: raw.server.host,
+      headersTimeoutMs: ms(raw.server.headersTimeout, 'server.headersTimeout'),
+      requestTimeoutMs: ms(raw.server.requestTimeout, 'server.requestTimeout'),
+      keepAliveTimeoutMs: ms(raw.server.keepAliveTimeout, 'server.keepAliveTimeout'),
+      maxConnections: raw.server.maxConnections,
+      probeReserve: raw.server.probeReserve,
+    },
   };
 }
 
@@ -681,6 +698,7 @@ function crossFieldRules(config: RewindConfig, env: Env, problems: ConfigProblem
     });
   }
   leaderElectionRules(config.leaderElection, problems);
+  serverRules(config.server, problems);
   if (config.policy.gracePeriodMs > config.policy.verifyTimeoutMs) {
     problems.push({
       path: 'policy.gracePeriod',
@@ -747,6 +765,27 @@ function crossFieldRules(config: RewindConfig, env: Env, problems: ConfigProblem
     }
     requireEnv(endpoint.tokenEnv, `${path}.tokenEnv`, `${name} webhook bearer token`);
     requireEnv(endpoint.hmacSecretEnv, `${path}.hmacSecretEnv`, `${name} webhook HMAC key`);
+  }
+}
+
+/** Node refuses a header deadline longer than the request's; a reserve must leave room for others. */
+function serverRules(server: RewindConfig['server'], problems: ConfigProblem[]): void {
+  for (const key of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const) {
+    if (server[`${key}Ms`] <= 0) {
+      problems.push({ path: `server.${key}`, message: 'must be longer than 0.' });
+    }
+  }
+  if (server.headersTimeoutMs > server.requestTimeoutMs) {
+    problems.push({
+      path: 'server.headersTimeout',
+      message: `${formatDuration(server.headersTimeoutMs)} is longer than server.requestTimeout (${formatDuration(server.requestTimeoutMs)}); shorten it.`,
+    });
+  }
+  if (server.probeReserve >= server.maxConnections) {
+    problems.push({
+      path: 'server.probeReserve',
+      message: `${server.probeReserve} leaves no connection of server.maxConnections (${server.maxConnections}) for other requests; lower it.`,
+    });
   }
 }
 

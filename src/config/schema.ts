@@ -313,6 +313,25 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   alerts: alertsSchema.prefault({}),
+  // The HTTP listener of `rewind start` and `rewind worker --listen` (probes, metrics, webhooks,
+  // dashboard): where it binds, how long a client may take, how many connections it holds.
+  server: z
+    .strictObject({
+      /** The address to bind; `--host` wins. 0.0.0.0 (every interface) is what a Pod needs;
+       * 127.0.0.1 keeps it on this machine. */
+      host: z.string().min(1).default('0.0.0.0'),
+      /** A request's headers must all arrive within this long (408 and closed otherwise). */
+      headersTimeout: duration.default('10s'),
+      /** A whole request (headers and body) must arrive within this long. */
+      requestTimeout: duration.default('30s'),
+      /** An idle keep-alive connection is closed after this long. */
+      keepAliveTimeout: duration.default('5s'),
+      /** Open connections at most: one more is answered 503 at once and closed. */
+      maxConnections: z.number().int().min(2).max(1_000_000).default(1000),
+      /** Of maxConnections, how many only serve /healthz and /readyz (probes still answer when the rest are taken). */
+      probeReserve: z.number().int().min(0).default(10),
+    })
+    .prefault({}),
 });
 
 export type RawConfig = z.output<typeof configSchema>;

@@ -14,6 +14,12 @@ import { healthHandler } from './health.ts';
 import type { SlackCommandEndpoint } from './slack-command.ts';
 import { createGitHubWebhookHandler } from './webhooks.ts';
 import type { AlertEndpoints } from './alert-webhooks.ts';
+import {
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  guardConnections,
+  serverTimeouts,
+} from './connection-limits.ts';
 
 const ALERT_ROUTES: ReadonlyMap<string, keyof AlertEndpoints> = new Map([
   ['/webhooks/alertmanager', 'alertmanager'],
@@ -22,7 +28,10 @@ const ALERT_ROUTES: ReadonlyMap<string, keyof AlertEndpoints> = new Map([
 
 export interface HttpServerOptions {
   port: number;
+  /** Default 0.0.0.0 (every interface), as a container needs. */
   host?: string;
+  /** Timeouts and the connection cap (default DEFAULT_CONNECTION_LIMITS). */
+  limits?: Partial<ConnectionLimits>;
   log: Logger;
   github?: { secret: string; redis: Redis; prefix: string };
   /** The Slack slash command (`POST /webhooks/slack`), built with its executor (createSlackCommandEndpoint). */
@@ -34,7 +43,10 @@ export interface HttpServerOptions {
 }
 
 export interface HttpServer {
+  /** Where a client on this machine reaches it (127.0.0.1 when bound to every interface). */
   readonly url: string;
+  /** The address and port bound, as `host:port` (`[::1]:port` for IPv6). */
+  readonly address: string;
   close(): Promise<void>;
 }
 
@@ -48,6 +60,9 @@ export interface HttpListener extends HttpServer {
   ): void;
 }
 
+/** How long a graceful close waits for requests in flight before it closes their connections. */
+const CLOSE_GRACE_MS = 5000;
+
 /**
  * Binds the port first, before any worker or Redis connection exists: a port in use (a second
  * `rewind start`) then fails with what to do, and nothing is left half-started.
@@ -59,20 +74,29 @@ export async function listenHttp(
     res.writeHead(503, { 'content-type': 'text/plain' }).end('starting\n');
   };
   let dashboard: Dashboard | undefined;
-  const server = http.createServer((req, res) => {
+  let slackEndpoint: SlackCommandEndpoint | undefined;
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
+  const server = http.createServer(serverTimeouts(limits), (req, res) => {
+    if (guard.refuse(req, res)) return;
     if (dashboard?.handle(req, res) !== true) handler(req, res);
   });
+  const guard = guardConnections(server, limits);
   const host = options.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, options.port)));
     server.listen(options.port, host, () => resolve());
   });
-  const address = server.address() as AddressInfo;
+  const bound = server.address() as AddressInfo;
+  const address =
+    bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+  const local = ['0.0.0.0', '::'].includes(bound.address) ? `127.0.0.1:${bound.port}` : address;
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url: `http://${local}`,
+    address,
     serve(runtime, github, slack, alerts) {
       dashboard?.close();
       dashboard = createDashboard(runtime.incidents, options.log, options.dashboard);
+      slackEndpoint = slack;
       handler = requestHandler(runtime, {
         log: options.log,
         ...(github ? { github } : {}),
@@ -83,7 +107,12 @@ export async function listenHttp(
     close: () => {
       // Event streams never end on their own: end them, or the server waits for them forever.
       dashboard?.close();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // close() ends idle keep-alive connections and stops enforcing the header and request
+      // deadlines; a client still sending (or pretending to) gets a moment, then is cut off.
+      const cutOff = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      // Then the Slack commands acknowledged before the close finish and post their outcome.
+      return closed.finally(() => clearTimeout(cutOff)).then(() => slackEndpoint?.idle());
     },
   };
 }

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { type ChildWorker, spawnRewind } from '../../src/sandbox/child-worker.ts';
+import { until } from './wait.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -42,5 +44,41 @@ export async function measureCliStartMs(): Promise<number> {
     return Date.now() - started;
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `rewind <args>` serving HTTP (start, or worker with --listen) in its own process, once it is
+ * ready (/readyz answers 200, so its signal handlers are in place): the address it printed and a
+ * URL to reach it from this machine. The caller stops it (replica.stop) at cleanup.
+ */
+export async function startServing(
+  args: readonly string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ replica: ChildWorker; address: string; url: string }> {
+  const replica = spawnRewind(args, env);
+  try {
+    let address = '';
+    await until(
+      () => {
+        if (replica.child.exitCode !== null) throw new Error(`rewind exited early:\n${replica.output()}`);
+        address = /listening on http:\/\/(\S+)/.exec(replica.output())?.[1] ?? '';
+        return address !== '';
+      },
+      'the listening address',
+      timeoutMs,
+    );
+    const url = `http://127.0.0.1:${address.slice(address.lastIndexOf(':') + 1)}`;
+    await until(
+      async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200,
+      `rewind to be ready\n${replica.output()}`,
+      timeoutMs,
+      100,
+    );
+    return { replica, address, url };
+  } catch (error) {
+    await replica.stop();
+    throw error;
   }
 }

@@ -178,6 +178,28 @@ describe('config', () => {
     expect(parseConfig({ redis: { prefix: '{rw}' } }, { env: {} }).redis.prefix).toBe('{rw}');
   });
 
+  it('gives the HTTP listener its defaults and refuses limits Node or the probes cannot work with', () => {
+    expect(parseConfig({}, { env: {} }).server).toEqual({
+      host: '0.0.0.0',
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 1000,
+      probeReserve: 10,
+    });
+    const problems = problemsOf(() =>
+      parseConfig(
+        { server: { headersTimeout: '40s', keepAliveTimeout: '0s', maxConnections: 10, probeReserve: 10 } },
+        { env: {} },
+      ),
+    );
+    expect(problems.map((p) => p.path).sort()).toEqual([
+      'server.headersTimeout',
+      'server.keepAliveTimeout',
+      'server.probeReserve',
+    ]);
+  });
+
   it('gives the effective policy of an app, most specific entry last', () => {
     const config = parseConfig(
       {
