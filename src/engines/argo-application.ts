@@ -52,10 +52,16 @@ export const applicationSchema = z.looseObject({
           message: z.string().optional(),
           startedAt: z.string().optional(),
           finishedAt: z.string().optional(),
-          syncResult: z.looseObject({ revision: z.string().optional() }).optional(),
+          syncResult: z
+            .looseObject({
+              revision: z.string().optional(),
+              resources: z.array(z.looseObject({ status: z.string().optional() })).optional(),
+            })
+            .optional(),
         })
         .optional(),
       history: z.array(z.looseObject({ revision: z.string().optional() })).optional(),
+      conditions: z.array(z.looseObject({ type: z.string(), message: z.string().optional() })).optional(),
     })
     .optional(),
 });
@@ -185,6 +191,27 @@ export const argoApplicationEngine: Engine = {
     return revisionOf(app.status.sync.revision);
   },
   appliedMeansHealthy: () => false,
+  // Never synced successfully at `revision` (history lists successful syncs), and either its
+  // manifests could not be generated (ComparisonError) or its sync operation ended Failed/Error
+  // without writing an object (a ComparisonError, or a task refused in the dry run).
+  failedBeforeApply(object, revision) {
+    const app = parseApplication(object);
+    const status = app?.status;
+    if (!status || (status.history ?? []).some((entry) => revisionOf(entry.revision)?.sha === revision))
+      return false;
+    const op = status.operationState;
+    if (op?.phase === 'Failed' || op?.phase === 'Error') {
+      const attempted = revisionOf(op.syncResult?.revision) ?? revisionOf(status.sync?.revision);
+      const written = (op.syncResult?.resources ?? []).some(
+        (resource) => resource.status === 'Synced' || resource.status === 'Pruned',
+      );
+      return attempted?.sha === revision && !written;
+    }
+    return (
+      revisionOf(status.sync?.revision)?.sha === revision &&
+      (status.conditions ?? []).some((condition) => condition.type === 'ComparisonError')
+    );
+  },
   workloadSelector: (app) =>
     `${ARGO_INSTANCE_LABEL}=${app.namespace === ARGO_DEFAULT_NAMESPACE ? app.name : `${app.namespace}_${app.name}`}`,
   appOfWorkload(deployment) {

@@ -83,6 +83,11 @@ export interface Engine {
    * checks); when not, only Rewind's own record of a healthy revision can be trusted as good.
    */
   appliedMeansHealthy(object: KubeObjectJson): boolean;
+  /**
+   * Whether the engine reports that its attempt at `revision` failed before applying it (a build or
+   * render error, a sync refused before any object was written): the workloads never saw it.
+   */
+  failedBeforeApply(object: KubeObjectJson, revision: string): boolean;
 
   /** Label selector of the Deployments this app manages (any namespace). */
   workloadSelector(app: AppRef): string;

@@ -50,6 +50,19 @@ export const KUSTOMIZATION_FAILURE_REASONS: ReadonlySet<string> = new Set([
   'InvalidCELExpression',
 ]);
 
+/**
+ * Ready=False reasons of a reconcile that stops before or while applying: kustomize build errors and
+ * the apply's own failures (Flux dry-runs each stage on the server before applying it, so these
+ * usually apply nothing; an apply error after a passed dry run can leave part of the revision
+ * applied, which is why the pipeline also checks the workloads). Not HealthCheckFailed or
+ * PruneFailed, which come after the apply.
+ */
+export const KUSTOMIZATION_NOT_APPLIED_REASONS: ReadonlySet<string> = new Set([
+  'BuildFailed',
+  'ValidationFailed',
+  'ReconciliationFailed',
+]);
+
 function unknownVerdict(reason: string, message: string, fresh = true): Verdict {
   return { state: 'unknown', reason, message, fresh };
 }
@@ -208,6 +221,17 @@ export const fluxKustomizationEngine: Engine = {
   // lastAppliedRevision is written after the health checks pass only when there are some.
   appliedMeansHealthy: (object) =>
     object.spec?.wait === true || ((object.spec?.healthChecks as unknown[] | undefined)?.length ?? 0) > 0,
+  // lastAppliedRevision is written after a successful apply only: a failed attempt at a revision
+  // Flux never applied, stopped for a reason that comes before or at the apply.
+  failedBeforeApply(object, revision) {
+    const verdict = assessKustomization(object);
+    return (
+      verdict.state === 'failed' &&
+      KUSTOMIZATION_NOT_APPLIED_REASONS.has(verdict.reason) &&
+      verdict.badRevision?.sha === revision &&
+      this.appliedRevision(object)?.sha !== revision
+    );
+  },
   workloadSelector: (app) =>
     `${KUSTOMIZE_NAME_LABEL}=${app.name},${KUSTOMIZE_NAMESPACE_LABEL}=${app.namespace}`,
   appOfWorkload(deployment) {

@@ -28,6 +28,8 @@ export const durableIncidentSchema = z.object({
   hold: z.record(z.string(), z.unknown()).optional(),
   /** Last-good ReplicaSet uid per Deployment (`namespace/name`). */
   lastGood: z.record(z.string(), z.string()),
+  /** The engine never applied the bad revision: the last-good ReplicaSets are the ones that kept running. */
+  unapplied: z.boolean().optional(),
 });
 export type DurableIncident = z.output<typeof durableIncidentSchema>;
 

@@ -48,6 +48,12 @@ export interface IncidentDetails {
   readonly warnings?: readonly string[];
   /** Last-good and bad pod templates per Deployment, recorded while the bad revision was live. */
   readonly templates?: WorkloadTemplates;
+  /**
+   * The engine reported the bad revision failed before it was applied (a build or render error) and
+   * the workloads still ran what they ran before: `templates` holds those, with no bad template, and
+   * verification needs no rollout.
+   */
+  readonly unapplied?: boolean;
 }
 
 export interface IncidentRecord extends Incident {

@@ -136,12 +136,20 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
     );
     return { kind: 'failed' };
   }
-  const reused = outcome.deployments.map((d) => `${d.namespace}/${d.name} ${d.state}`).join(', ');
-  await rec.to(
-    'Converged',
-    'LastGoodReplicaSet',
-    `${appLabel(record.app)} runs its last-good ReplicaSet again (${reused || 'no Deployments'}).`,
-  );
+  const reused =
+    outcome.deployments.map((d) => `${d.namespace}/${d.name} ${d.state}`).join(', ') || 'no Deployments';
+  // A bad revision the engine never applied left the workloads alone: they only had to stay so.
+  await (rec.record.details.unapplied
+    ? rec.to(
+        'Converged',
+        'WorkloadsUnchanged',
+        `${appLabel(record.app)} applied ${job.revertSha.slice(0, 7)}; ${shortSha(rec.record.badRevision)} was never applied and the workloads kept their ReplicaSets (${reused}).`,
+      )
+    : rec.to(
+        'Converged',
+        'LastGoodReplicaSet',
+        `${appLabel(record.app)} runs its last-good ReplicaSet again (${reused}).`,
+      ));
   await finish(
     'Normal',
     'RollbackConverged',

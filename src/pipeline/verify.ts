@@ -1,10 +1,17 @@
 // Verification (design.md "Verifying"): the engine applied the revert revision and is Ready, and
 // every Deployment of the app is back on its last-good pod template, on a ReplicaSet that existed
-// before the incident, fully rolled out, with the bad ReplicaSet scaled to 0.
+// before the incident, fully rolled out, with the bad ReplicaSet scaled to 0. When the bad revision
+// was never applied (a build or render error), the last-good templates are those that kept running.
 import type { KubeObjectJson } from '../cluster/informer.ts';
-import { lastGoodTemplateCandidates, rolledBackFrom } from '../cluster/rollout-history.ts';
-import { convergenceVerdict, rolloutStatus } from '../cluster/rollout-verdict.ts';
+import {
+  activeReplicaSet,
+  lastGoodTemplateCandidates,
+  rolledBackFrom,
+  timestampOf,
+} from '../cluster/rollout-history.ts';
+import { convergenceVerdict, deploymentComplete, rolloutStatus } from '../cluster/rollout-verdict.ts';
 import type { PodTemplate } from '../cluster/template.ts';
+import type { AppRef } from '../domain/app-ref.ts';
 import { engineFor } from '../engines/registry.ts';
 import { workloadsOf } from './app-objects.ts';
 import type { DeploymentVerdictSummary, IncidentRecord } from './incident-record.ts';
@@ -53,6 +60,37 @@ export async function recordTemplates(
     if (candidate) lastGood[key] = { template: candidate.template, rsUid: candidate.uid };
   }
   return { lastGood, bad };
+}
+
+/**
+ * The templates of an incident whose bad revision never reached the workloads: the engine reports
+ * its attempt failed before applying (`object` read after `deployments`), and every Deployment is
+ * fully rolled out on a ReplicaSet created before the incident. The last-good templates are then the
+ * ones running now and there is no bad template, so verifying the revert needs no rollout: the
+ * engine Ready at it, and these ReplicaSets still running. Undefined otherwise.
+ */
+export async function unappliedTemplates(
+  cluster: ClusterPort,
+  app: AppRef,
+  object: KubeObjectJson,
+  badRevision: string,
+  deployments: readonly KubeObjectJson[],
+  incidentStartedAt: string,
+): Promise<WorkloadTemplates | undefined> {
+  if (!engineFor(app).failedBeforeApply(object, badRevision)) return undefined;
+  const before = timestampOf(incidentStartedAt);
+  const lastGood: Record<string, { template: PodTemplate; rsUid?: string }> = {};
+  for (const deployment of deployments) {
+    if (!deploymentComplete(deployment)) return undefined;
+    const active = activeReplicaSet(deployment, await cluster.replicaSetsOf(deployment));
+    const created = timestampOf(active?.metadata?.creationTimestamp);
+    if (!active || before === undefined || created === undefined || created >= before) return undefined;
+    lastGood[deploymentKey(deployment)] = {
+      template: active.spec?.template as PodTemplate,
+      ...(active.metadata?.uid ? { rsUid: active.metadata.uid } : {}),
+    };
+  }
+  return { lastGood, bad: {} };
 }
 
 /** Rebuilds the last-good templates from the ReplicaSets recorded in the durable incident. */

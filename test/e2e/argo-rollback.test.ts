@@ -231,6 +231,55 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     expect(rows.map((r) => r.commit)).toContain(bad);
   }, 120_000);
 
+  it('a sync refused before applying anything (a namespace that does not exist) converges on the revert at once, with the workloads unchanged', async () => {
+    // Measured on 2 cores: Converged 2-3 s after the bad commit. Waiting for a ReplicaSet change
+    // instead ends Failed/VerifyTimeout at this deadline, well within finalIncident's wait.
+    const verifyTimeoutMs = 20_000;
+    loop = await startArgoLoop({ verifyTimeout: `${verifyTimeoutMs / 1000}s` });
+    const { sandbox, repo } = loop;
+    // A second template in the history: the one before web 1.1 is web 1.0, which must not come back.
+    const good = repo.commit('web 1.1', {
+      'apps/web/deployment.yaml': deploymentYaml('web', 'ghcr.io/example/web:1.1'),
+    });
+    refresh(sandbox, 'web');
+    await until(() => healthyAt(sandbox, 'web', good), 'web Synced + Healthy at web 1.1');
+    const running = () => webReplicaSets(sandbox).filter((rs) => rs.spec.replicas > 0);
+    await until(() => running().length === 1, 'web 1.0 scaled to 0');
+    const [goodRs] = running();
+    // Kubernetes timestamps have whole seconds: the incident starts in a later second than every
+    // ReplicaSet so far, as it does when the last good deploy is not seconds old.
+    const newest = Math.max(
+      ...webReplicaSets(sandbox).map((rs) => Date.parse(rs.metadata.creationTimestamp!)),
+    );
+    await until(() => Date.now() >= newest + 1000, 'a new second', 5_000);
+
+    const started = Date.now();
+    const bad = repo.commit('web settings', {
+      'apps/web/settings.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-settings\n  namespace: nowhere\ndata:\n  a: b\n',
+    });
+    refresh(sandbox, 'web');
+    const incident = await finalIncident(loop, bad);
+    const elapsedMs = Date.now() - started;
+    console.info(
+      `[argo-rollback] unapplied sync: bad commit to ${incident.conditions.at(-1)?.type}: ${elapsedMs} ms`,
+    );
+
+    expect(incident.conditions.at(-1), JSON.stringify(incident.conditions)).toMatchObject({
+      type: 'Converged',
+      reason: 'WorkloadsUnchanged',
+    });
+    expect(incident.details.unapplied).toBe(true);
+    expect(incident.culprit).toBe(bad);
+    expect(elapsedMs).toBeLessThan(verifyTimeoutMs / 2);
+    repo.git('fetch', '--quiet', 'origin');
+    await until(
+      () => healthyAt(sandbox, 'web', repo.git('rev-parse', 'origin/main')),
+      'Argo Synced + Healthy at the revert',
+    );
+    expect(running().map((rs) => rs.metadata.uid)).toEqual([goodRs!.metadata.uid]);
+  }, 120_000);
+
   it('fast path: turns automated sync off (so self-heal does not undo it), rolls back natively, pushes the revert, and turns it back on', async () => {
     loop = await startArgoLoop({ fastPath: true });
     const { sandbox, repo } = loop;

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { assessHelmRelease } from '../../src/engines/flux-helmrelease.ts';
-import { assessKustomization, sourceOf } from '../../src/engines/flux-kustomization.ts';
+import {
+  assessKustomization,
+  fluxKustomizationEngine,
+  sourceOf,
+} from '../../src/engines/flux-kustomization.ts';
 
 const FIXTURES = '/work/shared/fixtures';
 
@@ -128,6 +132,31 @@ describe('Flux Kustomization assessment', () => {
     ks.status.lastAttemptedRevision = `main/${BAD}`;
     expect(assessKustomization(ks).badRevision?.sha).toBe(BAD);
     expect(assessKustomization('nope')).toMatchObject({ state: 'unknown', reason: 'InvalidObject' });
+  });
+
+  it('tells a revision that failed before it was applied (build, validation, apply errors) from one that failed its health checks', () => {
+    const buildFailed = (): any => {
+      const ks = healthCheckFailed();
+      ks.status.conditions = [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'BuildFailed',
+          observedGeneration: 1,
+          message: "kustomize build failed: accumulating resources: 'apps/missing.yaml' does not exist",
+        },
+      ];
+      return ks;
+    };
+    const failedBeforeApply = (object: unknown, revision: string): boolean =>
+      fluxKustomizationEngine.failedBeforeApply(object as never, revision);
+    expect(failedBeforeApply(buildFailed(), BAD)).toBe(true);
+    expect(failedBeforeApply(buildFailed(), GOOD)).toBe(false);
+    expect(failedBeforeApply(healthCheckFailed(), BAD)).toBe(false);
+    // Failing at the revision Flux last applied: that revision did reach the cluster.
+    const atApplied = buildFailed();
+    atApplied.status.lastAppliedRevision = atApplied.status.lastAttemptedRevision;
+    expect(failedBeforeApply(atApplied, BAD)).toBe(false);
   });
 
   it('gives its source and normalised path', () => {

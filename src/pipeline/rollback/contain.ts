@@ -3,7 +3,9 @@
 // starting over). Then, per policy, the engine is held (Flux suspend, Argo automated sync off) so it
 // does not re-apply the bad revision, and on the fast path each Deployment gets its last-good
 // template back the way `kubectl rollout undo` does (the controller reuses the old ReplicaSet): the
-// cluster recovers at native speed while Git catches up. It needs no culprit, so it runs before the
+// cluster recovers at native speed while Git catches up. A bad revision the engine never applied
+// (a build or render error) left the workloads alone: their running templates are the last-good
+// ones, and there is nothing to roll back natively. It needs no culprit, so it runs before the
 // culprit search. Idempotent: a retry writes the same record and patches the same templates again.
 import { templateDiff } from '../../cluster/template.ts';
 import type { ConditionType } from '../../domain/incident.ts';
@@ -14,7 +16,12 @@ import {
   writeDurableIncident,
 } from '../durable-incident.ts';
 import { workloadsOf } from '../app-objects.ts';
-import { type WorkloadTemplates, recordTemplates, templatesFromReplicaSets } from '../verify.ts';
+import {
+  type WorkloadTemplates,
+  recordTemplates,
+  templatesFromReplicaSets,
+  unappliedTemplates,
+} from '../verify.ts';
 import type { RollbackContext } from './context.ts';
 
 export interface Contained {
@@ -26,11 +33,37 @@ export interface Contained {
   readonly changes: readonly string[];
 }
 
-/** Whether the engine now applies a revision other than the bad one (e.g. a storm's shared revert). */
-async function engineMovedOn(ctx: RollbackContext): Promise<boolean> {
-  const object = await ctx.deps.cluster.get(ctx.engine.ref(ctx.app));
-  const attempted = object ? ctx.engine.attemptedRevision(object) : undefined;
-  return attempted !== undefined && attempted.sha !== ctx.bad;
+/**
+ * The last-good and bad templates: recorded already (a retry), rebuilt from the durable incident
+ * (Redis lost), the running ones when the engine never applied the bad revision, or from the history.
+ */
+async function templatesOf(
+  ctx: RollbackContext,
+  durable: DurableIncident | undefined,
+): Promise<{ templates: WorkloadTemplates; unapplied: boolean }> {
+  const { deps, rec, app, engine } = ctx;
+  const recorded = rec.record.details.templates;
+  if (recorded) return { templates: recorded, unapplied: rec.record.details.unapplied === true };
+  const deployments = await workloadsOf(deps.cluster, app);
+  if (durable?.id === rec.record.id) {
+    const rebuilt = await templatesFromReplicaSets(deps.cluster, deployments, durable.lastGood);
+    if (rebuilt) return { templates: rebuilt, unapplied: durable.unapplied === true };
+  }
+  // Read after the Deployments: an engine still on the bad revision now had not changed them then.
+  const now = await deps.cluster.get(engine.ref(app));
+  const attempted = now ? engine.attemptedRevision(now) : undefined;
+  // The engine applies a revision other than the bad one (e.g. a storm's shared revert).
+  const revertReached = attempted !== undefined && attempted.sha !== ctx.bad;
+  const startedAt = rec.record.failingSince ?? rec.record.conditions[0]!.at;
+  const unapplied =
+    now && !revertReached
+      ? await unappliedTemplates(deps.cluster, app, now, ctx.bad, deployments, startedAt)
+      : undefined;
+  if (unapplied) return { templates: unapplied, unapplied: true };
+  return {
+    templates: await recordTemplates(deps.cluster, deployments, startedAt, revertReached),
+    unapplied: false,
+  };
 }
 
 /**
@@ -41,27 +74,16 @@ export async function contain(
   ctx: RollbackContext,
 ): Promise<Contained | { readonly kind: 'ended'; readonly condition: ConditionType }> {
   const { deps, rec, app, engine, object, policy } = ctx;
-  const deployments = await workloadsOf(deps.cluster, app);
-  // Read after the Deployments: an engine still on the bad revision now had not changed them then.
-  const revertReached = await engineMovedOn(ctx);
   const durable = parseDurableIncident(object.metadata?.annotations?.[INCIDENT_ANNOTATION]);
-  const templates =
-    rec.record.details.templates ??
-    (durable?.id === rec.record.id
-      ? await templatesFromReplicaSets(deps.cluster, deployments, durable.lastGood)
-      : undefined) ??
-    (await recordTemplates(
-      deps.cluster,
-      deployments,
-      rec.record.failingSince ?? rec.record.conditions[0]!.at,
-      revertReached,
-    ));
-  if (!rec.record.details.templates) await rec.details({ templates });
+  const { templates, unapplied } = await templatesOf(ctx, durable);
+  if (!rec.record.details.templates) await rec.details({ templates, ...(unapplied ? { unapplied } : {}) });
   const changes: string[] = [];
   const changedValues: string[] = [];
   const restoredValues: string[] = [];
   for (const [key, lastGood] of Object.entries(templates.lastGood)) {
-    const diff = templateDiff(lastGood.template, templates.bad[key]);
+    const bad = templates.bad[key];
+    if (!bad) continue; // nothing known to compare with (the bad revision never reached it)
+    const diff = templateDiff(lastGood.template, bad);
     changes.push(...diff.changes.map((c) => `${key}: ${c}`));
     changedValues.push(...diff.changedValues);
     restoredValues.push(...diff.restoredValues);
@@ -82,6 +104,7 @@ export async function contain(
       trigger: rec.record.details.trigger,
       suspendedByRewind: false,
       ...(hold ? { hold } : {}),
+      ...(unapplied ? { unapplied } : {}),
       lastGood: Object.fromEntries(
         Object.entries(templates.lastGood).flatMap(([key, value]) =>
           value.rsUid ? [[key, value.rsUid]] : [],
@@ -95,8 +118,8 @@ export async function contain(
     await rec.details({ hold });
     await engine.hold(deps.cluster, app);
     // policy.suspendWhilePending only holds: the engine stops re-trying the bad revision until the
-    // revert is in Git, without touching the Deployments.
-    const toRestore = policy.fastPath ? Object.entries(templates.lastGood) : [];
+    // revert is in Git, without touching the Deployments; neither does a bad revision never applied.
+    const toRestore = policy.fastPath && !unapplied ? Object.entries(templates.lastGood) : [];
     for (const [key, lastGood] of toRestore) {
       const [namespace = '', name = ''] = key.split('/');
       await deps.cluster.setPodTemplate(namespace, name, lastGood.template);
