@@ -30,6 +30,11 @@ export type ChatCommand =
   | { readonly kind: 'cancel'; readonly incident: string }
   | { readonly kind: 'help' };
 
+/** The app a command names, if any (a cancel names an incident; its app is the incident's). */
+export function namedApp(command: ChatCommand): AppRef | undefined {
+  return 'app' in command ? command.app : undefined;
+}
+
 export type ParseResult =
   { readonly ok: true; readonly command: ChatCommand } | { readonly ok: false; readonly error: string };
 

@@ -20,7 +20,7 @@ import { PAUSED_BY_ANNOTATION, globalPauseRef, readGlobalPause } from '../pipeli
 import type { Clock, Logger } from '../pipeline/ports.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
 import { writeGlobalPause } from './global-pause.ts';
-import { type ChatCommand, USAGE } from './grammar.ts';
+import { type ChatCommand, USAGE, namedApp } from './grammar.ts';
 import { inertText, requestedBy } from './requested-by.ts';
 
 export interface ChatActor {
@@ -92,7 +92,7 @@ export class ChatOpsService {
   /** The app a command acts on, for per-app authorization (a cancel's is its incident's app). */
   async targetApp(command: ChatCommand): Promise<AppRef | undefined> {
     if (command.kind === 'cancel') return (await this.deps.incidents.get(command.incident))?.app;
-    return 'app' in command ? command.app : undefined;
+    return namedApp(command);
   }
 
   async execute(command: ChatCommand, actor: ChatActor, channel: ChatChannel): Promise<ChatReply> {

@@ -6,6 +6,7 @@ import type { ChatOpsService } from './service.ts';
 
 export function slackExecutor(service: ChatOpsService, config: ChatOpsConfig): ChatCommandExecutor {
   return {
+    targetApp: (command) => service.targetApp(command),
     async execute(command, actor, channel) {
       if (actor.kind !== 'slack' || channel.kind !== 'slack') throw new Error('not a Slack request');
       const reply = await service.execute(
