@@ -24,7 +24,10 @@ import { type ChatCommand, USAGE, namedApp } from './grammar.ts';
 import { inertText, requestedBy } from './requested-by.ts';
 
 export interface ChatActor {
-  /** As the channel names the person (GitHub login, Slack user). */
+  /**
+   * The person as recorded: a GitHub login, or on Slack the verified user id (`slack:U…`, with the
+   * self-chosen display name after it).
+   */
   readonly name: string;
   /** May override the rollback budget (repository admin, or listed in chatops.admins). */
   readonly admin: boolean;

@@ -414,4 +414,17 @@ describe('Slack commands run by the ChatOps service', () => {
     });
     expect(receiver.received.length).toBe(before + 1);
   });
+
+  it('records the verified Slack user id as who acted, never only the self-chosen user name', async () => {
+    const incident = await detected('podinfo');
+    // Alice renames herself after someone else: the record still names her user id.
+    await post(commandBody({ user_name: 'bob', text: `cancel ${incident.id}` }), { to: realUrl });
+    await real.idle();
+    const record = (await store.get(incident.id))!;
+    expect(record.details.cancelledBy).toMatch(new RegExp(`^slack:${ALICE} \\(bob\\) \\(Slack #ops\\)`));
+    expect(record.conditions.at(-1)!.message).toContain(`slack:${ALICE}`);
+    expect(JSON.parse(receiver.received.at(-1)!.body)).toMatchObject({
+      text: expect.stringContaining(`Cancelled by slack:${ALICE} (bob)`),
+    });
+  });
 });
