@@ -43,7 +43,7 @@ function proseLines(text: string): string[] {
 }
 
 /** GitHub's heading anchor: lowercase, punctuation other than '-' and '_' dropped, spaces to '-'. */
-export function githubSlug(heading: string): string {
+function githubSlug(heading: string): string {
   const text = heading
     .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1') // a link's text stays, its target goes
     .replace(/<[^>]+>/g, '')
