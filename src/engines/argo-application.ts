@@ -251,6 +251,32 @@ export function assessApplication(object: unknown): Verdict {
 }
 
 /**
+ * App of apps: a parent Application whose only unhealthy resources are child Applications (Argo
+ * aggregates a child's health into its parent when the Application health check is configured) is
+ * not the app to act on: the child is, with its own source and workloads. The parent's verdict is
+ * then "progressing" until its children are healthy, so its revision is never taken for a culprit.
+ */
+function parentVerdict(object: unknown, verdict: Verdict): Verdict {
+  if (verdict.state !== 'failed' || verdict.reason !== 'Degraded') return verdict;
+  const status = (object as { status?: { resources?: unknown } } | undefined)?.status;
+  type ResourceStatus = { group?: unknown; kind?: unknown; health?: { status?: unknown } } | undefined;
+  const resources = Array.isArray(status?.resources) ? (status.resources as ResourceStatus[]) : [];
+  const degraded = resources.filter((resource) => resource?.health?.status === 'Degraded');
+  const causes = [...verdict.message.matchAll(/(?:Caused by |, )([\w.]*\/\w+):/g)].map((m) => m[1]);
+  const children =
+    degraded.length > 0
+      ? degraded.every((resource) => resource?.kind === 'Application' && resource.group === 'argoproj.io')
+      : causes.length > 0 && causes.every((cause) => cause === 'argoproj.io/Application');
+  if (!children) return verdict;
+  return {
+    ...verdict,
+    state: 'progressing',
+    reason: 'ChildApplicationDegraded',
+    message: `only child Applications are Degraded (${verdict.message}); Rewind acts on the child Application, not on this parent.`,
+  };
+}
+
+/**
  * The Git source Rewind reverts in, and the app's directory there: spec.source, or the tracked
  * source of a multi-source app. A source that only lends value files (`ref:` without `path:`)
  * is known by the directory of the files the others take from it (`$<ref>/<dir>/values.yaml`).
@@ -295,7 +321,7 @@ export const argoApplicationEngine: Engine = {
   noun: 'Argo CD Application',
   listCommand: 'kubectl get applications -A',
   ref: (app) => ({ ...APPLICATION_KIND, namespace: app.namespace, name: app.name }),
-  assess: assessApplication,
+  assess: (object) => parentVerdict(object, assessApplication(object)),
   recordedRevision: recordedArgoRevision,
   attemptedRevision(object) {
     const app = parseApplication(object);
