@@ -9,10 +9,9 @@ import { type AppRef, appKey, appLabel, appRefText, sameApp } from '../domain/ap
 import { type CommitSha, parseCommitSha, shortSha } from '../domain/commit-sha.ts';
 import { IncidentChangedError, isRewindError } from '../domain/errors.ts';
 import { isTerminal, seenFailing } from '../domain/incident.ts';
-import { tryParseRevision } from '../domain/revision.ts';
 import type { EngineCluster } from '../engines/engine.ts';
 import { engineFor } from '../engines/registry.ts';
-import { LAST_HEALTHY_ANNOTATION } from '../pipeline/detect.ts';
+import { lastHealthyOf } from '../pipeline/detect.ts';
 import { PAUSED_ANNOTATION, isPausedByAnnotation } from '../pipeline/durable-ledger.ts';
 import type { IncidentRecord, IncidentStore } from '../pipeline/incident-record.ts';
 import { IncidentRecorder } from '../pipeline/incident-recorder.ts';
@@ -172,7 +171,7 @@ export class ChatOpsService {
     const verdict = engine.assess(object);
     const knownGood =
       (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
-      tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
+      lastHealthyOf(engine, object)?.sha;
     // A change after a revision Rewind saw failing is a fix forward: it is never the implicit target.
     const history = command.commit === undefined ? await deps.incidents.listForApp(app, 50) : [];
     if (command.commit === undefined && verdict.state === 'failed' && knownGood && knownGood !== bad) {
