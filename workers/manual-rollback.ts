@@ -154,7 +154,7 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<Ma
       },
       ...(forgeFor ? { forgeFor } : {}),
     };
-    const postResult = resultPoster(forgeFor);
+    const postResult = resultPoster(forgeFor, redisLock(redis, config.redis.prefix, { leaseMs: 30_000 }));
     const verifyDeps = { ...deps, ...(postResult ? { postResult } : {}) };
     progress(
       `rolling back ${appLabel(app)} from ${bad.slice(0, 12)} to ${good.slice(0, 12)}${options.dryRun ? ' (dry run)' : ''}`,

@@ -281,7 +281,16 @@ export function sourceTrust(config: RewindConfig): (url: string) => string | und
 }
 
 /** Posts the verification result once on the incident's pull request. */
-export function resultPoster(forgeFor: ((url: string) => ForgeDeps) | undefined) {
+/**
+ * Posts an incident's outcome on its pull request, once. `ensureComment` looks for the comment's
+ * marker before creating it, which a crash and retry respect; two posters at the same moment (a job
+ * whose lock lapsed on a starved event loop is run again while the first run still posts) would both
+ * find nothing and both create, so the look-then-create runs under a Redis lock per incident.
+ */
+export function resultPoster(
+  forgeFor: ((url: string) => ForgeDeps) | undefined,
+  withLock: <T>(key: string, fn: () => Promise<T>) => Promise<T>,
+) {
   if (!forgeFor) return undefined;
   return async (record: IncidentRecord, result: VerificationResult): Promise<void> => {
     const url = record.details.source?.url;
@@ -303,7 +312,9 @@ export function resultPoster(forgeFor: ((url: string) => ForgeDeps) | undefined)
             stages,
           },
     );
-    await forgeFor(url).forge.ensureComment(pr.number, resultCommentMarker(record.id), body);
+    await withLock(`result-comment:${record.id}`, () =>
+      forgeFor(url).forge.ensureComment(pr.number, resultCommentMarker(record.id), body),
+    );
   };
 }
 
@@ -347,7 +358,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const git = new RollbackGit(workspace, config.git.author);
   const crashPoint = crashPointFrom(options.env);
   const forgeFor = forgeFactory(config, options.env, log, options.github, crashPoint, onRequest);
-  const postResult = resultPoster(forgeFor);
+  const postResult = resultPoster(
+    forgeFor,
+    redisLock(connection(), prefix, { leaseMs: 30_000, waitMs: 5 * 60_000 }),
+  );
   const trustSource = sourceTrust(config);
   // Metrics, notifications out and outcome Events: one hook on every recorded transition (called
   // once per condition saved, so an outcome is counted once however often its job is retried).
