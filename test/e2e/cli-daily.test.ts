@@ -177,9 +177,28 @@ describe('rewind for daily use from a terminal', () => {
       const bare = path.join(home, 'bare-kubeconfig');
       await writeFile(bare, 'apiVersion: v1\nkind: Config\n');
       const [none, emptyFile, bareFile] = await Promise.all([
-        rewindCli(['pause', 'flux-system/podinfo', '--config', noCluster], { HOME: home, KUBECONFIG: '' }),
-        rewindCli(['pause', 'flux-system/podinfo', '--config', noCluster, '--kubeconfig', empty]),
-        rewindCli(['pause', 'flux-system/podinfo', '--config', noCluster, '--kubeconfig', bare]),
+        rewindCli(['history', '--deployment', 'default/podinfo', '--config', noCluster], {
+          HOME: home,
+          KUBECONFIG: '',
+        }),
+        rewindCli([
+          'history',
+          '--deployment',
+          'default/podinfo',
+          '--config',
+          noCluster,
+          '--kubeconfig',
+          empty,
+        ]),
+        rewindCli([
+          'history',
+          '--deployment',
+          'default/podinfo',
+          '--config',
+          noCluster,
+          '--kubeconfig',
+          bare,
+        ]),
       ]);
       expect(none.code).toBe(1);
       expect(none.err).toContain('No kubeconfig found: tried');
