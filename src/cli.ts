@@ -544,23 +544,52 @@ program
     'ChatOps: a read and a write user comment /rollback on an issue of the sandbox forge',
     false,
   )
-  .action(async (options: { forge: string; engine: string; chatops: boolean }) => {
-    requireSourceCheckout('demo');
-    if (options.chatops) {
-      const { runChatOpsDemo } = await import('./demo/chatops.ts');
-      process.exitCode = await runChatOpsDemo({ out: process.stdout });
-      return;
-    }
-    if (options.forge !== 'direct-push' && options.forge !== 'github') {
-      throw new InvalidArgumentError(`unknown forge "${options.forge}": use direct-push or github`);
-    }
-    const { DEMO_ENGINES, runDemo } = await import('./demo/demo.ts');
-    const engine = DEMO_ENGINES.find((e) => e === options.engine);
-    if (!engine) {
-      throw new InvalidArgumentError(`unknown engine "${options.engine}": use ${DEMO_ENGINES.join(', ')}`);
-    }
-    process.exitCode = await runDemo({ out: process.stdout, forge: options.forge, engine });
-  });
+  .option(
+    '--keep',
+    'set up the sandbox, the Flux fleet, a rewind.yaml and Rewind itself, print what to try next, and keep it all running until Ctrl-C',
+    false,
+  )
+  .option('--dir <dir>', 'with --keep: where the kubeconfig, the fleet and rewind.yaml go', 'rewind-demo')
+  .option('--listen <port>', "with --keep: the dashboard's port (default: a free one)", integer)
+  .action(
+    async (options: {
+      forge: string;
+      engine: string;
+      chatops: boolean;
+      keep: boolean;
+      dir: string;
+      listen?: number;
+    }) => {
+      requireSourceCheckout('demo');
+      if (options.keep) {
+        if (options.chatops || options.engine !== 'flux' || options.forge !== 'direct-push')
+          throw new InvalidArgumentError(
+            '--keep runs the Flux fleet with direct pushes: leave out --chatops, --engine and --forge',
+          );
+        const { runKeptDemo } = await import('./demo/keep.ts');
+        process.exitCode = await runKeptDemo({
+          out: process.stdout,
+          dir: options.dir,
+          ...(options.listen === undefined ? {} : { listen: options.listen }),
+        });
+        return;
+      }
+      if (options.chatops) {
+        const { runChatOpsDemo } = await import('./demo/chatops.ts');
+        process.exitCode = await runChatOpsDemo({ out: process.stdout });
+        return;
+      }
+      if (options.forge !== 'direct-push' && options.forge !== 'github') {
+        throw new InvalidArgumentError(`unknown forge "${options.forge}": use direct-push or github`);
+      }
+      const { DEMO_ENGINES, runDemo } = await import('./demo/demo.ts');
+      const engine = DEMO_ENGINES.find((e) => e === options.engine);
+      if (!engine) {
+        throw new InvalidArgumentError(`unknown engine "${options.engine}": use ${DEMO_ENGINES.join(', ')}`);
+      }
+      process.exitCode = await runDemo({ out: process.stdout, forge: options.forge, engine });
+    },
+  );
 
 try {
   await program.parseAsync(process.argv);
