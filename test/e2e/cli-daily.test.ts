@@ -86,11 +86,13 @@ describe('rewind for daily use from a terminal', () => {
         reason: 'LastGoodReplicaSet',
         message: 'ok',
       });
-      const [all, one, start] = await Promise.all([
+      const [all, one, history, start] = await Promise.all([
         cli(['status']),
         cli(['status', 'flux-system/podinfo']),
+        cli(['history', 'flux-system/podinfo']),
         cli(['rollback', 'flux-system/podinfo']),
       ]);
+      expect(history.code, history.err).toBe(0);
       expect(all.code, all.err).toBe(0);
       expect(all.out).toMatch(/^INCIDENT\s.*\sAGE$/m);
       expect(all.out).toMatch(/ks\/flux-system\/frontend\s.*\s\d+s$/m);
