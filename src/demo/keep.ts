@@ -158,8 +158,13 @@ export async function runKeptDemo(options: KeptDemoOptions): Promise<number> {
     const rewind = await startRewind(config, port, logFile);
     const exited = once(rewind, 'exit');
     cleanups.push(async () => {
-      if (rewind.exitCode === null && rewind.signalCode === null) rewind.kill('SIGTERM');
-      await exited;
+      // Ctrl-C in a terminal reaches Rewind too (one process group), and it drains on its own; a
+      // second signal would cut its drain short. Only a Rewind that did not hear it is told.
+      await new Promise((r) => setTimeout(r, 500));
+      const heard = (await readFile(logFile, 'utf8').catch(() => '')).includes('draining:');
+      if (!heard && rewind.exitCode === null && rewind.signalCode === null) rewind.kill('SIGTERM');
+      const killer = setTimeout(() => rewind.kill('SIGKILL'), 60_000);
+      await exited.finally(() => clearTimeout(killer));
     });
 
     const kc = shown(kubeconfig);
