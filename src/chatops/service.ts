@@ -19,12 +19,15 @@ import { readGlobalPause } from '../pipeline/pause-switch.ts';
 import type { Clock, Logger } from '../pipeline/ports.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
 import { appObject, cancelIncident, setPaused } from './controls.ts';
-import { type ChatCommand, USAGE } from './grammar.ts';
+import { type ChatCommand, USAGE, namedApp } from './grammar.ts';
 import { requestedBy } from './requested-by.ts';
 import { codeSpan, markdownLine, slackLine } from '../domain/outbound-text.ts';
 
 export interface ChatActor {
-  /** As the channel names the person (GitHub login, Slack user). */
+  /**
+   * The person as recorded: a GitHub login, or on Slack the verified user id (`slack:U…`, with the
+   * self-chosen display name after it).
+   */
   readonly name: string;
   /** May override the rollback budget (repository admin, or listed in chatops.admins). */
   readonly admin: boolean;
@@ -96,7 +99,7 @@ export class ChatOpsService {
   /** The app a command acts on, for per-app authorization (a cancel's is its incident's app). */
   async targetApp(command: ChatCommand): Promise<AppRef | undefined> {
     if (command.kind === 'cancel') return (await this.deps.incidents.get(command.incident))?.app;
-    return 'app' in command ? command.app : undefined;
+    return namedApp(command);
   }
 
   async execute(command: ChatCommand, actor: ChatActor, channel: ChatChannel): Promise<ChatReply> {

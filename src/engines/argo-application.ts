@@ -1,5 +1,5 @@
 // The Engine port for Argo CD Applications (argoproj.io/v1alpha1), following Argo CD's own status
-// semantics (shared/reference/gitops-engines.md §1; argo-cd pkg/apis/application/v1alpha1/types.go,
+// semantics (argo-cd pkg/apis/application/v1alpha1/types.go,
 // gitops-engine pkg/health, controller/health.go):
 // - failed: health Degraded, or the last sync operation Failed/Errored;
 // - health right after a sync is not trusted until the controller reconciled again

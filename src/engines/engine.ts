@@ -1,4 +1,4 @@
-// The Engine port (design.md "Module boundaries"): everything Rewind needs to know about one kind of
+// The Engine port: everything Rewind needs to know about one kind of
 // GitOps application object, so the pipeline, detector, verifier, manual rollback, status and
 // history never name an engine. Implementations: flux-kustomization.ts, argo-application.ts.
 //
