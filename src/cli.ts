@@ -214,13 +214,22 @@ program
     },
   );
 
-/** The configuration; `--kubeconfig` wins over the file and REWIND_KUBERNETES_KUBECONFIG. */
-async function config(file: string | undefined, kubeconfig?: string): Promise<RewindConfig> {
+/**
+ * The configuration; `--kubeconfig` wins over the file and REWIND_KUBERNETES_KUBECONFIG. Commands
+ * that use no secret (status, history, pause, resume, cancel) pass `secrets: 'unused'`: the secrets
+ * the file names need not be exported for them.
+ */
+async function config(
+  file: string | undefined,
+  kubeconfig?: string,
+  secrets: 'required' | 'unused' = 'required',
+): Promise<RewindConfig> {
   const { loadConfig } = await import('./config/index.ts');
   return loadConfig({
     ...(file ? { file } : {}),
     env: kubeconfig ? { ...process.env, REWIND_KUBERNETES_KUBECONFIG: kubeconfig } : process.env,
     onWarning: (message) => console.error(`warning: ${message}`),
+    requireSecrets: secrets === 'required',
   });
 }
 
@@ -389,7 +398,7 @@ program
         app,
         ...(options.to ? { to: options.to } : {}),
         dryRun: options.dryRun,
-        requestedBy: process.env['USER'] ?? 'cli',
+        requestedBy: who(),
         log: createLogger({
           level: process.env['REWIND_LOG_LEVEL'] ?? 'warn',
           destination: process.stderr,
@@ -413,17 +422,68 @@ program
 
 program
   .command('status')
-  .description('list incidents with their state and stage timings')
+  .description('list incidents (of one app) with their state, stage timings and age')
+  .argument('[app]', APP_REF)
   .addOption(outputOption())
   .option('--limit <n>', 'how many incidents', integer, 20)
   .addOption(configOption())
-  .action(async (options: { config?: string; output: OutputFormat; limit: number }) => {
-    const { printStatus } = await import('../workers/status.ts');
-    process.exitCode = await printStatus({
-      config: await config(options.config),
-      output: options.output,
-      limit: options.limit,
-      print: (text) => process.stdout.write(text),
+  .action(
+    async (app: string | undefined, options: { config?: string; output: OutputFormat; limit: number }) => {
+      const { printStatus } = await import('../workers/status.ts');
+      process.exitCode = await printStatus({
+        config: await config(options.config, undefined, 'unused'),
+        output: options.output,
+        limit: options.limit,
+        ...(app ? { app } : {}),
+        print: (text) => process.stdout.write(text),
+      });
+    },
+  );
+
+const who = (): string => process.env['USER'] ?? 'cli';
+
+for (const pause of [true, false]) {
+  const command = program
+    .command(pause ? 'pause' : 'resume')
+    .description(
+      pause
+        ? 'pause automatic rollbacks of one app, or of every app without one (as /rollback pause does)'
+        : 'resume automatic rollbacks of one app, or of every app without one (as /rollback resume does)',
+    )
+    .argument('[app]', APP_REF);
+  if (pause) command.option('--reason <text>', 'why, recorded with who paused');
+  command
+    .addOption(configOption())
+    .addOption(kubeconfigOption())
+    .action(
+      async (app: string | undefined, options: { reason?: string; config?: string; kubeconfig?: string }) => {
+        const { runPause } = await import('../workers/controls.ts');
+        process.exitCode = await runPause({
+          config: await config(options.config, options.kubeconfig, 'unused'),
+          who: who(),
+          pause,
+          ...(app ? { app } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
+          print: (line) => console.log(line),
+        });
+      },
+    );
+}
+
+program
+  .command('cancel')
+  .description('stop an incident that has not pushed its revert yet (as /rollback cancel does)')
+  .argument('<incident>', 'the incident id, as `rewind status` lists it')
+  .addOption(configOption())
+  .action(async (incident: string, options: { config?: string }) => {
+    const { runCancel } = await import('../workers/controls.ts');
+    const { createLogger } = await import('./logging.ts');
+    process.exitCode = await runCancel({
+      config: await config(options.config, undefined, 'unused'),
+      who: who(),
+      incident,
+      log: createLogger({ level: process.env['REWIND_LOG_LEVEL'] ?? 'warn', destination: process.stderr }),
+      print: (line) => console.log(line),
     });
   });
 
@@ -446,7 +506,7 @@ program
         throw new InvalidArgumentError(
           'name an app (ks/<ns>/<name>, app/<ns>/<name>) or --deployment <ns/name>',
         );
-      const cfg = await config(options.config, options.kubeconfig);
+      const cfg = await config(options.config, options.kubeconfig, 'unused');
       const { KubeCluster, loadKubeConfig } = await import('./cluster/kube.ts');
       const { gitWorkspaceFor } = await import('../workers/runtime.ts');
       const { loadHistory, runHistory } = await import('./history/rollout-git-history.ts');
@@ -484,23 +544,52 @@ program
     'ChatOps: a read and a write user comment /rollback on an issue of the sandbox forge',
     false,
   )
-  .action(async (options: { forge: string; engine: string; chatops: boolean }) => {
-    requireSourceCheckout('demo');
-    if (options.chatops) {
-      const { runChatOpsDemo } = await import('./demo/chatops.ts');
-      process.exitCode = await runChatOpsDemo({ out: process.stdout });
-      return;
-    }
-    if (options.forge !== 'direct-push' && options.forge !== 'github') {
-      throw new InvalidArgumentError(`unknown forge "${options.forge}": use direct-push or github`);
-    }
-    const { DEMO_ENGINES, runDemo } = await import('./demo/demo.ts');
-    const engine = DEMO_ENGINES.find((e) => e === options.engine);
-    if (!engine) {
-      throw new InvalidArgumentError(`unknown engine "${options.engine}": use ${DEMO_ENGINES.join(', ')}`);
-    }
-    process.exitCode = await runDemo({ out: process.stdout, forge: options.forge, engine });
-  });
+  .option(
+    '--keep',
+    'set up the sandbox, the Flux fleet, a rewind.yaml and Rewind itself, print what to try next, and keep it all running until Ctrl-C',
+    false,
+  )
+  .option('--dir <dir>', 'with --keep: where the kubeconfig, the fleet and rewind.yaml go', 'rewind-demo')
+  .option('--listen <port>', "with --keep: the dashboard's port (default: a free one)", integer)
+  .action(
+    async (options: {
+      forge: string;
+      engine: string;
+      chatops: boolean;
+      keep: boolean;
+      dir: string;
+      listen?: number;
+    }) => {
+      requireSourceCheckout('demo');
+      if (options.keep) {
+        if (options.chatops || options.engine !== 'flux' || options.forge !== 'direct-push')
+          throw new InvalidArgumentError(
+            '--keep runs the Flux fleet with direct pushes: leave out --chatops, --engine and --forge',
+          );
+        const { runKeptDemo } = await import('./demo/keep.ts');
+        process.exitCode = await runKeptDemo({
+          out: process.stdout,
+          dir: options.dir,
+          ...(options.listen === undefined ? {} : { listen: options.listen }),
+        });
+        return;
+      }
+      if (options.chatops) {
+        const { runChatOpsDemo } = await import('./demo/chatops.ts');
+        process.exitCode = await runChatOpsDemo({ out: process.stdout });
+        return;
+      }
+      if (options.forge !== 'direct-push' && options.forge !== 'github') {
+        throw new InvalidArgumentError(`unknown forge "${options.forge}": use direct-push or github`);
+      }
+      const { DEMO_ENGINES, runDemo } = await import('./demo/demo.ts');
+      const engine = DEMO_ENGINES.find((e) => e === options.engine);
+      if (!engine) {
+        throw new InvalidArgumentError(`unknown engine "${options.engine}": use ${DEMO_ENGINES.join(', ')}`);
+      }
+      process.exitCode = await runDemo({ out: process.stdout, forge: options.forge, engine });
+    },
+  );
 
 try {
   await program.parseAsync(process.argv);

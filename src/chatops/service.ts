@@ -7,18 +7,17 @@ import type { KubeObjectJson } from '../cluster/informer.ts';
 import type { RewindConfig } from '../config/index.ts';
 import { type AppRef, appKey, appLabel, appRefText, sameApp } from '../domain/app-ref.ts';
 import { type CommitSha, parseCommitSha, shortSha } from '../domain/commit-sha.ts';
-import { IncidentChangedError, isRewindError } from '../domain/errors.ts';
+import { isRewindError } from '../domain/errors.ts';
 import { isTerminal, seenFailing } from '../domain/incident.ts';
 import type { EngineCluster } from '../engines/engine.ts';
 import { engineFor } from '../engines/registry.ts';
 import { lastHealthyOf } from '../pipeline/detect.ts';
 import { PAUSED_ANNOTATION, isPausedByAnnotation } from '../pipeline/durable-ledger.ts';
 import type { IncidentRecord, IncidentStore } from '../pipeline/incident-record.ts';
-import { IncidentRecorder } from '../pipeline/incident-recorder.ts';
-import { PAUSED_BY_ANNOTATION, globalPauseRef, readGlobalPause } from '../pipeline/pause-switch.ts';
+import { readGlobalPause } from '../pipeline/pause-switch.ts';
 import type { Clock, Logger } from '../pipeline/ports.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
-import { writeGlobalPause } from './global-pause.ts';
+import { appObject, cancelIncident, setPaused } from './controls.ts';
 import { type ChatCommand, USAGE, namedApp } from './grammar.ts';
 import { requestedBy } from './requested-by.ts';
 import { codeSpan, markdownLine, slackLine } from '../domain/outbound-text.ts';
@@ -275,7 +274,7 @@ export class ChatOpsService {
     if (pause.paused)
       lines.push(`**Paused for every app**${pause.by ? ` by ${quote(pause.by, 200)}` : ''}.`, '');
     if (app) {
-      const object = await this.appObject(app);
+      const object = await appObject(this.deps.cluster, app);
       if (object && isPausedByAnnotation(object.metadata?.annotations))
         lines.push(`**${appLabel(app)} is paused.**`, '');
     }
@@ -293,15 +292,6 @@ export class ChatOpsService {
     return { text: lines.join('\n') };
   }
 
-  private async appObject(app: AppRef): Promise<KubeObjectJson | undefined> {
-    try {
-      return await this.deps.cluster.get(engineFor(app).ref(app));
-    } catch (error) {
-      if (isRewindError(error)) return undefined;
-      throw error;
-    }
-  }
-
   private async pause(
     app: AppRef | undefined,
     actor: ChatActor,
@@ -309,65 +299,53 @@ export class ChatOpsService {
     reason: string | undefined,
   ): Promise<ChatReply> {
     const by = requestedBy({ who: actor.name, where: channel.where, ...(reason ? { why: reason } : {}) });
-    const annotations = { [PAUSED_ANNOTATION]: 'true', [PAUSED_BY_ANNOTATION]: by };
-    if (app) {
-      if (!(await this.appObject(app)))
-        return { text: `There is no ${code(appLabel(app))} in the cluster. Nothing was changed.` };
-      await this.deps.cluster.annotate(engineFor(app).ref(app), annotations);
+    const outcome = await setPaused(this.deps, app, by);
+    if (outcome.kind === 'no-such-app')
+      return { text: `There is no ${code(appLabel(app!))} in the cluster. Nothing was changed.` };
+    if (outcome.kind === 'app')
       return {
-        text: `Automatic rollbacks of **${appLabel(app)}** are paused (\`${PAUSED_ANNOTATION}=true\` on the app). \`/rollback resume ${app.namespace}/${app.name}\` restarts them.`,
+        text: `Automatic rollbacks of **${appLabel(app!)}** are paused (\`${PAUSED_ANNOTATION}=true\` on the app). \`/rollback resume ${app!.namespace}/${app!.name}\` restarts them.`,
       };
-    }
-    const ref = globalPauseRef(this.deps.config);
-    await writeGlobalPause(this.deps.cluster, this.deps.config, annotations);
+    const ref = outcome.configMap;
     return {
       text: `Automatic rollbacks of **every app** are paused (ConfigMap ${ref.namespace}/${ref.name}). \`/rollback resume\` restarts them.`,
     };
   }
 
   private async resume(app: AppRef | undefined): Promise<ChatReply> {
-    const clear = { [PAUSED_ANNOTATION]: null, [PAUSED_BY_ANNOTATION]: null };
-    if (app) {
-      if (!(await this.appObject(app)))
-        return { text: `There is no ${code(appLabel(app))} in the cluster. Nothing was changed.` };
-      await this.deps.cluster.annotate(engineFor(app).ref(app), clear);
-      return { text: `Automatic rollbacks of **${appLabel(app)}** are on again.` };
-    }
-    await writeGlobalPause(this.deps.cluster, this.deps.config, clear);
+    const outcome = await setPaused(this.deps, app, null);
+    if (outcome.kind === 'no-such-app')
+      return { text: `There is no ${code(appLabel(app!))} in the cluster. Nothing was changed.` };
+    if (outcome.kind === 'app') return { text: `Automatic rollbacks of **${appLabel(app!)}** are on again.` };
     return { text: 'Automatic rollbacks of every app are on again (apps paused one by one stay paused).' };
   }
 
   private async cancel(incidentId: string, actor: ChatActor, channel: ChatChannel): Promise<ChatReply> {
-    const record = await this.deps.incidents.get(incidentId);
-    if (!record) return { text: `No incident ${code(incidentId)} (\`/rollback status\` lists them).` };
-    const last = record.conditions.at(-1)!;
-    if (isTerminal(last.type))
-      return {
-        incidentId,
-        text: `Incident ${code(incidentId)} already ended: **${last.type}** (${QUOTE[channel.kind](last.reason, 60)}).`,
-      };
-    if (!['Detected', 'Located'].includes(last.type) || record.details.revert) {
-      return {
-        incidentId,
-        text: `Incident ${code(incidentId)} already pushed its revert (**${last.type}**${prLink(record)}); it cannot be cancelled. Close the pull request to stop it, or revert the revert.`,
-      };
-    }
     const by = requestedBy({ who: actor.name, where: channel.where });
-    const recorder = new IncidentRecorder(record, this.deps);
-    try {
-      await recorder.details({ cancelledBy: by });
-      await recorder.to('Ignored', 'Cancelled', `Cancelled by ${by}.`);
-    } catch (error) {
-      if (error instanceof IncidentChangedError)
+    const outcome = await cancelIncident(this.deps, incidentId, by);
+    switch (outcome.kind) {
+      case 'no-such-incident':
+        return { text: `No incident ${code(incidentId)} (\`/rollback status\` lists them).` };
+      case 'ended':
+        return {
+          incidentId,
+          text: `Incident ${code(incidentId)} already ended: **${outcome.last.type}** (${QUOTE[channel.kind](outcome.last.reason, 60)}).`,
+        };
+      case 'pushed':
+        return {
+          incidentId,
+          text: `Incident ${code(incidentId)} already pushed its revert (**${outcome.last.type}**${prLink(outcome.record)}); it cannot be cancelled. Close the pull request to stop it, or revert the revert.`,
+        };
+      case 'moved':
         return {
           incidentId,
           text: `Incident ${code(incidentId)} moved on while cancelling; \`/rollback status\` shows where it is.`,
         };
-      throw error;
+      case 'cancelled':
+        return {
+          incidentId,
+          text: `Incident ${code(incidentId)} is cancelled (**Ignored**, Cancelled by ${QUOTE[channel.kind](by, 600)}).`,
+        };
     }
-    return {
-      incidentId,
-      text: `Incident ${code(incidentId)} is cancelled (**Ignored**, Cancelled by ${QUOTE[channel.kind](by, 600)}).`,
-    };
   }
 }

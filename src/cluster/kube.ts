@@ -1,6 +1,9 @@
 // The Kubernetes adapter: everything Rewind reads from or writes to a cluster, through the real
 // @kubernetes/client-node. An instance per process with explicit dependencies (no module singletons).
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import {
   AppsV1Api,
   KubeConfig,
@@ -40,14 +43,41 @@ export interface ObjectRef extends Kind {
   name: string;
 }
 
+const POINT_ELSEWHERE =
+  'Point Rewind at a cluster with --kubeconfig FILE, kubernetes.kubeconfig in rewind.yaml (REWIND_KUBERNETES_KUBECONFIG), or KUBECONFIG.';
+const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
 export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
   const kc = new KubeConfig();
+  const fromEnv = process.env['KUBECONFIG'];
+  const home = path.join(homedir(), '.kube', 'config');
+  // With nothing to load, client-node falls back to http://localhost:8080, which fails later with a
+  // message about TLS: say instead where a kubeconfig was looked for.
+  if (!kubeconfig && !fromEnv && !existsSync(home) && !existsSync(IN_CLUSTER_TOKEN)) {
+    throw new InvalidInputError(
+      `No kubeconfig found: tried --kubeconfig and kubernetes.kubeconfig (not given), KUBECONFIG (not set), ${home} (no such file) and the in-cluster service account (${IN_CLUSTER_TOKEN}: not running in a Pod). ${POINT_ELSEWHERE}`,
+    );
+  }
+  const source = kubeconfig ?? fromEnv ?? (existsSync(home) ? home : 'the in-cluster service account');
+  const empty = (): InvalidInputError =>
+    new InvalidInputError(
+      `The kubeconfig ${source} has no current context with a cluster${
+        kc.getCurrentContext()
+          ? ` (current-context "${kc.getCurrentContext()}" names no cluster it defines)`
+          : ' (it is empty, or sets no current-context)'
+      }: select one with \`kubectl config use-context NAME --kubeconfig ${source}\`, or use another kubeconfig. ${POINT_ELSEWHERE}`,
+    );
   try {
+    const file =
+      kubeconfig ?? fromEnv?.split(path.delimiter).find((f) => f) ?? (existsSync(home) ? home : undefined);
+    if (file && existsSync(file) && readFileSync(file, 'utf8').trim() === '') throw empty();
     if (kubeconfig) kc.loadFromFile(kubeconfig);
     else kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, then in-cluster
   } catch (error) {
+    if (error instanceof InvalidInputError) throw error;
     throw kubeconfigError(kubeconfig, error);
   }
+  if (!kc.getCurrentCluster()) throw empty();
   return kc;
 }
 
@@ -62,8 +92,7 @@ function kubeconfigError(kubeconfig: string | undefined, error: unknown): Invali
       : [e.path ?? '~/.kube/config', 'the default location'];
   const what = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
   return new InvalidInputError(
-    `Cannot read the kubeconfig ${tried} (from ${from}): ${what}. Point Rewind at a cluster with ` +
-      '--kubeconfig FILE, kubernetes.kubeconfig in rewind.yaml (REWIND_KUBERNETES_KUBECONFIG), or KUBECONFIG.',
+    `Cannot read the kubeconfig ${tried} (from ${from}): ${what}. ${POINT_ELSEWHERE}`,
     { cause: error },
   );
 }

@@ -100,6 +100,11 @@ export interface LoadConfigOptions {
   readonly env: Env;
   /** Receives non-fatal findings, e.g. a REWIND_* variable that matches no key. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Whether every secret the file names (`*Env` keys) must be set; default true. Commands that only
+   * read Redis or the cluster (status, history, pause, resume, cancel) pass false: they use none.
+   */
+  readonly requireSecrets?: boolean;
 }
 
 export async function loadConfig(options: LoadConfigOptions): Promise<RewindConfig> {
@@ -125,6 +130,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<RewindConf
     env: options.env,
     ...(options.file === undefined ? {} : { source: options.file }),
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    ...(options.requireSecrets === undefined ? {} : { requireSecrets: options.requireSecrets }),
   });
 }
 
@@ -151,6 +157,8 @@ export interface ParseConfigOptions {
   readonly env: Env;
   readonly source?: string;
   readonly onWarning?: (message: string) => void;
+  /** See LoadConfigOptions.requireSecrets. */
+  readonly requireSecrets?: boolean;
 }
 
 export function parseConfig(raw: unknown, options: ParseConfigOptions): RewindConfig {
@@ -180,7 +188,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): RewindCo
   if (problems.length > 0) fail(problems);
 
   // Pass 3: cross-field rules.
-  crossFieldRules(config, options.env, problems);
+  crossFieldRules(config, options.env, problems, options.requireSecrets ?? true);
   if (problems.length > 0) fail(problems);
   return config;
 }
@@ -672,9 +680,14 @@ function normaliseApp(a: RawAppConfig, path: string, ms: (text: string, path: st
 // ---------------------------------------------------------------------------------------------
 // Pass 3: cross-field rules.
 
-function crossFieldRules(config: RewindConfig, env: Env, problems: ConfigProblem[]): void {
+function crossFieldRules(
+  config: RewindConfig,
+  env: Env,
+  problems: ConfigProblem[],
+  requireSecrets: boolean,
+): void {
   const requireEnv = (name: string | undefined, path: string, what: string): void => {
-    if (name !== undefined && (env[name] === undefined || env[name] === '')) {
+    if (requireSecrets && name !== undefined && (env[name] === undefined || env[name] === '')) {
       problems.push({
         path,
         message: `environment variable ${name} (${what}) is not set; export it before starting Rewind.`,

@@ -19,10 +19,14 @@ export interface FleetRepository {
   readonly cleanup: () => Promise<void>;
 }
 
-export async function createFleetRepository(): Promise<FleetRepository> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'rewind-fleet-'));
+/**
+ * In a fresh temporary directory; or, given `dir` (the kept demo's), there as `fleet.git` and the
+ * clone `fleet` for a person to work in.
+ */
+export async function createFleetRepository(options: { dir?: string } = {}): Promise<FleetRepository> {
+  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), 'rewind-fleet-')));
   const remote = path.join(dir, 'fleet.git');
-  const workDir = path.join(dir, 'work');
+  const workDir = path.join(dir, options.dir === undefined ? 'work' : 'fleet');
   await simpleGit().raw(['init', '--bare', '--initial-branch=main', '--', remote]);
   await simpleGit().clone(remote, workDir);
   const work = simpleGit(workDir);

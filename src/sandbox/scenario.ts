@@ -16,6 +16,8 @@ export interface FleetOptions {
   replicas?: number;
   /** Name of the Flux namespace objects. */
   namespace?: string;
+  /** Where the repositories go (createFleetRepository); default a temporary directory. */
+  dir?: string;
 }
 
 export interface Fleet {
@@ -92,7 +94,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
   const { sandbox } = options;
   const namespace = options.namespace ?? 'flux-system';
   const replicas = options.replicas ?? 2;
-  const repository = await createFleetRepository();
+  const repository = await createFleetRepository(options.dir === undefined ? {} : { dir: options.dir });
   const { dir, remote, work, workDir, commit } = repository;
 
   await commit('Add podinfo and frontend', {

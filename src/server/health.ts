@@ -91,8 +91,9 @@ export function healthHandler(
   return async (req, res) => {
     try {
       const path = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'GET') {
-        res.writeHead(405).end();
+      // HEAD answers as GET does, without a body (Node leaves the body out of a HEAD response).
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
       } else if (path === '/healthz') {
         const informers = runtime.detector?.informerStats() ?? [];
         answer(res, wedgedInformers(informers, runtime.probes.wedgedAfterMs, Date.now()), 'ok');

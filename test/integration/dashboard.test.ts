@@ -199,9 +199,84 @@ describe('the dashboard API', () => {
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
       const res = await fetch(`${url}/api/incidents`, { method, body: method === 'DELETE' ? null : '{}' });
       expect(res.status, method).toBe(405);
-      expect(res.headers.get('allow')).toBe('GET');
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
     }
     expect((await get(`${url}/dashboard/../etc/passwd`)).status).toBe(404);
+  });
+
+  it('answers HEAD on every GET route as GET does, without a body', async () => {
+    const record = await storedIncident();
+    const url = await serve();
+    const routes = [
+      '/',
+      '/dashboard/',
+      '/dashboard/app.js',
+      '/api/incidents',
+      `/api/incidents/${record.id}`,
+      '/api/incidents/inc-ks.flux-system.nothing-0123456789ab',
+      '/api/events',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+    ];
+    for (const route of routes) {
+      const [got, head] = await Promise.all([
+        route === '/api/events' ? undefined : fetch(`${url}${route}`, { redirect: 'manual' }),
+        fetch(`${url}${route}`, { method: 'HEAD', redirect: 'manual' }),
+      ]);
+      expect(head.status, route).toBe(got?.status ?? 200);
+      expect(head.headers.get('content-type'), route).toBe(
+        got ? got.headers.get('content-type') : 'text/event-stream; charset=utf-8',
+      );
+      expect(await head.text(), route).toBe('');
+      await got?.text();
+    }
+    const post = await fetch(`${url}/healthz`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('says "dry run: revert prepared, not pushed" for a dry run, and why for an incident that needs a human', async () => {
+    const dry = await storedIncident({ dryRun: true, trigger: 'manual' });
+    counter += 1;
+    const human = newIncident({
+      app: appRef('flux-kustomization', 'flux-system', `podinfo${counter}`),
+      badRevision: parseCommitSha(counter.toString(16).padStart(40, 'e')),
+      reason: 'PodsFailing',
+      message: 'failing',
+      at: new Date(),
+    });
+    const untrusted = 'file:///srv/fleet.git is not a trusted source: set git.allowFileRemotes.';
+    const saved = await store.create({
+      ...human,
+      conditions: [
+        ...human.conditions,
+        { type: 'NeedsHuman', reason: 'UntrustedSource', message: untrusted, at: new Date().toISOString() },
+      ],
+      details: { trigger: 'pods', dryRun: false },
+      updatedAt: new Date().toISOString(),
+    });
+    if (saved.kind !== 'saved') throw new Error('expected a new record');
+    const url = await serve({ pollMs: 100 });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${url}/dashboard/#/incidents/${dry.id}`);
+      const dryRow = page.locator(`tr[data-id="${dry.id}"]`);
+      await dryRow.waitFor({ timeout: 20_000 });
+      expect(await dryRow.locator('td').nth(4).textContent()).toBe('dry run: revert prepared, not pushed');
+      await page.locator('#detail dl.facts').waitFor({ timeout: 20_000 });
+      const facts = (await page.locator('#detail dl.facts').textContent()) ?? '';
+      expect(facts).toContain('dry run: revert prepared, not pushed');
+      expect(facts).not.toMatch(/scoped\s*dddd/);
+      const humanCells =
+        (await page.locator(`tr[data-id="${saved.record.id}"] td`).nth(3).textContent()) ?? '';
+      expect(humanCells).toContain('UntrustedSource');
+      expect(humanCells).toContain(untrusted);
+      expect(humanCells).not.toContain('not located yet');
+    } finally {
+      await browser.close();
+    }
   });
 
   it('serves the page with a strict content security policy, and / leads to it', async () => {

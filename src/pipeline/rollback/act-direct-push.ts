@@ -6,6 +6,13 @@ import { type RollbackContext, type RollbackResult, supersededByPeople } from '.
 import { type RevertPlan, serialisedByCulprit } from './plan.ts';
 import { requestApply } from './request-apply.ts';
 
+/** What a prepared revert would do, in words (a dry run's message). */
+const DRY_RUN_KIND: Readonly<Record<'reverted' | 'scoped' | 'restored', string>> = {
+  reverted: 'reverts all',
+  scoped: "reverts the failing apps' part",
+  restored: "restores the failing apps' files to before the change",
+};
+
 export async function actByDirectPush(ctx: RollbackContext, plan: RevertPlan): Promise<RollbackResult> {
   const { deps, rec, source } = ctx;
   const { culprit } = plan;
@@ -19,7 +26,9 @@ export async function actByDirectPush(ctx: RollbackContext, plan: RevertPlan): P
       return rec.stop(
         'Ignored',
         'DryRun',
-        `Dry run: prepared a ${r.kind} revert of ${shortSha(culprit.sha)}${'sha' in r ? ` as ${shortSha(r.sha)}` : ''}; nothing was pushed.`,
+        'sha' in r
+          ? `dry run: revert prepared, not pushed (${shortSha(r.sha)} ${DRY_RUN_KIND[r.kind]} of ${shortSha(culprit.sha)}).`
+          : `dry run: no revert of ${shortSha(culprit.sha)} prepared, nothing pushed: ${r.message}`,
       );
     }
     case 'not-pushed': {

@@ -111,6 +111,11 @@ export function createDashboard(
       return;
     }
     if (path === '/api/events') {
+      if (req.method === 'HEAD') {
+        // A stream never ends: HEAD gets its headers only, and takes no stream slot.
+        res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8' }).end();
+        return;
+      }
       if (!feed.attach(req, res)) {
         problem(res, 503, 'Too many dashboards are streaming; try again later.', { 'retry-after': '10' });
       }
@@ -139,8 +144,9 @@ export function createDashboard(
     handle(req, res) {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       if (options.enabled === false || !isDashboardPath(path)) return false;
-      if (req.method !== 'GET') {
-        problem(res, 405, 'The dashboard is read-only.', { allow: 'GET' });
+      // HEAD answers as GET does, without a body (Node leaves the body out of a HEAD response).
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        problem(res, 405, 'The dashboard is read-only.', { allow: 'GET, HEAD' });
         return true;
       }
       if (options.token !== undefined && !authorized(req.headers.authorization, options.token)) {

@@ -126,12 +126,20 @@ export const DASHBOARD_JS = String.raw`'use strict';
   }
   function appName(i) { return i.app.namespace + '/' + i.app.name; }
 
+  var DRY_RUN_REVERT = 'dry run: revert prepared, not pushed';
   function culpritCell(i) {
+    if (!i.culprit && i.final) {
+      // Ended before a culprit was found: why (what a person needs to act on), not "not located yet".
+      var last = i.timeline.length ? i.timeline[i.timeline.length - 1] : null;
+      return [el('span', { class: 'reason', title: last ? str(last.message) : '' }, [last ? str(last.reason) : str(i.condition)]),
+        last ? ' ' : '', last ? el('span', { class: 'subject' }, [str(last.message)]) : ''];
+    }
     if (!i.culprit) return [el('span', { class: 'none' }, ['not located yet'])];
     return [sha(i.culprit.sha, i.culprit.url), ' ', el('span', { class: 'subject' }, [str(i.culprit.subject)])];
   }
   function revertCell(i) {
     var parts = [];
+    if (i.dryRun && i.revert) return [el('span', { class: 'none' }, [DRY_RUN_REVERT])];
     if (i.pullRequest) parts.push(link(i.pullRequest.url, 'PR #' + i.pullRequest.number), ' ');
     if (i.revert && i.revert.sha) parts.push('revert ', sha(i.revert.sha, i.revert.url));
     return parts.length ? parts : [el('span', { class: 'none' }, ['–'])];
@@ -176,7 +184,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
     }
     if (i.templateChanges.length) add('Changed', list(i.templateChanges));
     if (i.revert) {
-      add('Revert', [i.revert.kind + ' ', i.revert.sha ? sha(i.revert.sha, i.revert.url) : 'not pushed']);
+      if (i.dryRun) add('Revert', [DRY_RUN_REVERT + (i.revert.sha ? ' (' + str(i.revert.sha).slice(0, 12) + ', ' + i.revert.kind + ')' : '')]);
+      else add('Revert', [i.revert.kind + ' ', i.revert.sha ? sha(i.revert.sha, i.revert.url) : 'not pushed']);
       if (i.revert.paths.length) add('Reverted paths', list(i.revert.paths));
     }
     if (i.pullRequest) add('Pull request', [link(i.pullRequest.url, '#' + i.pullRequest.number), ' ', el('code', null, [i.pullRequest.branch])]);
