@@ -312,9 +312,11 @@ async function templateChanges(
   if (deployments.length === 0) return out;
   const parsed = new Map<string, unknown[]>();
   const last = new Map<string, string>();
+  // ls-tree limits to the paths itself (prefixes, as the closure's paths are); '' is the whole tree.
+  const limit = paths.includes('') ? [] : ['--', ...pathspecs(paths)];
   for (const commit of commits.slice(0, TEMPLATE_COMMITS).reverse()) {
     const documents: unknown[] = [];
-    for (const line of await repo.lines(['ls-tree', '-r', commit.sha])) {
+    for (const line of await repo.lines(['ls-tree', '-r', '--full-tree', commit.sha, ...limit])) {
       const [meta = '', file = ''] = line.split('\t');
       const [, type, oid = ''] = meta.split(' ');
       if (type !== 'blob' || !MANIFEST_FILE.test(file) || !isCovered(file, paths)) continue;
