@@ -4,7 +4,7 @@
 //   native     what an SRE does without Rewind, `argocd app rollback` equivalent: at the first failing
 //              Pod, automated sync off (merge-patch spec.syncPolicy.automated to null; Argo refuses a
 //              rollback while it is on), then `operation.sync` to the previous history entry's revision
-//              and source (what the API server's Rollback sets, gitops-engines.md §1.8); Git keeps the
+//              and source (what Argo CD's API server sets for a Rollback); Git keeps the
 //              bad commit and the app stays OutOfSync with automated sync off
 //   rewind     Rewind, default policy: revert in Git, hard refresh + sync operation, Argo applies it
 //   rewindFast Rewind with policy.fastPath: automated sync off, native rollback, revert, sync back on

@@ -2,6 +2,7 @@
 // authenticates and authorizes the person, parses the command, then hands it over here and relays
 // the reply. Commands run the same pipeline as automatic rollbacks (the implementation is the
 // ChatOps service); channels never touch the queue or the cluster themselves.
+import type { AppRef } from '../domain/app-ref.ts';
 import type { ChatCommand } from './grammar.ts';
 
 /** Who asked, as the channel proved it (a verified Slack request, a GitHub comment's author). */
@@ -34,6 +35,11 @@ export type ChatChannel =
     };
 
 export interface ChatCommandExecutor {
+  /**
+   * The app a command acts on, for the channel's per-app authorization: the app it names, or for
+   * `cancel` the app of its incident (undefined when it names none, or the incident is unknown).
+   */
+  targetApp(command: ChatCommand): Promise<AppRef | undefined>;
   /**
    * Runs an authorized command and returns the reply text (markdown-ish: PR link, incident id,
    * outcome). A refusal the service decides (budget, paused, unknown app) is a reply, not a throw;

@@ -1,9 +1,12 @@
 // One command grammar for every ChatOps channel (GitHub comments, Slack): text in, a typed command
 // or an error that says what was wrong and how it is written. Linear in the input (bounded first,
-// then split on whitespace; no backtracking patterns), so a hostile comment cannot stall it.
+// then split on whitespace; no backtracking patterns), so a hostile comment cannot stall it. In a
+// GitHub comment the command is found the way GitHub renders it (CommonMark): only text people see
+// as written is a command, never code, quotes or hidden HTML.
 import { type AppRef, parseAppRef } from '../domain/app-ref.ts';
 import { isRewindError } from '../domain/errors.ts';
 import { INCIDENT_ID_PATTERN } from '../domain/incident.ts';
+import MarkdownIt, { type Token } from 'markdown-it';
 
 export const COMMAND_PREFIX = '/rollback';
 /** Longer command lines are refused before they are parsed. */
@@ -26,6 +29,11 @@ export type ChatCommand =
   | { readonly kind: 'resume'; readonly app?: AppRef }
   | { readonly kind: 'cancel'; readonly incident: string }
   | { readonly kind: 'help' };
+
+/** The app a command names, if any (a cancel names an incident; its app is the incident's). */
+export function namedApp(command: ChatCommand): AppRef | undefined {
+  return 'app' in command ? command.app : undefined;
+}
 
 export type ParseResult =
   { readonly ok: true; readonly command: ChatCommand } | { readonly ok: false; readonly error: string };
@@ -113,22 +121,120 @@ function splitReason(line: string): [string, string | undefined] {
   return [line.slice(0, at), reason === '' ? undefined : reason];
 }
 
+/** Longer comments are not read at all (GitHub's own limit is 65,536 characters). */
+export const MAX_COMMENT_CHARS = 65_536 * 2;
+
+// CommonMark as GitHub reads it (raw HTML recognised as HTML, `~~struck~~` text), so that what is
+// code, quoted or hidden here is what GitHub shows as code, quoted or hidden. markdown-it parses in
+// time linear in the input and caps nesting (content nested deeper is dropped: never a command).
+const markdown = new MarkdownIt('commonmark').enable('strikethrough');
+
+// Elements that have no content, so an open tag does not start a region.
+const VOID_ELEMENTS = new Set(
+  'area base br col embed hr img input keygen link meta param source track wbr'.split(' '),
+);
+
 /**
- * The command in a comment: the first line that starts with `/rollback` (quoted lines, `> ...`, and
- * code blocks are not commands). Undefined when there is none.
+ * How many raw HTML elements are open after `html` (a tag, or an HTML block), starting from `depth`.
+ * Comments are skipped; a tag left unfinished ends the scan. One pass, no backtracking.
+ */
+function openElementsAfter(html: string, depth: number): number {
+  let open = depth;
+  let at = 0;
+  for (;;) {
+    const lt = html.indexOf('<', at);
+    if (lt < 0) return open;
+    if (html.startsWith('<!--', lt)) {
+      const end = html.indexOf('-->', lt + 4);
+      if (end < 0) return open;
+      at = end + 3;
+      continue;
+    }
+    const closing = html[lt + 1] === '/';
+    let nameEnd = lt + (closing ? 2 : 1);
+    while (nameEnd < html.length && /[A-Za-z0-9-]/.test(html[nameEnd]!)) nameEnd += 1;
+    const name = html.slice(lt + (closing ? 2 : 1), nameEnd).toLowerCase();
+    if (!/^[a-z]/.test(name)) {
+      at = lt + 1;
+      continue;
+    }
+    const gt = html.indexOf('>', nameEnd);
+    if (gt < 0) return open;
+    if (!VOID_ELEMENTS.has(name) && html[gt - 1] !== '/') open = closing ? Math.max(0, open - 1) : open + 1;
+    at = gt + 1;
+  }
+}
+
+function startsCommand(text: string): boolean {
+  return (
+    text === COMMAND_PREFIX || text.startsWith(`${COMMAND_PREFIX} `) || text.startsWith(`${COMMAND_PREFIX}\t`)
+  );
+}
+
+/** The line that starts at `children[from]`, as written (emphasis marks, code spans, tags), up to its end. */
+function lineFrom(children: readonly Token[], from: number): string {
+  let line = '';
+  for (let i = from; i < children.length && line.length <= MAX_COMMAND_CHARS; i += 1) {
+    const child = children[i]!;
+    if (child.type === 'softbreak' || child.type === 'hardbreak') break;
+    if (child.type === 'code_inline') line += `${child.markup}${child.content}${child.markup}`;
+    else if (child.type === 'html_inline') {
+      const end = child.content.indexOf('\n');
+      line += end < 0 ? child.content : child.content.slice(0, end);
+      if (end >= 0) break;
+    } else if (child.type === 'text' || child.type === 'image') line += child.content;
+    else if (child.nesting !== 0 && !child.type.startsWith('link_')) line += child.markup;
+  }
+  return line.trim().slice(0, MAX_COMMAND_CHARS + 1);
+}
+
+/**
+ * The command in a comment: the first line of rendered text that starts with `/rollback`, read with
+ * CommonMark's block and inline rules. A command is a line of a paragraph at the top level of the
+ * comment or in a list item (text everyone sees as written). Never a command: code (indented or
+ * fenced, inline code spans), block quotes (someone else's words, lazy continuation lines
+ * included), HTML blocks and inline HTML (comments, `<pre>`, ...) and anything inside a raw HTML
+ * element left open (a collapsed `<details>`), headings, table cells, and text inside emphasis,
+ * strikethrough or links. Undefined when there is none, or when the comment is longer than
+ * MAX_COMMENT_CHARS.
  */
 export function findCommandLine(body: string): string | undefined {
-  let inFence = false;
-  let start = 0;
-  const limit = Math.min(body.length, 65_536 * 2);
-  while (start < limit) {
-    const end = body.indexOf('\n', start);
-    const line = body.slice(start, end < 0 || end > limit ? limit : end).replace(/\r$/, '');
-    start = end < 0 ? limit : end + 1;
-    const trimmed = line.trimStart();
-    if (trimmed.startsWith('```') || trimmed.startsWith('~~~')) inFence = !inFence;
-    else if (!inFence && (trimmed === COMMAND_PREFIX || trimmed.startsWith(`${COMMAND_PREFIX} `)))
-      return trimmed.slice(0, MAX_COMMAND_CHARS + 1);
+  if (body.length > MAX_COMMENT_CHARS) return undefined;
+  const tokens = markdown.parse(body, {});
+  let quoted = 0;
+  let openElements = 0;
+  for (let i = 0; i < tokens.length; i += 1) {
+    const token = tokens[i]!;
+    if (token.type === 'blockquote_open') quoted += 1;
+    else if (token.type === 'blockquote_close') quoted -= 1;
+    // HTML inside a quote ends with the quote (and nothing quoted is a command anyway).
+    else if (token.type === 'html_block' && quoted === 0)
+      openElements = openElementsAfter(token.content, openElements);
+    else if (token.type === 'inline') {
+      const paragraph = tokens[i - 1]?.type === 'paragraph_open';
+      const children = token.children ?? [];
+      let lineStart = true;
+      for (let j = 0; j < children.length; j += 1) {
+        const child = children[j]!;
+        if (child.type === 'softbreak' || child.type === 'hardbreak') {
+          lineStart = true;
+          continue;
+        }
+        if (
+          lineStart &&
+          paragraph &&
+          quoted === 0 &&
+          openElements === 0 &&
+          child.type === 'text' &&
+          child.level === 0 &&
+          startsCommand(child.content)
+        )
+          return lineFrom(children, j);
+        lineStart = false;
+        if (child.type === 'html_inline' && quoted === 0)
+          openElements = openElementsAfter(child.content, openElements);
+      }
+    }
   }
   return undefined;
 }

@@ -9,10 +9,9 @@ import { type AppRef, appKey, appLabel, appRefText, sameApp } from '../domain/ap
 import { type CommitSha, parseCommitSha, shortSha } from '../domain/commit-sha.ts';
 import { IncidentChangedError, isRewindError } from '../domain/errors.ts';
 import { isTerminal, seenFailing } from '../domain/incident.ts';
-import { tryParseRevision } from '../domain/revision.ts';
 import type { EngineCluster } from '../engines/engine.ts';
 import { engineFor } from '../engines/registry.ts';
-import { LAST_HEALTHY_ANNOTATION } from '../pipeline/detect.ts';
+import { lastHealthyOf } from '../pipeline/detect.ts';
 import { PAUSED_ANNOTATION, isPausedByAnnotation } from '../pipeline/durable-ledger.ts';
 import type { IncidentRecord, IncidentStore } from '../pipeline/incident-record.ts';
 import { IncidentRecorder } from '../pipeline/incident-recorder.ts';
@@ -20,12 +19,15 @@ import { PAUSED_BY_ANNOTATION, globalPauseRef, readGlobalPause } from '../pipeli
 import type { Clock, Logger } from '../pipeline/ports.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
 import { writeGlobalPause } from './global-pause.ts';
-import { type ChatCommand, USAGE } from './grammar.ts';
+import { type ChatCommand, USAGE, namedApp } from './grammar.ts';
 import { requestedBy } from './requested-by.ts';
 import { codeSpan, markdownLine, slackLine } from '../domain/outbound-text.ts';
 
 export interface ChatActor {
-  /** As the channel names the person (GitHub login, Slack user). */
+  /**
+   * The person as recorded: a GitHub login, or on Slack the verified user id (`slack:U…`, with the
+   * self-chosen display name after it).
+   */
   readonly name: string;
   /** May override the rollback budget (repository admin, or listed in chatops.admins). */
   readonly admin: boolean;
@@ -97,7 +99,7 @@ export class ChatOpsService {
   /** The app a command acts on, for per-app authorization (a cancel's is its incident's app). */
   async targetApp(command: ChatCommand): Promise<AppRef | undefined> {
     if (command.kind === 'cancel') return (await this.deps.incidents.get(command.incident))?.app;
-    return 'app' in command ? command.app : undefined;
+    return namedApp(command);
   }
 
   async execute(command: ChatCommand, actor: ChatActor, channel: ChatChannel): Promise<ChatReply> {
@@ -169,7 +171,7 @@ export class ChatOpsService {
     const verdict = engine.assess(object);
     const knownGood =
       (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
-      tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
+      lastHealthyOf(engine, object)?.sha;
     // A change after a revision Rewind saw failing is a fix forward: it is never the implicit target.
     const history = command.commit === undefined ? await deps.incidents.listForApp(app, 50) : [];
     if (command.commit === undefined && verdict.state === 'failed' && knownGood && knownGood !== bad) {

@@ -2,7 +2,7 @@
 // - 410 Gone (compacted resourceVersion): re-list and emit the difference;
 // - a watch that ends or errors: re-watch from the last resourceVersion, with capped backoff;
 // - a silently stalled watch (half-open socket; 1.4.0 has no client-side timeout, see
-//   kubernetes-client/javascript#3020 and reference/performance-reliability-security.md §2.3): an
+//   kubernetes-client/javascript#3020; 1.x has no client-side watch timeout at all): an
 //   inactivity timer aborts it; the server is asked for bookmarks so a quiet watch is not "inactive";
 // - a watch whose request never gets an answer (connection accepted, nothing comes back): the same
 //   timer abandons it and watches again;

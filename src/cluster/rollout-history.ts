@@ -1,7 +1,7 @@
 // A Deployment's rollout history as the Deployment controller records it on its ReplicaSets
-// (gitops-engines.md 3.1 and 3.3): `deployment.kubernetes.io/revision` is the RS's latest rollout
-// number, `revision-history` the numbers it held before (a reused RS is renumbered, not recreated).
-// Pure: callers pass the objects as the API returns them.
+// (kubernetes pkg/controller/deployment/util/deployment_util.go): `deployment.kubernetes.io/revision`
+// is the RS's latest rollout number, `revision-history` the numbers it held before (a reused RS is
+// renumbered, not recreated). Pure: callers pass the objects as the API returns them.
 import { templateImages, templatesEqual, type PodTemplate } from './template.ts';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';

@@ -1,5 +1,7 @@
-// Has a Deployment converged back to the last-good pod template? design.md "Verifying", with the
-// controller semantics of gitops-engines.md 3.2-3.5. Pure: the verifier polls and owns the deadline.
+// Has a Deployment converged back to the last-good pod template (on a ReplicaSet that existed before
+// the incident, fully rolled out, the bad one at 0)? Read with the Deployment controller's semantics
+// (revision annotations, observedGeneration, rollout completeness). Pure: the verifier polls and owns
+// the deadline.
 import {
   activeReplicaSet,
   byRevisionDescending,

@@ -1,7 +1,7 @@
 // Pod template comparison the way the Deployment controller does it (EqualIgnoreHash in
 // kubernetes/kubernetes pkg/controller/deployment/util/deployment_util.go): deep equality after
 // removing the `pod-template-hash` label. The hash itself is never recomputed: it is an FNV hash of a
-// Go-specific rendering that TypeScript cannot reproduce faithfully (gitops-engines.md 3.1).
+// Go-specific rendering (DeepHashObject) that TypeScript cannot reproduce faithfully.
 
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 

@@ -234,7 +234,7 @@ function withoutUndefined<T extends object>(o: T): Defined<T> {
 
 type LeafKind = 'string' | 'number' | 'boolean' | 'string-list';
 
-interface EnvLeaf {
+export interface EnvLeaf {
   readonly path: readonly string[];
   readonly kind: LeafKind;
 }
@@ -243,15 +243,22 @@ const ENV_PREFIX = 'REWIND_';
 // Variables read elsewhere (CLI, logging, secrets named by *Env keys) that are not config keys.
 const ENV_NOT_CONFIG = new Set(['REWIND_CONFIG', 'REWIND_LOG_LEVEL']);
 
+/** The environment variables that override a key, by variable name (REWIND_POLICY_GRACEPERIOD). */
+export function envOverrides(): Map<string, EnvLeaf> {
+  return new Map(
+    envLeaves(configSchema, []).map((leaf) => [
+      ENV_PREFIX + leaf.path.map((p) => p.toUpperCase()).join('_'),
+      leaf,
+    ]),
+  );
+}
+
 function applyEnvOverrides(
   raw: Record<string, unknown>,
   env: Env,
   onWarning?: (message: string) => void,
 ): { value: Record<string, unknown>; fromEnv: Map<string, string>; problems: ConfigProblem[] } {
-  const leaves = new Map<string, EnvLeaf>();
-  for (const leaf of envLeaves(configSchema, [])) {
-    leaves.set(ENV_PREFIX + leaf.path.map((p) => p.toUpperCase()).join('_'), leaf);
-  }
+  const leaves = envOverrides();
   const value = structuredClone(raw);
   const fromEnv = new Map<string, string>();
   const problems: ConfigProblem[] = [];

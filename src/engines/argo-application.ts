@@ -1,5 +1,5 @@
 // The Engine port for Argo CD Applications (argoproj.io/v1alpha1), following Argo CD's own status
-// semantics (shared/reference/gitops-engines.md §1; argo-cd pkg/apis/application/v1alpha1/types.go,
+// semantics (argo-cd pkg/apis/application/v1alpha1/types.go,
 // gitops-engine pkg/health, controller/health.go):
 // - failed: health Degraded, or the last sync operation Failed/Errored;
 // - health right after a sync is not trusted until the controller reconciled again
@@ -13,6 +13,7 @@ import { type Revision, tryParseRevision } from '../domain/revision.ts';
 import { type Engine, pollUntil } from './engine.ts';
 import { metadataSchema, type Verdict } from './types.ts';
 import { normaliseSourcePath } from './flux-kustomization.ts';
+import { applicationSetHoldRefusal } from './argo-applicationset.ts';
 
 const APPLICATION_KIND = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application' } as const;
 export const ARGO_REFRESH_ANNOTATION = 'argocd.argoproj.io/refresh';
@@ -22,18 +23,23 @@ export const ARGO_INSTANCE_LABEL = 'app.kubernetes.io/instance';
 export const ARGO_TRACKING_ANNOTATION = 'argocd.argoproj.io/tracking-id';
 export const ARGO_DEFAULT_NAMESPACE = 'argocd';
 
+const sourceSchema = z.looseObject({
+  repoURL: z.string(),
+  path: z.string().optional(),
+  targetRevision: z.string().optional(),
+  chart: z.string().optional(),
+  ref: z.string().optional(),
+  helm: z.looseObject({ valueFiles: z.array(z.string()).optional() }).optional(),
+});
+type ApplicationSource = z.output<typeof sourceSchema>;
+const revisionsSchema = z.array(z.string()).optional();
+
 export const applicationSchema = z.looseObject({
   metadata: metadataSchema,
   spec: z
     .looseObject({
-      source: z
-        .looseObject({
-          repoURL: z.string(),
-          path: z.string().optional(),
-          targetRevision: z.string().optional(),
-        })
-        .optional(),
-      sources: z.array(z.unknown()).optional(),
+      source: sourceSchema.optional(),
+      sources: z.array(sourceSchema).optional(),
       syncPolicy: z
         .looseObject({ automated: z.looseObject({}).nullable().optional() })
         .nullable()
@@ -43,7 +49,13 @@ export const applicationSchema = z.looseObject({
   operation: z.unknown().optional(),
   status: z
     .looseObject({
-      sync: z.looseObject({ status: z.string().optional(), revision: z.string().optional() }).optional(),
+      sync: z
+        .looseObject({
+          status: z.string().optional(),
+          revision: z.string().optional(),
+          revisions: revisionsSchema,
+        })
+        .optional(),
       health: z.looseObject({ status: z.string().optional(), message: z.string().optional() }).optional(),
       reconciledAt: z.string().optional(),
       operationState: z
@@ -55,12 +67,15 @@ export const applicationSchema = z.looseObject({
           syncResult: z
             .looseObject({
               revision: z.string().optional(),
+              revisions: revisionsSchema,
               resources: z.array(z.looseObject({ status: z.string().optional() })).optional(),
             })
             .optional(),
         })
         .optional(),
-      history: z.array(z.looseObject({ revision: z.string().optional() })).optional(),
+      history: z
+        .array(z.looseObject({ revision: z.string().optional(), revisions: revisionsSchema }))
+        .optional(),
       conditions: z.array(z.looseObject({ type: z.string(), message: z.string().optional() })).optional(),
     })
     .optional(),
@@ -76,11 +91,84 @@ function revisionOf(raw: string | undefined): Revision | undefined {
   return raw ? tryParseRevision(raw) : undefined;
 }
 
+// Multi-source Applications (spec.sources[]) report one revision per source, index-aligned
+// (status.sync.revisions, syncResult.revisions, history[].revisions). Rewind acts on one Git
+// repository at a time: the app's revision, as the pipeline sees it, is that of its tracked
+// source, the Git source (not a `chart:` from a Helm repository) whose revision changed in the
+// app's newest change (status.history), else its first Git source. Such a revision's raw form
+// keeps every source's revision (`<rev0>,<rev1>@sha1:<tracked sha>`), so Rewind's record of a
+// healthy revision can be read back for whichever source a later failure is tracked on.
+
+function isMulti(app: Application): boolean {
+  return (app.spec?.sources?.length ?? 0) > 0;
+}
+
+/** Indices of the sources that live in Git (a `chart:` source comes from a Helm repository). */
+function gitSourceIndices(app: Application): number[] {
+  return (app.spec?.sources ?? []).flatMap((source, i) => (source.chart ? [] : [i]));
+}
+
+/** Which source a multi-source revision list is tracked on (see above). */
+function trackedIndex(app: Application, revisions: readonly string[]): number | undefined {
+  const git = gitSourceIndices(app).filter((i) => revisionOf(revisions[i]) !== undefined);
+  const key = revisions.join(',');
+  const previous = [...(app.status?.history ?? [])]
+    .reverse()
+    .find((entry) => entry.revisions && entry.revisions.join(',') !== key)?.revisions;
+  return git.find((i) => previous !== undefined && previous[i] !== revisions[i]) ?? git[0];
+}
+
+function multiRevision(app: Application, revisions: readonly string[] | undefined): Revision | undefined {
+  if (!revisions) return undefined;
+  const index = trackedIndex(app, revisions);
+  const tracked = index === undefined ? undefined : revisionOf(revisions[index]);
+  return tracked ? { sha: tracked.sha, raw: `${revisions.join(',')}@sha1:${tracked.sha}` } : undefined;
+}
+
+/** The revision the controller compared against (status.sync.revision, or the tracked source's). */
+function targetRevision(app: Application): Revision | undefined {
+  const sync = app.status?.sync;
+  return isMulti(app) ? multiRevision(app, sync?.revisions) : revisionOf(sync?.revision);
+}
+
+/** The revision of the last sync operation's result. */
+function resultRevision(app: Application): Revision | undefined {
+  const result = app.status?.operationState?.syncResult;
+  return isMulti(app) ? multiRevision(app, result?.revisions) : revisionOf(result?.revision);
+}
+
 /** The revision live in the cluster: the last sync's, else the newest history entry's. */
 function syncedRevision(app: Application): Revision | undefined {
   const op = app.status?.operationState;
-  if (op?.phase === 'Succeeded') return revisionOf(op.syncResult?.revision);
-  return revisionOf(app.status?.history?.at(-1)?.revision);
+  if (op?.phase === 'Succeeded') return resultRevision(app);
+  const last = app.status?.history?.at(-1);
+  return isMulti(app) ? multiRevision(app, last?.revisions) : revisionOf(last?.revision);
+}
+
+/** Whether a history entry deployed `sha` (any source's revision of a multi-source entry). */
+function historyHas(app: Application, sha: string): boolean {
+  return (app.status?.history ?? []).some(
+    (entry) =>
+      revisionOf(entry.revision)?.sha === sha ||
+      (entry.revisions ?? []).some((r) => revisionOf(r)?.sha === sha),
+  );
+}
+
+/**
+ * Rewind's record of a healthy revision, for the source the app's current revision is tracked on
+ * (a multi-source record keeps every source's revision).
+ */
+export function recordedArgoRevision(object: unknown, raw: string): Revision | undefined {
+  const app = parseApplication(object);
+  const recorded = tryParseRevision(raw);
+  if (!app || !isMulti(app) || !recorded) return recorded;
+  const at = raw.lastIndexOf('@');
+  const revisions = raw.slice(0, Math.max(at, 0)).split(',');
+  const current =
+    app.status?.operationState?.syncResult?.revisions ?? app.status?.sync?.revisions ?? revisions;
+  const index = trackedIndex(app, current);
+  const tracked = index === undefined ? undefined : revisionOf(revisions[index]);
+  return tracked ? { sha: tracked.sha, raw } : undefined;
 }
 
 export function assessApplication(object: unknown): Verdict {
@@ -91,13 +179,13 @@ export function assessApplication(object: unknown): Verdict {
   const health = status.health?.status ?? 'Unknown';
   const healthMessage = status.health?.message ?? '';
   const op = status.operationState;
-  const target = revisionOf(status.sync?.revision);
+  const target = targetRevision(app);
   const synced = syncedRevision(app);
   const since = op?.finishedAt ?? op?.startedAt;
   const withSince = since ? { since } : {};
 
   if (op?.phase === 'Failed' || op?.phase === 'Error') {
-    const bad = revisionOf(op.syncResult?.revision) ?? target;
+    const bad = resultRevision(app) ?? target;
     return {
       state: 'failed',
       reason: `Sync${op.phase}`,
@@ -162,6 +250,62 @@ export function assessApplication(object: unknown): Verdict {
   return { state: 'unknown', reason: health, message: healthMessage, fresh: true };
 }
 
+/**
+ * App of apps: a parent Application whose only unhealthy resources are child Applications (Argo
+ * aggregates a child's health into its parent when the Application health check is configured) is
+ * not the app to act on: the child is, with its own source and workloads. The parent's verdict is
+ * then "progressing" until its children are healthy, so its revision is never taken for a culprit.
+ */
+function parentVerdict(object: unknown, verdict: Verdict): Verdict {
+  if (verdict.state !== 'failed' || verdict.reason !== 'Degraded') return verdict;
+  const status = (object as { status?: { resources?: unknown } } | undefined)?.status;
+  type ResourceStatus = { group?: unknown; kind?: unknown; health?: { status?: unknown } } | undefined;
+  const resources = Array.isArray(status?.resources) ? (status.resources as ResourceStatus[]) : [];
+  const degraded = resources.filter((resource) => resource?.health?.status === 'Degraded');
+  const causes = [...verdict.message.matchAll(/(?:Caused by |, )([\w.]*\/\w+):/g)].map((m) => m[1]);
+  const children =
+    degraded.length > 0
+      ? degraded.every((resource) => resource?.kind === 'Application' && resource.group === 'argoproj.io')
+      : causes.length > 0 && causes.every((cause) => cause === 'argoproj.io/Application');
+  if (!children) return verdict;
+  return {
+    ...verdict,
+    state: 'progressing',
+    reason: 'ChildApplicationDegraded',
+    message: `only child Applications are Degraded (${verdict.message}); Rewind acts on the child Application, not on this parent.`,
+  };
+}
+
+/**
+ * The Git source Rewind reverts in, and the app's directory there: spec.source, or the tracked
+ * source of a multi-source app. A source that only lends value files (`ref:` without `path:`)
+ * is known by the directory of the files the others take from it (`$<ref>/<dir>/values.yaml`).
+ */
+function trackedSource(app: Application): { source: ApplicationSource; path: string } | undefined {
+  if (!isMulti(app)) {
+    const source = app.spec?.source;
+    return source ? { source, path: normaliseSourcePath(source.path ?? '') } : undefined;
+  }
+  const sources = app.spec?.sources ?? [];
+  const current = app.status?.operationState?.syncResult?.revisions ?? app.status?.sync?.revisions;
+  const index = (current ? trackedIndex(app, current) : undefined) ?? gitSourceIndices(app)[0];
+  const source = index === undefined ? undefined : sources[index];
+  if (!source) return undefined;
+  if (source.path !== undefined || !source.ref)
+    return { source, path: normaliseSourcePath(source.path ?? '') };
+  const prefix = `$${source.ref}/`;
+  const dirs = sources
+    .flatMap((other) => other.helm?.valueFiles ?? [])
+    .filter((file) => file.startsWith(prefix))
+    .map((file) => normaliseSourcePath(file.slice(prefix.length)).split('/').slice(0, -1));
+  const common = dirs.reduce<string[] | undefined>((shared, dir) => {
+    if (shared === undefined) return dir;
+    const differs = shared.findIndex((part, i) => dir[i] !== part);
+    return differs === -1 ? shared : shared.slice(0, differs);
+  }, undefined);
+  return { source, path: (common ?? []).join('/') };
+}
+
 /** `<ns>_<name>` or `<name>` (Application.InstanceName) to the Application's namespace and name. */
 function instanceToApp(instance: string): { namespace: string; name: string } | undefined {
   if (instance === '') return undefined;
@@ -177,18 +321,17 @@ export const argoApplicationEngine: Engine = {
   noun: 'Argo CD Application',
   listCommand: 'kubectl get applications -A',
   ref: (app) => ({ ...APPLICATION_KIND, namespace: app.namespace, name: app.name }),
-  assess: assessApplication,
+  assess: (object) => parentVerdict(object, assessApplication(object)),
+  recordedRevision: recordedArgoRevision,
   attemptedRevision(object) {
     const app = parseApplication(object);
     if (!app) return undefined;
-    return (
-      revisionOf(app.status?.operationState?.syncResult?.revision) ?? revisionOf(app.status?.sync?.revision)
-    );
+    return resultRevision(app) ?? targetRevision(app);
   },
   appliedRevision(object) {
     const app = parseApplication(object);
     if (!app || app.status?.sync?.status !== 'Synced') return app ? syncedRevision(app) : undefined;
-    return revisionOf(app.status.sync.revision);
+    return targetRevision(app);
   },
   appliedMeansHealthy: () => false,
   // Never synced successfully at `revision` (history lists successful syncs), and either its
@@ -197,18 +340,17 @@ export const argoApplicationEngine: Engine = {
   failedBeforeApply(object, revision) {
     const app = parseApplication(object);
     const status = app?.status;
-    if (!status || (status.history ?? []).some((entry) => revisionOf(entry.revision)?.sha === revision))
-      return false;
+    if (!app || !status || historyHas(app, revision)) return false;
     const op = status.operationState;
     if (op?.phase === 'Failed' || op?.phase === 'Error') {
-      const attempted = revisionOf(op.syncResult?.revision) ?? revisionOf(status.sync?.revision);
+      const attempted = resultRevision(app) ?? targetRevision(app);
       const written = (op.syncResult?.resources ?? []).some(
         (resource) => resource.status === 'Synced' || resource.status === 'Pruned',
       );
       return attempted?.sha === revision && !written;
     }
     return (
-      revisionOf(status.sync?.revision)?.sha === revision &&
+      targetRevision(app)?.sha === revision &&
       (status.conditions ?? []).some((condition) => condition.type === 'ComparisonError')
     );
   },
@@ -221,45 +363,50 @@ export const argoApplicationEngine: Engine = {
   },
 
   sourceRefOf(object) {
-    const source = parseApplication(object)?.spec?.source;
-    if (!source) return undefined;
+    const app = parseApplication(object);
+    const tracked = app ? trackedSource(app) : undefined;
+    if (!tracked) return undefined;
     return {
-      key: `${source.repoURL}#${source.targetRevision ?? 'HEAD'}`,
-      path: normaliseSourcePath(source.path ?? ''),
+      key: `${tracked.source.repoURL}#${tracked.source.targetRevision ?? 'HEAD'}`,
+      path: tracked.path,
     };
   },
 
   async source(_cluster, object) {
     const app = parseApplication(object);
-    const source = app?.spec?.source;
     const label = `Application ${object.metadata?.namespace}/${object.metadata?.name}`;
-    if (!source || (app?.spec?.sources?.length ?? 0) > 0) {
+    const tracked = app ? trackedSource(app) : undefined;
+    if (!tracked) {
       return {
         kind: 'unsupported',
         reason: 'UnsupportedSource',
-        message: `${label} has no single spec.source (multi-source Applications are not supported yet); revert by hand.`,
+        message: `${label} has no source in Git (spec.source, or a spec.sources[] entry without chart:); revert by hand.`,
       };
     }
+    const { source, path } = tracked;
     const target = (source.targetRevision ?? '').trim();
-    if (target === '' || target === 'HEAD' || /^[0-9a-f]{40}$/.test(target)) {
+    if (/^[0-9a-f]{40}$/.test(target)) {
       return {
         kind: 'unsupported',
         reason: 'UnsupportedRef',
-        message: `${label} follows "${target || 'HEAD'}", not a named branch; set spec.source.targetRevision to the branch (e.g. main) so a revert commit on it is deployed.`,
+        message: `${label} is pinned to commit ${target}, not a branch: a revert commit would never be deployed; set targetRevision to the branch (e.g. main).`,
       };
     }
+    const followsHead = target === '' || target === 'HEAD';
     return {
       kind: 'git',
       url: source.repoURL,
-      branch: target,
-      path: normaliseSourcePath(source.path ?? ''),
-      key: `${source.repoURL}#${target}`,
+      branch: followsHead ? 'HEAD' : target,
+      ...(followsHead ? { followsDefaultBranch: true } : {}),
+      path,
+      key: `${source.repoURL}#${target || 'HEAD'}`,
     };
   },
 
   // Argo resolves the branch on refresh: status.sync.revision is the commit it compared against.
   async sourceHas(_cluster, object, revision) {
-    return parseApplication(object)?.status?.sync?.revision === revision;
+    const sync = parseApplication(object)?.status?.sync;
+    return sync?.revision === revision || (sync?.revisions ?? []).includes(revision);
   },
 
   async applyNow(cluster, request) {
@@ -287,6 +434,9 @@ export const argoApplicationEngine: Engine = {
   planHold(object) {
     const automated = parseApplication(object)?.spec?.syncPolicy?.automated;
     return { automated: automated ?? null };
+  },
+  async holdRefusal(cluster, object) {
+    return applicationSetHoldRefusal(cluster, object);
   },
   async hold(cluster, app) {
     await cluster.mergePatch(this.ref(app), { spec: { syncPolicy: { automated: null } } });

@@ -1,4 +1,4 @@
-// The Engine port (design.md "Module boundaries"): everything Rewind needs to know about one kind of
+// The Engine port: everything Rewind needs to know about one kind of
 // GitOps application object, so the pipeline, detector, verifier, manual rollback, status and
 // history never name an engine. Implementations: flux-kustomization.ts, argo-application.ts.
 //
@@ -37,6 +37,11 @@ export type AppSource =
       readonly url: string;
       /** The branch the engine follows: a revert commit on it is what the engine deploys next. */
       readonly branch: string;
+      /**
+       * The engine follows the remote's default branch (Argo CD `targetRevision: HEAD`): `branch` is
+       * `HEAD` until the pipeline asks the remote which branch that is (resolveSourceBranch).
+       */
+      readonly followsDefaultBranch?: boolean;
       /** The app's directory in the repository, normalised ('' for the root). */
       readonly path: string;
       /** Apps with the same key share one source (one revert can serve them all). */
@@ -110,6 +115,16 @@ export interface Engine {
    * first, so a retry after a crash restores the original, not the held state).
    */
   planHold(object: KubeObjectJson): Hold;
+  /**
+   * Why holding this app would not last (e.g. an Argo CD ApplicationSet writes the Application
+   * back to its template), so Rewind does not hold it, nor roll its Deployments back natively.
+   */
+  holdRefusal?(cluster: EngineCluster, object: KubeObjectJson): Promise<string | undefined>;
+  /**
+   * Rewind's record of a healthy revision (`raw`, as the engine reported it) for the source the
+   * app's current revision is tracked on; without it, the record is parsed as one revision.
+   */
+  recordedRevision?(object: KubeObjectJson, raw: string): Revision | undefined;
   /** Stops the engine from re-applying the bad revision (Flux suspend, Argo automated sync off). Idempotent. */
   hold(cluster: EngineCluster, app: AppRef): Promise<void>;
   /** Puts back exactly what `planHold` recorded. Idempotent. */

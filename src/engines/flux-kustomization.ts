@@ -11,7 +11,7 @@ import {
   type Verdict,
 } from './types.ts';
 
-// Detection rules for Flux Kustomizations (design.md "Detection"; gitops-engines.md §2.1, §4):
+// Detection rules for Flux Kustomizations (kustomize-controller's status conditions and revisions):
 // Ready=False with an apply/health failure reason is a failure of `lastAttemptedRevision`, while
 // `lastAppliedRevision` is only written after apply + health checks pass, so it is the last good one.
 

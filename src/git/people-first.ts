@@ -1,4 +1,4 @@
-// "People come first" (design brief, locating rule 5): Rewind never overwrites a person's work.
+// "People come first" (docs/concepts.md): Rewind never overwrites a person's work.
 // Three checks, each a plain question to git:
 //  - laterChanges: has anyone pushed a change to the app after the bad revision? Then someone is
 //    fixing forward and the incident is Superseded (asked before acting and again before pushing).

@@ -2,6 +2,7 @@
 // and build + push (or only build, for a dry run) the revert. Wraps the workspace, culprit finder,
 // revert builder and direct-push forge.
 import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
+import { InvalidInputError, redact } from '../domain/errors.ts';
 import {
   type CandidateCommit,
   REVERTS_TRAILER,
@@ -82,6 +83,18 @@ export class RollbackGit {
     const mirror = await this.workspace.syncMirror(url, { branches: [branch] });
     const head = await mirror.repo.resolveCommit(`refs/heads/${branch}`);
     return head === undefined ? [] : this.laterOn(mirror.repo, bad, head, paths);
+  }
+
+  /**
+   * The remote's default branch (what `HEAD` points to there: `git ls-remote --symref`), for
+   * sources that follow HEAD (Argo CD `targetRevision: HEAD` or none).
+   */
+  async defaultBranch(url: string): Promise<string> {
+    const mirror = await this.workspace.syncMirror(url);
+    const { stdout } = await mirror.repo.run(['ls-remote', '--symref', 'origin', 'HEAD']);
+    const match = /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(stdout);
+    if (!match) throw new InvalidInputError(`${redact(url)} does not say which branch its HEAD points to.`);
+    return match[1]!;
   }
 
   private laterOn(

@@ -1,5 +1,5 @@
 // What Rewind tells the outside world when an incident is Detected, needs a person, converged or
-// failed: one documented JSON shape (the generic webhook's body, README "Notifications") and the
+// failed: one documented JSON shape (the generic webhook's body, docs/notifications.md) and the
 // text a chat message shows. Built from the incident record only (redacted when written); its free
 // text is redacted and made printable again here, as every outbound text is, and the chat text
 // escapes it for Slack (a commit subject cannot carry `<!channel>` or a disguised link).

@@ -1,4 +1,4 @@
-// Notices as JSON to any HTTP endpoint (README "Notifications" documents the body). With a secret,
+// Notices as JSON to any HTTP endpoint (docs/notifications.md documents the body). With a secret,
 // the body is signed like GitHub signs its webhooks, so a receiver can tell Rewind's posts apart:
 // `X-Rewind-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. `X-Rewind-Delivery` is the
 // notice's key, the same for a transition however often it would be sent.

@@ -7,7 +7,8 @@ import { templatesEqual } from '../cluster/template.ts';
 import type { AppRef } from '../domain/app-ref.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { incidentIdFor } from '../domain/incident.ts';
-import { tryParseRevision } from '../domain/revision.ts';
+import { type Revision, tryParseRevision } from '../domain/revision.ts';
+import type { Engine } from '../engines/engine.ts';
 import { engineFor } from '../engines/registry.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
 import { type PodFailure, podFailure } from './pod-signals.ts';
@@ -18,6 +19,12 @@ import { type PodFailure, podFailure } from './pod-signals.ts';
  * checks; Argo CD, whose history lists syncs, not healthy deployments).
  */
 export const LAST_HEALTHY_ANNOTATION = 'rewind.dev/last-healthy-revision';
+
+/** Rewind's record of the app's last healthy revision, read by its engine (see recordedRevision). */
+export function lastHealthyOf(engine: Engine, object: KubeObjectJson): Revision | undefined {
+  const raw = object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '';
+  return engine.recordedRevision ? engine.recordedRevision(object, raw) : tryParseRevision(raw);
+}
 
 export interface WorkloadSnapshot {
   readonly deployment: KubeObjectJson;
@@ -66,7 +73,7 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
   const { app, object } = snapshot;
   const engine = engineFor(app);
   const verdict = engine.assess(object);
-  const lastHealthy = tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '');
+  const lastHealthy = lastHealthyOf(engine, object);
 
   if (verdict.state === 'failed' && verdict.badRevision) {
     const bad = verdict.badRevision.sha;
@@ -115,12 +122,7 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
 /** Why an alert that names an app does not open an incident. */
 export interface AlertNotActed {
   readonly ignored:
-    | 'AppHealthy'
-    | 'AppSuspended'
-    | 'HealthUnknown'
-    | 'Progressing'
-    | 'NoRevision'
-    | 'NoGoodRevision';
+    'AppHealthy' | 'AppSuspended' | 'HealthUnknown' | 'Progressing' | 'NoRevision' | 'NoGoodRevision';
   readonly message: string;
   /** Progressing: the revision being rolled out (an incident the detector opened for it may keep the alert). */
   readonly revision?: CommitSha;
@@ -168,7 +170,7 @@ export function alertedFailure(
       ignored: 'NoRevision',
       message: `${label} has not reconciled a revision yet; nothing to roll back.`,
     };
-  const lastHealthy = tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '');
+  const lastHealthy = lastHealthyOf(engine, object);
   const applied = engine.appliedRevision(object);
   const good =
     verdict.goodRevision ?? (engine.appliedMeansHealthy(object) ? (applied ?? lastHealthy) : lastHealthy);

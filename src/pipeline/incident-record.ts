@@ -44,6 +44,8 @@ export interface IncidentDetails {
   readonly prPlan?: 'auto-merge' | 'propose' | 'observe';
   /** What Rewind changed to hold the engine (Flux suspend, Argo automated sync off), to undo exactly. */
   readonly hold?: Readonly<Record<string, unknown>>;
+  /** Why Rewind did not hold the engine although its policy asked for it (it would not last). */
+  readonly holdSkipped?: string;
   readonly verification?: readonly DeploymentVerdictSummary[];
   readonly warnings?: readonly string[];
   /** Last-good and bad pod templates per Deployment, recorded while the bad revision was live. */

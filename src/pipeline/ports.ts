@@ -25,6 +25,8 @@ export interface ClusterPort extends EngineCluster {
 /** The git side of a rollback (implemented by src/git/rollback-git.ts over real repositories). */
 export interface GitPort {
   locate(input: LocateInput): Promise<Located>;
+  /** The remote's default branch (where its HEAD points), for sources that follow HEAD. */
+  defaultBranch?(url: string): Promise<string>;
   /**
    * The revert commit already on the branch for this incident, if a previous attempt pushed it;
    * `since` (the bad revision) bounds the search: the revert can only come after it.

@@ -1,4 +1,4 @@
-// Verification (design.md "Verifying"): the engine applied the revert revision and is Ready, and
+// Verification: the engine applied the revert revision and is Ready, and
 // every Deployment of the app is back on its last-good pod template, on a ReplicaSet that existed
 // before the incident, fully rolled out, with the bad ReplicaSet scaled to 0. When the bad revision
 // was never applied (a build or render error), the last-good templates are those that kept running.

@@ -18,6 +18,11 @@ export interface AppSource {
   repoURL: string;
   path: string;
   targetRevision: string;
+  /** Multi-source: the name other sources use for this one's files (`$<ref>/...`). */
+  ref?: string;
+  /** helm.valueFiles: relative to the chart, or `$<ref>/<path>` in another source. */
+  valueFiles?: string[];
+  releaseName?: string;
 }
 
 /** One object of the desired state, with Argo's tracking metadata added. */

@@ -17,15 +17,16 @@ import {
 } from './argo-compare.ts';
 import {
   type ApplicationCondition,
+  type Target,
   appendHistory,
   autoSyncDecision,
   retryDelayMs,
-  sourceOf,
+  revisionFields,
 } from './argo-policy.ts';
+import { type SourceType, renderSources, sourcesOf } from './argo-sources.ts';
 import { type OperationPhase, runSync } from './argo-sync.ts';
 import { kubeTime } from './conditions.ts';
 import { EventRecorder } from './events.ts';
-import { buildManifests, normalizeRepoPath } from './flux-kustomize.ts';
 import { GitMirrors } from './flux-source.ts';
 import { APPLICATION, EVENT } from './resources.ts';
 import { SerialQueue } from './serial-queue.ts';
@@ -40,6 +41,8 @@ export interface ArgoControllerOptions {
   selfHealTimeoutMs?: number;
   /** The control-plane namespace; apps outside it are tracked as `<namespace>_<name>`. */
   namespace?: string;
+  /** A Helm 3 binary, for sources that are charts (`helm template`, as the repo-server runs it). */
+  helm?: string;
 }
 
 export const REFRESH_ANNOTATION = 'argocd.argoproj.io/refresh';
@@ -52,7 +55,7 @@ type RefreshLevel = 'latest' | 'recent';
 
 interface Rendered {
   objects: KubeObject[];
-  sourceType: 'Kustomize' | 'Directory';
+  sourceType: SourceType;
 }
 
 function errorMessage(error: unknown): string {
@@ -73,8 +76,8 @@ export class ArgoController {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** The strongest refresh asked for since the last one ran, per app. */
   private readonly pending = new Map<string, RefreshLevel>();
-  /** Last resolved SHA per app and source, for refreshes that do not go to Git. */
-  private readonly resolved = new Map<string, string>();
+  /** Last resolved SHAs per app and sources, for refreshes that do not go to Git. */
+  private readonly resolved = new Map<string, Target>();
   /** Argo's manifest cache: rendered manifests per repository, commit and path. */
   private readonly manifests = new Map<string, Promise<Rendered>>();
   /** Generation and refresh annotation last seen per app, to tell user changes from our own. */
@@ -82,6 +85,7 @@ export class ArgoController {
   private readonly reconcileTimeoutMs: number;
   private readonly selfHealTimeoutMs: number;
   private readonly namespace: string;
+  private readonly helm: string | undefined;
   private unsubscribes: (() => void)[] = [];
   private started = false;
 
@@ -94,6 +98,7 @@ export class ArgoController {
     this.reconcileTimeoutMs = options.reconcileTimeoutMs ?? DEFAULT_RECONCILE_TIMEOUT_MS;
     this.selfHealTimeoutMs = options.selfHealTimeoutMs ?? DEFAULT_SELF_HEAL_TIMEOUT_MS;
     this.namespace = options.namespace ?? 'argocd';
+    this.helm = options.helm;
     this.refreshes = new SerialQueue((key) => this.refresh(key));
     this.operations = new SerialQueue((key) => this.operate(key));
   }
@@ -219,20 +224,30 @@ export class ArgoController {
     return fetched.sha;
   }
 
-  private render(source: AppSource, sha: string): Promise<Rendered> {
-    const cacheKey = `${source.repoURL}\0${sha}\0${source.path}`;
+  /** Resolves every source of the app (or an operation's override) to a commit. */
+  private async resolveTarget(spec: any, revisions?: unknown): Promise<Target> {
+    const { sources, multi } = sourcesOf(spec);
+    const wanted = (i: number): string => {
+      const asked: unknown = multi ? (Array.isArray(revisions) ? revisions[i] : undefined) : revisions;
+      return typeof asked === 'string' && asked ? asked : sources[i]!.targetRevision;
+    };
+    const resolved = await Promise.all(sources.map((source, i) => this.resolveRevision(source, wanted(i))));
+    return { sources, revisions: resolved, multi };
+  }
+
+  private render(app: KubeObject, target: Target): Promise<Rendered> {
+    const destination = app.spec?.destination?.namespace;
+    const namespace = typeof destination === 'string' && destination ? destination : 'default';
+    const cacheKey = JSON.stringify([target.sources, target.revisions, app.metadata.name, namespace]);
     let rendered = this.manifests.get(cacheKey);
     if (!rendered) {
-      rendered = this.mirrors
-        .tree('repositories', this.mirrorName(source.repoURL), sha)
-        .then(async (tree) => {
-          const dir = normalizeRepoPath(source.path);
-          const kustomize = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].some(
-            (file) => tree.entry(dir ? `${dir}/${file}` : file)?.type === 'blob',
-          );
-          const objects = await buildManifests(tree, { path: source.path });
-          return { objects, sourceType: kustomize ? 'Kustomize' : 'Directory' } as const;
-        });
+      rendered = Promise.all(
+        target.sources.map((source, i) =>
+          this.mirrors.tree('repositories', this.mirrorName(source.repoURL), target.revisions[i]!),
+        ),
+      ).then((trees) =>
+        renderSources(target.sources, trees, { helm: this.helm, release: app.metadata.name, namespace }),
+      );
       rendered.catch(() => this.manifests.delete(cacheKey));
       this.manifests.set(cacheKey, rendered);
       // Bounded, oldest first, like the repo-server's cache expiry.
@@ -244,13 +259,10 @@ export class ArgoController {
 
   private async compareAt(
     app: KubeObject,
-    source: AppSource,
-    sha: string,
+    target: Target,
   ): Promise<Comparison & Pick<Rendered, 'sourceType'>> {
-    const { objects: manifests, sourceType } = await this.render(source, sha).catch((error: unknown) => {
-      throw new Error(
-        `Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = ${errorMessage(error)}`,
-      );
+    const { objects: manifests, sourceType } = await this.render(app, target).catch((error: unknown) => {
+      throw new Error(`Failed to load target state: ${errorMessage(error)}`);
     });
     const instance = instanceName(app, this.namespace);
     const destination = app.spec?.destination?.namespace;
@@ -275,18 +287,16 @@ export class ArgoController {
     const goToGit = level === 'latest' || refreshRequested;
 
     let comparison: (Comparison & Pick<Rendered, 'sourceType'>) | undefined;
-    let sha: string | undefined;
-    let source: AppSource | undefined;
+    let target: Target | undefined;
     let comparisonError: ApplicationCondition | undefined;
     try {
-      source = sourceOf(app.spec?.source);
-      const resolvedKey = `${key}\0${JSON.stringify(source)}`;
-      sha = goToGit ? undefined : this.resolved.get(resolvedKey);
-      sha ??= await this.resolveRevision(source, source.targetRevision).catch((error: unknown) => {
+      const resolvedKey = `${key}\0${JSON.stringify(sourcesOf(app.spec))}`;
+      target = goToGit ? undefined : this.resolved.get(resolvedKey);
+      target ??= await this.resolveTarget(app.spec).catch((error: unknown) => {
         throw new Error(`Failed to load target state: failed to get latest revision: ${errorMessage(error)}`);
       });
-      this.resolved.set(resolvedKey, sha);
-      comparison = await this.compareAt(app, source, sha);
+      this.resolved.set(resolvedKey, target);
+      comparison = await this.compareAt(app, target);
     } catch (error) {
       if (this.stopped) return;
       comparisonError = {
@@ -301,9 +311,7 @@ export class ArgoController {
     const current = this.store.get(APPLICATION, namespace, name);
     if (!current) return;
     const decision =
-      comparison && sha && source
-        ? autoSyncDecision(current, comparison, sha, source, this.selfHealTimeoutMs)
-        : {};
+      comparison && target ? autoSyncDecision(current, comparison, target, this.selfHealTimeoutMs) : {};
     const conditions = [comparisonError, decision.condition].filter(
       (condition): condition is ApplicationCondition => condition !== undefined,
     );
@@ -312,13 +320,14 @@ export class ArgoController {
       const now = kubeTime();
       status['controllerNamespace'] = this.namespace;
       status['reconciledAt'] = now;
+      const multi = target?.multi ?? sourcesOf(app.spec).multi;
       status['sync'] = {
         status: comparison?.sync ?? 'Unknown',
         comparedTo: {
-          source: app.spec?.source ?? {},
+          ...(multi ? { sources: app.spec?.sources ?? [] } : { source: app.spec?.source ?? {} }),
           destination: app.spec?.destination ?? {},
         },
-        ...(sha ? { revision: sha } : {}),
+        ...(target ? (multi ? { revisions: target.revisions } : { revision: target.revisions[0] }) : {}),
       };
       if (comparison) {
         const health = comparison.health;
@@ -433,9 +442,9 @@ export class ArgoController {
     this.writeStatus(namespace, name, (status) => {
       status['operationState'] = state;
       if (outcome.phase === 'Succeeded' && outcome.syncResult) {
+        const { resources: _resources, ...revisions } = outcome.syncResult;
         status['history'] = appendHistory(app, status['history'], {
-          revision: outcome.syncResult.revision,
-          source: outcome.syncResult.source,
+          revisions,
           deployStartedAt: state['startedAt'],
           deployedAt: finishedAt,
           initiatedBy: operation.initiatedBy ?? {},
@@ -448,7 +457,11 @@ export class ArgoController {
       if (object['operation'] === undefined || JSON.stringify(object['operation']) !== ran) return false;
       delete object['operation'];
     });
-    const revision = outcome.syncResult?.revision ?? operation.sync?.revision ?? '';
+    const revision =
+      (outcome.syncResult?.['revision'] as string | undefined) ??
+      (outcome.syncResult?.['revisions'] as string[] | undefined)?.join(', ') ??
+      operation.sync?.revision ??
+      '';
     if (outcome.phase === 'Succeeded') {
       this.recorder.normal(app, 'OperationCompleted', `Sync operation to ${revision} succeeded`);
     } else {
@@ -468,36 +481,40 @@ export class ArgoController {
   ): Promise<{
     phase: Exclude<OperationPhase, 'Running'>;
     message: string;
-    syncResult?: { resources: unknown[]; revision: string; source: Record<string, unknown> };
+    syncResult?: { resources: unknown[] } & Record<string, unknown>;
   }> {
-    let source: AppSource;
-    let sha: string;
+    // The operation's own sources (a rollback) override the spec's for this sync.
+    const overrides = operation.sync?.sources ?? operation.sync?.source;
+    const spec = operation.sync?.sources
+      ? { sources: operation.sync.sources }
+      : operation.sync?.source
+        ? { source: operation.sync.source }
+        : app.spec;
+    let target: Target;
     try {
-      source = sourceOf(operation.sync?.source ?? app.spec?.source);
-      const revision =
-        typeof operation.sync?.revision === 'string' && operation.sync.revision
-          ? operation.sync.revision
-          : source.targetRevision;
-      sha = await this.resolveRevision(source, revision);
+      target = await this.resolveTarget(spec, operation.sync?.revisions ?? operation.sync?.revision);
     } catch (error) {
       return { phase: 'Error', message: `ComparisonError: ${errorMessage(error)}` };
     }
-    const sourceRecord = structuredClone(operation.sync?.source ?? app.spec?.source ?? {});
+    const revisions = revisionFields(
+      target,
+      overrides ?? (target.multi ? app.spec?.sources : app.spec?.source),
+    );
     try {
-      const comparison = await this.compareAt(app, source, sha);
+      const comparison = await this.compareAt(app, target);
       if (this.stopped) return { phase: 'Error', message: 'controller stopped' };
       const prune = operation.sync?.prune === true;
       const outcome = runSync(this.store, comparison, prune);
       return {
         phase: outcome.phase,
         message: outcome.message,
-        syncResult: { resources: outcome.resources, revision: sha, source: sourceRecord },
+        syncResult: { resources: outcome.resources, ...revisions },
       };
     } catch (error) {
       return {
         phase: 'Error',
         message: `ComparisonError: ${errorMessage(error)}`,
-        syncResult: { resources: [], revision: sha, source: sourceRecord },
+        syncResult: { resources: [], ...revisions },
       };
     }
   }

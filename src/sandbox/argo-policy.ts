@@ -15,26 +15,40 @@ export interface ApplicationCondition {
   lastTransitionTime: string;
 }
 
-/** spec.source (or an operation's source override), validated: InvalidSpecError otherwise. */
-export function sourceOf(value: unknown): AppSource {
-  const source = (value ?? {}) as Record<string, unknown>;
-  if (typeof source['repoURL'] !== 'string' || source['repoURL'] === '') {
-    throw new Error('spec.source.repoURL is required');
-  }
-  return {
-    repoURL: source['repoURL'],
-    path: typeof source['path'] === 'string' ? source['path'] : '',
-    targetRevision:
-      typeof source['targetRevision'] === 'string' && source['targetRevision']
-        ? source['targetRevision']
-        : 'HEAD',
-  };
-}
-
 /** Sources equal ignoring targetRevision (alreadyAttemptedSync compares the resolved SHA instead). */
 function sameSource(a: unknown, b: AppSource): boolean {
   const source = (a ?? {}) as Record<string, unknown>;
   return source['repoURL'] === b.repoURL && (source['path'] ?? '') === b.path;
+}
+
+/** What a refresh compared against: the resolved commit of each source (one unless multi-source). */
+export interface Target {
+  sources: AppSource[];
+  revisions: string[];
+  multi: boolean;
+}
+
+/** Whether a sync result is for this target (same revisions and sources). */
+function attemptedAt(syncResult: any, target: Target): boolean {
+  if (!target.multi) {
+    return syncResult?.revision === target.revisions[0] && sameSource(syncResult.source, target.sources[0]!);
+  }
+  const revisions: unknown = syncResult?.revisions;
+  const sources: unknown = syncResult?.sources;
+  return (
+    Array.isArray(revisions) &&
+    revisions.join(',') === target.revisions.join(',') &&
+    Array.isArray(sources) &&
+    sources.length === target.sources.length &&
+    target.sources.every((source, i) => sameSource(sources[i], source))
+  );
+}
+
+/** The operation's (and history's) revision fields: `revision` + `source`, or `revisions` + `sources`. */
+export function revisionFields(target: Target, specSources: unknown): Record<string, unknown> {
+  return target.multi
+    ? { revisions: [...target.revisions], sources: structuredClone(specSources ?? []) }
+    : { revision: target.revisions[0], source: structuredClone(specSources ?? {}) };
 }
 
 /** Retry backoff of an operation: duration * factor^(attempt-1), capped at maxDuration. */
@@ -54,8 +68,7 @@ export function retryDelayMs(retry: any, attempt: number): number {
 export function autoSyncDecision(
   app: KubeObject,
   comparison: Comparison,
-  sha: string,
-  source: AppSource,
+  target: Target,
   selfHealTimeoutMs: number,
 ): { operation?: Record<string, unknown>; condition?: ApplicationCondition; selfHealInMs?: number } {
   const policy = app.spec?.syncPolicy ?? {};
@@ -67,8 +80,8 @@ export function autoSyncDecision(
   const outOfSync = comparison.resources.filter((r) => r.status !== 'Synced');
   // "Skipping auto-sync: need to prune extra resources only but automated prune is disabled"
   if (automated.prune !== true && outOfSync.every((r) => r.requiresPruning)) return {};
-  const attempted =
-    state?.syncResult?.revision === sha && sameSource(state.syncResult.source, source) ? state : undefined;
+  const attempted = attemptedAt(state?.syncResult, target) ? state : undefined;
+  const sha = target.revisions.join(',');
   if (attempted) {
     if (attempted.phase !== 'Succeeded') {
       return {
@@ -90,7 +103,10 @@ export function autoSyncDecision(
     operation: {
       initiatedBy: { automated: true },
       ...(policy.retry ? { retry: structuredClone(policy.retry) } : {}),
-      sync: { revision: sha, prune: automated.prune === true },
+      sync: {
+        ...(target.multi ? { revisions: [...target.revisions] } : { revision: sha }),
+        prune: automated.prune === true,
+      },
     },
   };
 }
@@ -100,8 +116,8 @@ export function appendHistory(
   app: KubeObject,
   history: unknown,
   entry: {
-    revision: string;
-    source: Record<string, unknown>;
+    /** `revision` + `source`, or (multi-source) `revisions` + `sources`. */
+    revisions: Record<string, unknown>;
     deployStartedAt: string;
     deployedAt: string;
     initiatedBy: Record<string, unknown>;
@@ -114,8 +130,7 @@ export function appendHistory(
     deployedAt: entry.deployedAt,
     id: lastId + 1,
     initiatedBy: entry.initiatedBy,
-    revision: entry.revision,
-    source: entry.source,
+    ...entry.revisions,
   });
   const limit =
     typeof app.spec?.revisionHistoryLimit === 'number'

@@ -191,6 +191,17 @@ export const RESOURCES: readonly ResourceType[] = [
     subresources: ['status'],
     categories: ['argoproj'],
   }),
+  resource({
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    kind: 'ApplicationSet',
+    plural: 'applicationsets',
+    singular: 'applicationset',
+    namespaced: true,
+    shortNames: ['appset', 'appsets'],
+    subresources: ['status'],
+    categories: ['argoproj'],
+  }),
   // Leader election (client-go's resourcelock.LeaseLock; Rewind's detector).
   resource({
     group: 'coordination.k8s.io',
@@ -259,4 +270,5 @@ export const GIT_REPOSITORY = mustResource('source.toolkit.fluxcd.io/v1', 'GitRe
 export const KUSTOMIZATION = mustResource('kustomize.toolkit.fluxcd.io/v1', 'Kustomization');
 export const HELM_RELEASE = mustResource('helm.toolkit.fluxcd.io/v2', 'HelmRelease');
 export const APPLICATION = mustResource('argoproj.io/v1alpha1', 'Application');
+export const APPLICATION_SET = mustResource('argoproj.io/v1alpha1', 'ApplicationSet');
 export const LEASE = mustResource('coordination.k8s.io/v1', 'Lease');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AccessOptions, ADMIN_TOKEN } from './access-control.ts';
 import { ApiServer } from './api-server.ts';
+import { ApplicationSetController } from './argo-applicationset.ts';
 import { ArgoController } from './argo-controller.ts';
 import { applyObjectDefaults } from './defaults.ts';
 import { DeploymentController } from './deployment-controller.ts';
@@ -37,6 +38,8 @@ export interface SandboxOptions {
   argoReconcileTimeoutMs?: number;
   /** Argo's self-heal timeout: the wait after a sync before a self-heal; default 5 s. */
   argoSelfHealTimeoutMs?: number;
+  /** A Helm 3 binary for Argo CD sources that are charts; without one, they fail to render. */
+  helm?: string;
   /**
    * Authorization mode and audit log of the API server; default: no checks, no log. With RBAC it
    * serves https (self-signed; kubeconfigs skip verification).
@@ -117,12 +120,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           ...(options.argoSelfHealTimeoutMs === undefined
             ? {}
             : { selfHealTimeoutMs: options.argoSelfHealTimeoutMs }),
+          ...(options.helm === undefined ? {} : { helm: options.helm }),
         });
+  const appSets =
+    options.argo === false
+      ? undefined
+      : new ApplicationSetController(store, { cacheDir: path.join(scratch, 'argocd-applicationset') });
   const url = await api.listen();
   if (options.controllers !== false) {
     workloads.start();
     flux.start();
     argo?.start();
+    appSets?.start();
   }
   const kubeconfigPath = options.kubeconfig ?? path.join(scratch, 'kubeconfig');
   await writeFile(kubeconfigPath, kubeconfigYaml(url), { mode: 0o600 });
@@ -137,6 +146,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       stopped = true;
       workloads.stop();
       await flux.stop();
+      await appSets?.stop();
       await argo?.stop();
       await api.close();
       await rm(scratch, { recursive: true, force: true });

@@ -161,9 +161,20 @@ export function createSlackCommandEndpoint(options: SlackCommandOptions): SlackC
       );
     }
 
+    // Per-app lists apply to every command that acts on an app: for `cancel`, its incident's app.
+    let app;
+    try {
+      app = await options.executor.targetApp(command);
+    } catch (error) {
+      log.error({ err: redact(String(error)) }, 'slack command target could not be read');
+      return ephemeral(
+        res,
+        'Rewind could not look up what this command acts on; nothing was done. Try again later.',
+      );
+    }
     let authorization;
     try {
-      authorization = await authorizeSlack(options.config, command, body.user_id, options.groupsOf);
+      authorization = await authorizeSlack(options.config, command, app, body.user_id, options.groupsOf);
     } catch (error) {
       log.error({ err: redact(String(error)) }, 'slack user groups could not be read');
       return ephemeral(

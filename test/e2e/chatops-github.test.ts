@@ -1,6 +1,7 @@
 // ChatOps on GitHub, end to end: people comment `/rollback` on an issue of the sandbox forge with
 // their own tokens; the whole bot (real Redis, sandbox cluster, signed webhooks) reacts, authorizes
-// by repository role, rolls back through one pull request and reports, and never acts twice.
+// by repository role, rolls back through one pull request and reports, and never acts twice; a
+// `/rollback` that GitHub shows as code or hides is not a command.
 import { randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { Octokit } from '@octokit/rest';
@@ -51,17 +52,22 @@ describe('ChatOps: /rollback in GitHub comments', () => {
     commentsOn(issue).filter((c) => c.body.includes(`rewind:chatops reply=${id} `));
   const resultOf = (id: number) =>
     commentsOn(issue).filter((c) => c.body.includes(`rewind:chatops result=${id} `));
+  const commentAs = async (as: Octokit, body: string) =>
+    (await as.rest.issues.createComment({ ...repo, issue_number: issue, body })).data;
+  /** Once the forge's webhooks are delivered and a little time has passed: no reaction, no reply. */
+  const expectIgnored = async (commentId: number) => {
+    await loop.forge!.webhooksIdle();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(replyTo(commentId)).toHaveLength(0);
+    expect(loop.forge!.state.reactions.filter((r) => r.commentId === commentId)).toHaveLength(0);
+  };
   const branches = async () =>
     (await loop.fleet.work.raw(['ls-remote', '--heads', 'origin'])).split('\n').filter(Boolean).length;
 
   it('refuses a read user with a reply that says why, and changes nothing (no branch, no PR, no push)', async () => {
     const head = await loop.fleet.work.raw(['ls-remote', 'origin', 'refs/heads/main']);
     const before = await branches();
-    const { data: comment } = await asReader.rest.issues.createComment({
-      ...repo,
-      issue_number: issue,
-      body: '/rollback flux-system/podinfo',
-    });
+    const comment = await commentAs(asReader, '/rollback flux-system/podinfo');
     await until(() => replyTo(comment.id).length === 1, 'the refusal reply', 30_000);
     const reply = replyTo(comment.id)[0]!;
     expect(reply.user).toBe('rewind[bot]');
@@ -77,12 +83,22 @@ describe('ChatOps: /rollback in GitHub comments', () => {
     expect(await loop.runtime.incidents.list(50)).toHaveLength(0);
   });
 
+  it('runs nothing for /rollback that GitHub shows as code or hides (indented code, an HTML comment)', async () => {
+    const comment = await commentAs(
+      asWriter,
+      'For reference only, this is how it would go:\n\n    /rollback flux-system/podinfo\n\n<!--\n/rollback flux-system/podinfo\n-->\n\n... do not run it yet',
+    );
+    await expectIgnored(comment.id);
+    expect(loop.forge!.state.pulls).toHaveLength(0);
+    expect(await loop.runtime.incidents.list(50)).toHaveLength(0);
+    // The next case's visible `/rollback` from the same person runs.
+  });
+
   it('rolls back for a write user: one PR merged, a reply with the incident, the outcome Converged; a redelivery does nothing twice', async () => {
-    const { data: comment } = await asWriter.rest.issues.createComment({
-      ...repo,
-      issue_number: issue,
-      body: 'Latency doubled since the bump.\n\n/rollback flux-system/podinfo -- @everyone latency <b>doubled</b>\n',
-    });
+    const comment = await commentAs(
+      asWriter,
+      'Latency doubled since the bump.\n\n/rollback flux-system/podinfo -- @everyone latency <b>doubled</b>\n',
+    );
     await until(() => replyTo(comment.id).length === 1, 'the reply', 30_000);
     const reply = replyTo(comment.id)[0]!.body;
     const incidentId = /incident `(inc-[a-z0-9.-]+)`/.exec(reply)?.[1];
@@ -149,14 +165,7 @@ describe('ChatOps: /rollback in GitHub comments', () => {
   });
 
   it('ignores comments of bots (Rewind itself included)', async () => {
-    const { data: comment } = await asBot.rest.issues.createComment({
-      ...repo,
-      issue_number: issue,
-      body: '/rollback flux-system/podinfo',
-    });
-    await loop.forge!.webhooksIdle();
-    await new Promise((r) => setTimeout(r, 2000));
-    expect(replyTo(comment.id)).toHaveLength(0);
-    expect(loop.forge!.state.reactions.filter((r) => r.commentId === comment.id)).toHaveLength(0);
+    const comment = await commentAs(asBot, '/rollback flux-system/podinfo');
+    await expectIgnored(comment.id);
   });
 });

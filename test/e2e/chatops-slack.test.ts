@@ -125,6 +125,9 @@ describe('/rollback from Slack, end to end', () => {
     const message = await fleet.work.raw(['log', '-1', '--format=%B', reverts[0]!]);
     expect(message).toContain('6.5.2 breaks checkout');
     expect(message).toMatch(/Slack #ops/);
+    // Who asked is the verified user id, not the name the user chose for themselves.
+    expect(message).toContain(`Requested by slack:${ALLOWED} (${ALLOWED.toLowerCase()}) on Slack`);
+    expect(incident!.details.requestedBy).toMatch(new RegExp(`^slack:${ALLOWED} `));
     const replies = receiver.received.map((r) => JSON.parse(r.body) as { text: string });
     expect(replies).toHaveLength(1);
     expect(replies[0]!.text).toContain(incident!.id);

@@ -10,6 +10,8 @@ import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import type { KubeObject } from '../../src/sandbox/store.ts';
 
 const run = promisify(execFile);
 export const HELM_VERSION = 'v3.17.2';
@@ -65,18 +67,44 @@ export async function helmBinary(): Promise<string> {
   return cached;
 }
 
-/** `helm template` of a chart; resolves to the rendered manifest. */
+/** Runs Helm; resolves to its stdout, rejects on a non-zero exit with its stderr and stdout (where
+ * `helm lint` reports) in the message. */
+export async function helm(args: string[]): Promise<string> {
+  const binary = await helmBinary();
+  try {
+    const { stdout } = await run(binary, args, {
+      timeout: 60_000,
+      env: { ...process.env, HELM_CACHE_HOME: CACHE },
+    });
+    return stdout;
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`helm ${args.join(' ')} failed:\n${stderr}${stdout}`, { cause: error });
+  }
+}
+
+/** `helm template` of a chart; resolves to the rendered manifest. `setJson`: `key=<JSON>` pairs. */
 export async function helmTemplate(
   chart: string,
   release: string,
   namespace: string,
   set: string[] = [],
+  setJson: string[] = [],
 ): Promise<string> {
-  const helm = await helmBinary();
-  const args = ['template', release, chart, '--namespace', namespace, ...set.flatMap((s) => ['--set', s])];
-  const { stdout } = await run(helm, args, {
-    timeout: 60_000,
-    env: { ...process.env, HELM_CACHE_HOME: CACHE },
-  });
-  return stdout;
+  return helm([
+    'template',
+    release,
+    chart,
+    '--namespace',
+    namespace,
+    ...set.flatMap((s) => ['--set', s]),
+    ...setJson.flatMap((s) => ['--set-json', s]),
+  ]);
+}
+
+/** The objects of a rendered manifest. */
+export function manifestObjects(text: string): KubeObject[] {
+  return parseAllDocuments(text)
+    .map((doc) => doc.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => o !== null);
 }

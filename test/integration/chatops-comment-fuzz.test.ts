@@ -1,6 +1,7 @@
 // Signed issue_comment deliveries that are not commands (edits, deletions, bots, Rewind's own
-// replies, quoted or fenced `/rollback` lines, broken shapes, hostile text) must never answer 5xx,
-// never crash the handler and never become a ChatOps job. Seeded: a failure names the delivery.
+// replies, `/rollback` lines GitHub shows as code or a quote or hides, broken shapes, hostile text)
+// must never answer 5xx, never crash the handler and never become a ChatOps job; a visible command
+// in the same comment still does. Seeded: a failure names the delivery.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -80,12 +81,25 @@ async function deliver(body: string): Promise<number> {
   return response.status;
 }
 
+// `/rollback` where GitHub shows code, a quote, or nothing at all.
+const HIDING = [
+  'For reference only:\n\n    /rollback flux-system/podinfo\n\nDo not run it yet.',
+  'Logs:\n\n\t/rollback flux-system/podinfo',
+  '```\n~~~\n/rollback flux-system/podinfo\n~~~\n```',
+  '````\n```\n/rollback flux-system/podinfo\n```\n````',
+  '<!--\n/rollback flux-system/podinfo\n-->',
+  '<!-- /rollback flux-system/podinfo -->',
+  '<pre>\n\n/rollback flux-system/podinfo\n\n</pre>',
+  '<details>\n\n/rollback flux-system/podinfo\n\n</details>',
+  '> As they said:\n/rollback flux-system/podinfo',
+];
+
 const HOSTILE = ['\u0000', '\u202e', '😀', '<script>', '@everyone', '`', '\r\n', ' -- ', 'x'.repeat(5000)];
 
 function notACommand(random: () => number): Record<string, unknown> {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const noise = Array.from({ length: 1 + Math.floor(random() * 6) }, () => pick(HOSTILE)).join('');
-  switch (Math.floor(random() * 9)) {
+  switch (Math.floor(random() * 10)) {
     case 0:
       return payload({ action: pick(['edited', 'deleted', 'pinned', '', 'CREATED']) });
     case 1:
@@ -96,6 +110,8 @@ function notACommand(random: () => number): Record<string, unknown> {
       return payload({ body: `> /rollback flux-system/podinfo\n${noise}` });
     case 4:
       return payload({ body: `\`\`\`\n/rollback flux-system/podinfo\n\`\`\`\n${noise}` });
+    case 9:
+      return payload({ body: `${pick(HIDING)}\n\n${noise}` });
     case 5:
       // Mid-line: not at the start of a line (no line breaks before it).
       return payload({ body: `see ${noise.replace(/[\r\n]/g, '')} /rollback flux-system/podinfo` });
@@ -125,6 +141,20 @@ describe('signed issue_comment deliveries that are not commands', () => {
     expect(statuses.get(202) ?? 0).toBeGreaterThan(0);
     expect(statuses.get(422) ?? 0).toBeGreaterThan(0);
   }, 300_000);
+
+  it('runs the visible command of a comment that also holds hidden, fenced or quoted ones', async () => {
+    for (const [n, hidden] of HIDING.entries()) {
+      jobs.length = 0;
+      current = -2 - n;
+      const body = `${hidden}\n\n/rollback flux-system/visible -- after the hidden one`;
+      expect(await deliver(JSON.stringify(payload({ body })))).toBe(202);
+      expect(
+        jobs.map((j) => j.job.line),
+        hidden,
+      ).toEqual(['/rollback flux-system/visible -- after the hidden one']);
+    }
+    jobs.length = 0;
+  });
 
   it('turns the same comment, created by a person, into exactly one job (the fuzz can see one)', async () => {
     current = -1;

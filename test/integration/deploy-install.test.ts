@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/index.ts';
 import {
   CLUSTER_ROLE,
@@ -22,15 +22,20 @@ import {
 import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
 import type { KubeObject } from '../../src/sandbox/store.ts';
 import { granted, rulesOf } from '../helpers/rbac.ts';
-import { helmTemplate } from '../helpers/helm.ts';
+import { helmTemplate, manifestObjects as docs } from '../helpers/helm.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEPLOY = path.join(ROOT, 'deploy');
 const CHART = path.join(DEPLOY, 'chart', 'rewind');
 const NS = 'rewind-system';
-/** Labels Helm conventionally adds, which a kustomize base does not have. */
-const HELM_ONLY_LABELS = ['app.kubernetes.io/managed-by', 'helm.sh/chart'];
+/** Labels Helm conventionally adds, which a kustomize base does not have (instance is in selectors too). */
+const HELM_ONLY_LABELS = [
+  'app.kubernetes.io/managed-by',
+  'helm.sh/chart',
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/version',
+];
 
 let scratch: string;
 
@@ -65,16 +70,20 @@ function kubectl(sandbox: Sandbox, args: string[], input?: string): Promise<stri
   });
 }
 
-function docs(text: string): KubeObject[] {
-  return parseAllDocuments(text)
-    .map((doc) => doc.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => o !== null);
+/** Drops Helm's own labels wherever they are: metadata, selectors, Pod templates. */
+function withoutHelmLabels(value: unknown): void {
+  if (Array.isArray(value)) value.forEach(withoutHelmLabels);
+  else if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    for (const label of HELM_ONLY_LABELS) delete record[label];
+    Object.values(record).forEach(withoutHelmLabels);
+  }
 }
 
 /** An object as a comparison sees it: Helm's own labels dropped, rewind.yaml parsed. */
 function normalised(object: KubeObject): KubeObject {
   const copy = structuredClone(object);
-  for (const label of HELM_ONLY_LABELS) delete copy.metadata.labels?.[label];
+  withoutHelmLabels(copy);
   const config = (copy['data'] as Record<string, string> | undefined)?.['rewind.yaml'];
   if (config !== undefined) copy['data'] = { 'rewind.yaml': parse(config) };
   return copy;

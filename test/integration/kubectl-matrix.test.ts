@@ -1,6 +1,6 @@
 // The same scripted kubectl session against the sandbox with every kubectl on the machine (the Google
 // Cloud SDK ships 1.27 ... 1.33 next to its `kubectl` dispatcher), one sandbox per version, all in
-// parallel. Prints the matrix (copied into the README's sandbox section). A release that is not
+// parallel. Prints the matrix (copied into docs/sandbox.md). A release that is not
 // installed is reported as such, not failed; steps whose server side is not modelled yet are listed
 // as skipped with the reason.
 import { execFile } from 'node:child_process';

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatCommandExecutor } from '../../src/chatops/executor.ts';
-import { COMMAND_PREFIX, parseCommand } from '../../src/chatops/grammar.ts';
+import { COMMAND_PREFIX, namedApp, parseCommand } from '../../src/chatops/grammar.ts';
 import { slackSignatureOf } from '../../src/chatops/slack-signature.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { mulberry32 } from '../../src/sandbox/forge/faults.ts';
@@ -48,6 +48,7 @@ beforeAll(async () => {
     { env: { S: SECRET } },
   );
   const executor: ChatCommandExecutor = {
+    targetApp: (command) => Promise.resolve(namedApp(command)),
     execute: (command, actor) => {
       executed.push(`${actor.kind === 'slack' ? actor.userId : '?'} ${command.kind}`);
       return Promise.resolve('done');

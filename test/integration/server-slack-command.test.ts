@@ -4,10 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatActor, ChatChannel, ChatCommandExecutor } from '../../src/chatops/executor.ts';
-import type { ChatCommand } from '../../src/chatops/grammar.ts';
+import { type ChatCommand, namedApp } from '../../src/chatops/grammar.ts';
+import { ChatOpsService } from '../../src/chatops/service.ts';
+import { slackExecutor } from '../../src/chatops/slack-executor.ts';
 import { slackSignatureOf } from '../../src/chatops/slack-signature.ts';
 import { SlackUserGroups } from '../../src/chatops/slack-user-groups.ts';
-import { parseConfig } from '../../src/config/index.ts';
+import { type RewindConfig, parseConfig } from '../../src/config/index.ts';
+import { appRef } from '../../src/domain/app-ref.ts';
+import { parseCommitSha } from '../../src/domain/commit-sha.ts';
+import { newIncident } from '../../src/domain/incident.ts';
+import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
+import { systemClock } from '../../src/pipeline/ports.ts';
+import { RedisIncidentStore } from '../../src/queue/incident-store.ts';
 import { type HttpReceiver, startHttpReceiver } from '../../src/sandbox/http-receiver.ts';
 import { type SlackCommandEndpoint, createSlackCommandEndpoint } from '../../src/server/slack-command.ts';
 import { redisUrl } from '../global-setup.ts';
@@ -30,6 +38,9 @@ interface Call {
 class RecordingExecutor implements ChatCommandExecutor {
   readonly calls: Call[] = [];
   fail = false;
+  targetApp(command: ChatCommand) {
+    return Promise.resolve(namedApp(command));
+  }
   execute(command: ChatCommand, actor: ChatActor, channel: ChatChannel): Promise<string> {
     this.calls.push({ command, actor, channel });
     if (this.fail) return Promise.reject(new Error('queue down xoxb-1234567890-secret'));
@@ -44,6 +55,7 @@ let slackApi: HttpReceiver;
 let server: http.Server;
 let endpoint: SlackCommandEndpoint;
 let url: string;
+let config: RewindConfig;
 const executor = new RecordingExecutor();
 const logs: string[] = [];
 
@@ -55,7 +67,7 @@ beforeAll(async () => {
   slackApi = await startHttpReceiver({
     body: JSON.stringify({ ok: true, usergroups: [{ id: ONCALL, users: [CAROL] }] }),
   });
-  const config = parseConfig(
+  config = parseConfig(
     {
       chatops: {
         slack: {
@@ -72,19 +84,31 @@ beforeAll(async () => {
     { env: { SLACK_SIGNING_SECRET: SECRET, SLACK_BOT_TOKEN: 'xoxb-test-token-0000' } },
   );
   const groups = new SlackUserGroups({ token: 'xoxb-test-token-0000', apiUrl: `${slackApi.url}/api/` });
-  endpoint = createSlackCommandEndpoint({
+  endpoint = endpointFor(executor, (user) => groups.groupsOf(user));
+  [server, url] = await serve(endpoint);
+});
+
+/** The endpoint under test, with this file's secret, config, replay prefix and logs. */
+function endpointFor(
+  runner: ChatCommandExecutor,
+  groupsOf?: (userId: string) => Promise<readonly string[]>,
+): SlackCommandEndpoint {
+  return createSlackCommandEndpoint({
     signingSecret: SECRET,
     config: config.chatops.slack,
-    executor,
-    groupsOf: (user) => groups.groupsOf(user),
+    executor: runner,
+    ...(groupsOf ? { groupsOf } : {}),
     dedupe: { redis, prefix: PREFIX },
     log: recordingLogger(logs),
     responseTimeoutMs: 5_000,
   });
-  server = http.createServer(endpoint.handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/slack`;
-});
+}
+
+async function serve(served: SlackCommandEndpoint): Promise<[http.Server, string]> {
+  const listening = http.createServer(served.handler);
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+  return [listening, `http://127.0.0.1:${(listening.address() as AddressInfo).port}/webhooks/slack`];
+}
 
 afterEach(async () => {
   await endpoint.idle();
@@ -128,11 +152,11 @@ function commandBody(overrides: Record<string, string> = {}): string {
 
 async function post(
   body: string,
-  options: { timestamp?: number; signature?: string; secret?: string } = {},
+  options: { timestamp?: number; signature?: string; secret?: string; to?: string } = {},
 ): Promise<{ status: number; json: { text?: string; response_type?: string; error?: string } }> {
   const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
   const signature = options.signature ?? slackSignatureOf(options.secret ?? SECRET, timestamp, body);
-  const response = await fetch(url, {
+  const response = await fetch(options.to ?? url, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
@@ -331,5 +355,88 @@ describe('response_url policy', () => {
     await new Promise<void>((resolve) => strictServer.close(() => resolve()));
     expect(executor.calls).toHaveLength(0);
     expect(receiver.received.length).toBe(before);
+  });
+});
+
+describe('Slack commands run by the ChatOps service', () => {
+  const notUsed = (): never => {
+    throw new Error('cancel touches only the incidents');
+  };
+  let store: RedisIncidentStore;
+  let real: SlackCommandEndpoint;
+  let realServer: http.Server;
+  let realUrl: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    store = new RedisIncidentStore(redis, `${PREFIX}incidents:`);
+    const service = new ChatOpsService({
+      config,
+      cluster: { get: notUsed, list: notUsed, annotate: notUsed, create: notUsed } as never,
+      git: { commitsWithPrefix: notUsed, parentOf: notUsed, latestChangeOf: notUsed, validateRange: notUsed },
+      incidents: store,
+      requests: { incidentFor: notUsed, claimIncident: notUsed },
+      enqueueRollback: notUsed,
+      clock: systemClock,
+      log: recordingLogger(logs),
+    });
+    real = endpointFor(slackExecutor(service, config.chatops));
+    [realServer, realUrl] = await serve(real);
+  });
+
+  afterAll(async () => {
+    await real.idle();
+    await new Promise<void>((resolve) => realServer.close(() => resolve()));
+  });
+
+  /** An incident of `app` at Detected, stored in Redis. */
+  async function detected(app: string): Promise<IncidentRecord> {
+    const incident = newIncident({
+      app: appRef('flux-kustomization', 'flux-system', app),
+      badRevision: parseCommitSha((++n).toString(16).padStart(40, 'b')),
+      reason: 'HealthCheckFailed',
+      message: 'failing',
+      at: new Date(),
+    });
+    const outcome = await store.create({
+      ...incident,
+      details: { trigger: 'engine', dryRun: false },
+      updatedAt: new Date().toISOString(),
+    });
+    if (outcome.kind !== 'saved') throw new Error('expected a new incident');
+    return outcome.record;
+  }
+
+  it("authorizes cancel by the incident's app: its own allow-list, not the global one", async () => {
+    const incident = await detected('payments');
+    const alice = await post(commandBody({ text: `cancel ${incident.id}` }), { to: realUrl });
+    expect(alice.json.text).toContain('not allowed to run this command for app flux-system/payments');
+    await real.idle();
+    expect((await store.get(incident.id))!.conditions.at(-1)!.type).toBe('Detected');
+
+    const before = receiver.received.length;
+    const bob = await post(commandBody({ user_id: BOB, user_name: 'bob', text: `cancel ${incident.id}` }), {
+      to: realUrl,
+    });
+    expect(bob.json.text).not.toContain('not allowed');
+    await real.idle();
+    expect((await store.get(incident.id))!.conditions.at(-1)).toMatchObject({
+      type: 'Ignored',
+      reason: 'Cancelled',
+    });
+    expect(receiver.received.length).toBe(before + 1);
+  });
+
+  it('records the verified Slack user id as who acted, never only the self-chosen user name', async () => {
+    const incident = await detected('podinfo');
+    // Alice renames herself after someone else: the record still names her user id.
+    await post(commandBody({ user_name: 'bob', text: `cancel ${incident.id}` }), { to: realUrl });
+    await real.idle();
+    const record = (await store.get(incident.id))!;
+    expect(record.details.cancelledBy).toMatch(new RegExp(`^slack:${ALICE} \\(bob\\) \\(Slack #ops\\)`));
+    expect(record.conditions.at(-1)!.message).toContain(`slack:${ALICE}`);
+    expect(JSON.parse(receiver.received.at(-1)!.body)).toMatchObject({
+      text: expect.stringContaining(`Cancelled by slack:${ALICE} (bob)`),
+    });
   });
 });

@@ -90,8 +90,20 @@ export async function contain(
   }
   if (!ctx.acting) return { kind: 'contained', templates, changedValues, restoredValues, changes };
 
-  const holding =
+  const wantsHold =
     (policy.fastPath || policy.suspendWhilePending) && rec.record.details.revert?.sha === undefined;
+  // A hold something else undoes at once (an Argo CD ApplicationSet rewriting the Application) is
+  // not placed, nor the native rollback it protects: the revert in Git is then the rollback.
+  const refusal =
+    wantsHold && !rec.record.details.hold ? await engine.holdRefusal?.(deps.cluster, object) : undefined;
+  if (refusal && rec.record.details.holdSkipped !== refusal) {
+    await rec.details({
+      holdSkipped: refusal,
+      warnings: [...(rec.record.details.warnings ?? []), refusal],
+    });
+    ctx.log.info({ reason: refusal }, 'did not hold the app');
+  }
+  const holding = wantsHold && !refusal;
   // The hold is planned from the object before it is held, and kept durably first, so a retry
   // after a crash restores what the app had, not the held state.
   const hold = holding ? (rec.record.details.hold ?? durable?.hold ?? engine.planHold(object)) : undefined;

@@ -53,8 +53,15 @@ export async function resolveApp(
       ),
     );
   }
-  const source = await engine.source(deps.cluster, object);
-  if (source.kind !== 'git') return done(rec.stop('NeedsHuman', source.reason, source.message));
+  const found = await engine.source(deps.cluster, object);
+  if (found.kind !== 'git') return done(rec.stop('NeedsHuman', found.reason, found.message));
+  const untrustedHead = found.followsDefaultBranch ? deps.trustSource?.(found.url) : undefined;
+  if (untrustedHead) return done(rec.stop('NeedsHuman', 'UntrustedSource', untrustedHead));
+  // A source that follows HEAD deploys the remote's default branch: the revert goes there.
+  const source =
+    found.followsDefaultBranch && deps.git.defaultBranch
+      ? { ...found, branch: await deps.git.defaultBranch(found.url) }
+      : found;
   // A branch git would refuse is refused here, by name, before any git call (the job boundary ends
   // the incident NeedsHuman with this message).
   assertValidBranchName(source.branch);
