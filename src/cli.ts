@@ -97,6 +97,12 @@ program
     [],
   )
   .option(
+    '--probe-fail-image <glob>',
+    'readiness probes of containers with a matching image fail: their Pods run but never become Ready; repeatable',
+    collect,
+    [],
+  )
+  .option(
     '--crash-backoff-base <duration>',
     "the crash-loop back-off's first wait, doubling up to 30 times it (the kubelet's: 10s)",
     duration,
@@ -142,6 +148,7 @@ program
       podReadyMs: number;
       unreadyImage: string[];
       crashImage: string[];
+      probeFailImage: string[];
       crashBackoffBase: number;
       argoReconcileTimeout: number;
       argoSelfHealTimeout: number;
@@ -160,6 +167,7 @@ program
         podReadyMs: options.podReadyMs,
         unreadyImages: options.unreadyImage,
         crashImages: options.crashImage,
+        probeFailImages: options.probeFailImage,
         crashBackoffBaseMs: options.crashBackoffBase,
         argoReconcileTimeoutMs: options.argoReconcileTimeout,
         argoSelfHealTimeoutMs: options.argoSelfHealTimeout,

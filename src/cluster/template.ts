@@ -250,3 +250,55 @@ export function templateDiff(good: PodTemplate | undefined, bad: PodTemplate | u
   diff.changedValues = [...new Set(diff.changedValues.filter((v) => v.trim() !== ''))];
   return diff;
 }
+
+/**
+ * How well a pod template from Git describes a template read from the cluster: undefined when some
+ * value set in Git differs in the cluster, else the number of values set in Git (all of them equal).
+ * The cluster's template may hold more than Git's: the API server's defaults (imagePullPolicy, a
+ * port's protocol, dnsPolicy...), labels a build adds (kustomize commonLabels) and pod-template-hash.
+ * Lists of named items (containers, env, ports with names) are matched by name, other lists item by
+ * item with the same length; scalars compare as text (`cpu: 1` in YAML is "1" in the API).
+ */
+export function templateCoverage(
+  cluster: PodTemplate | undefined,
+  git: PodTemplate | undefined,
+): number | undefined {
+  return coverage(normalizeTemplate(cluster), normalizeTemplate(git));
+}
+
+function coverage(cluster: Json | undefined, git: Json | undefined): number | undefined {
+  if (git === undefined) return 0;
+  if (Array.isArray(git)) {
+    if (!Array.isArray(cluster)) return undefined;
+    const named = git.every((item) => isRecord(item) && typeof item['name'] === 'string');
+    if (!named && git.length !== cluster.length) return undefined;
+    let total = 0;
+    for (const [i, item] of git.entries()) {
+      const counterpart = named
+        ? cluster.find((c) => isRecord(c) && c['name'] === (item as { [key: string]: Json })['name'])
+        : cluster[i];
+      const score = coverage(counterpart, item);
+      if (score === undefined) return undefined;
+      total += score;
+    }
+    return total;
+  }
+  if (isRecord(git)) {
+    const keys = Object.keys(git);
+    if (keys.length === 0) return 0;
+    if (!isRecord(cluster)) return undefined;
+    let total = 0;
+    for (const key of keys) {
+      const score = coverage(cluster[key], git[key]);
+      if (score === undefined) return undefined;
+      total += score;
+    }
+    return total;
+  }
+  return cluster !== undefined &&
+    !isRecord(cluster) &&
+    !Array.isArray(cluster) &&
+    String(cluster) === String(git)
+    ? 1
+    : undefined;
+}

@@ -1,6 +1,6 @@
 // Output of `rewind history`: a kubectl-style table per Deployment, or one JSON array of rows with
 // the same columns (stable keys, null where a value is unknown) for scripts.
-import type { DeploymentHistory, JoinedRevision } from './rollout-git-history.ts';
+import type { DeploymentHistory, JoinedRevision, JoinRule } from './rollout-git-history.ts';
 
 export interface HistoryRow {
   readonly deployment: string;
@@ -22,8 +22,11 @@ export interface HistoryRow {
   readonly committedAt: string | null;
   /** The `Rewind-Incident:` trailer of a revert Rewind pushed. */
   readonly rewindIncident: string | null;
-  /** `tag` when only the image tag occurs in Git (a weaker join than the full image reference). */
-  readonly joinedBy: 'image' | 'tag' | null;
+  /**
+   * The rule that named the commit, most certain first: `template` (Git's pod template is the
+   * ReplicaSet's), `image` (the commit brought its images), `tag` (only the tags occur in Git).
+   */
+  readonly joinedBy: JoinRule | null;
 }
 
 export function historyRows(histories: readonly DeploymentHistory[]): HistoryRow[] {

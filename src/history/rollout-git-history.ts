@@ -1,5 +1,6 @@
 // `rewind history <app>`: a Deployment's ReplicaSet history (what `kubectl rollout history` lists)
-// joined with the Git commits that produced each pod template. The join is pure
+// joined with the Git commits that produced each pod template, judged by the whole pod template
+// where Git has the Deployment as plain YAML, else by container images. The join is pure
 // (`joinRolloutWithCommits`); reading the cluster and the repository goes through ports
 // (`loadHistory`), and `runHistory` returns the text the CLI prints.
 import type { KubeObjectJson } from '../cluster/informer.ts';
@@ -11,14 +12,15 @@ import {
   rolloutHistory,
   type RolloutHistoryEntry,
 } from '../cluster/rollout-history.ts';
-import { imageTag } from '../cluster/template.ts';
+import { parseAllDocuments } from 'yaml';
+import { imageTag, normalizeTemplate, type PodTemplate, templateCoverage } from '../cluster/template.ts';
 import { appLabel, parseAppRef } from '../domain/app-ref.ts';
 import { type CommitSha, isCommitSha } from '../domain/commit-sha.ts';
 import { InvalidInputError, NotFoundError, redact } from '../domain/errors.ts';
 import type { Engine } from '../engines/engine.ts';
 import { engineFor, unknownAppError } from '../engines/registry.ts';
 import { INCIDENT_TRAILER } from '../git/culprit.ts';
-import { pathClosure } from '../git/path-closure.ts';
+import { isCovered, pathClosure } from '../git/path-closure.ts';
 import { type GitRepo, pathspecs } from '../git/repo.ts';
 import type { ClusterPort } from '../pipeline/ports.ts';
 import { formatHistoryJson, formatHistoryTable } from './format.ts';
@@ -51,26 +53,51 @@ export interface ImageTrail {
   readonly changes: readonly PresenceChange[];
 }
 
+/** A commit where a Deployment's pod template, as written in Git, changed; and the template from then on. */
+export interface TemplateChange {
+  readonly sha: CommitSha;
+  readonly template: PodTemplate;
+}
+
 export interface AppSourceHistory {
   /** First-parent commits touching the closure, newest first, starting at the revision Flux applied. */
   readonly commits: readonly SourceCommit[];
   /** Per container image (as the ReplicaSet names it). Images never found in Git have no trail. */
   readonly trails: ReadonlyMap<string, ImageTrail>;
+  /**
+   * Per Deployment (`namespace/name`), oldest first: where its pod template changed in Git. Absent
+   * for a Deployment that Git has in no form this can read (a Helm chart, a kustomize patch).
+   */
+  readonly templates?: ReadonlyMap<string, readonly TemplateChange[]>;
 }
+
+/**
+ * Which rule joined a revision to its commit, most certain first: `template` (the commit's pod
+ * template, values as written in Git, is the ReplicaSet's), `image` (the commit brought the
+ * template's images), `tag` (only their tags occur in Git).
+ */
+export type JoinRule = 'template' | 'image' | 'tag';
 
 export interface JoinedRevision {
   readonly entry: RolloutHistoryEntry;
   /** The ReplicaSet serving the Deployment's current template. */
   readonly active: boolean;
   readonly commit?: SourceCommit;
-  readonly joinedBy?: 'image' | 'tag';
+  readonly joinedBy?: JoinRule;
 }
 
 /**
  * Joins each ReplicaSet (oldest revision first, as `rolloutHistory` returns them) with the commit
- * that produced its template, judged by its container images.
+ * that produced its template.
  *
- * The rule: a template's candidate commits are those where one of its images appeared in the
+ * The template rule, when Git has the Deployment (`templates`): a ReplicaSet's candidate commits
+ * are those where the Deployment's pod template in Git changed to one that describes the
+ * ReplicaSet's (every value written in Git equal in the cluster; the cluster adds defaults and the
+ * pod-template-hash). Where several templates in Git describe it, those with the most values win
+ * (Git's `a` and `a + env X` both describe a ReplicaSet that has X; the second is its commit). A
+ * change that keeps the images (an env var, a theme, a probe) is told apart this way.
+ * The image rule, for a ReplicaSet that no template in Git describes (kustomize `images:`, a patch,
+ * a change made with kubectl): a template's candidate commits are those where one of its images appeared in the
  * app's paths (absent before, present after, along the first-parent history) while all its other
  * images were present too. Walking the revisions newest first, each takes the newest candidate
  *  - no newer than the commit chosen for the next revision (strictly older, unless both templates
@@ -89,18 +116,29 @@ export function joinRolloutWithCommits(
   entries: readonly RolloutHistoryEntry[],
   source: AppSourceHistory,
   activeUid?: string,
+  /** `namespace/name` of the Deployment, to find its templates in `source`. */
+  deployment?: string,
 ): JoinedRevision[] {
   const chronological = [...source.commits].reverse();
   const positionOf = new Map(chronological.map((commit, index) => [commit.sha, index]));
   const joined = new Map<RolloutHistoryEntry, JoinedRevision>();
+  const templates = deployment === undefined ? undefined : source.templates?.get(deployment);
 
   let ceiling = chronological.length - 1;
-  let ceilingImages: string | undefined;
+  /** What the newer revision was joined by: its images, or `template` for the template rule. */
+  let ceilingKey: string | undefined;
   for (const entry of [...entries].sort((a, b) => b.revision - a.revision)) {
     const images = [...new Set(entry.images)].sort();
-    const candidates = templateCandidates(images, source.trails, positionOf);
-    const key = images.join('\n');
-    const limit = ceilingImages === undefined || ceilingImages === key ? ceiling : ceiling - 1;
+    const described = describedBy(entry.template, templates ?? [], positionOf);
+    const byTemplate = described.all.length > 0;
+    // The best-described commits first; any describing one before the conditions are relaxed.
+    const tiers = byTemplate
+      ? [described.best, described.all]
+      : [templateCandidates(images, source.trails, positionOf)];
+    const candidates = tiers[0] ?? [];
+    const key = byTemplate ? TEMPLATE_KEY : images.join('\n');
+    // Two revisions can share a commit when they differ outside Git (a `kubectl rollout restart`).
+    const limit = ceilingKey === undefined || ceilingKey === key ? ceiling : ceiling - 1;
     const createdBy =
       entry.revisionHistory.length === 0 && entry.createdAt !== undefined
         ? Math.floor(entry.createdAt.getTime() / 1000)
@@ -112,10 +150,15 @@ export function joinRolloutWithCommits(
         (commit !== undefined && Math.floor(commit.committedAt.getTime() / 1000) <= createdBy)
       );
     };
-    const newest = (fits: (position: number) => boolean): number | undefined =>
-      candidates.filter(fits).at(-1);
+    const newest = (fits: (position: number) => boolean, among = candidates): number | undefined =>
+      among.filter(fits).at(-1);
     const chosen =
-      newest((p) => p <= limit && inTime(p)) ?? newest((p) => p <= limit) ?? newest((p) => inTime(p));
+      tiers.reduce<number | undefined>(
+        (found, tier) => found ?? newest((p) => p <= limit && inTime(p), tier),
+        undefined,
+      ) ??
+      newest((p) => p <= limit) ??
+      newest((p) => inTime(p));
 
     const commit = chosen === undefined ? undefined : chronological[chosen];
     const active = activeUid !== undefined && activeUid !== '' && entry.uid === activeUid;
@@ -123,14 +166,39 @@ export function joinRolloutWithCommits(
       joined.set(entry, { entry, active });
       continue;
     }
-    const joinedBy = images.some((image) => source.trails.get(image)?.searchedBy === 'tag') ? 'tag' : 'image';
+    const joinedBy: JoinRule = byTemplate
+      ? 'template'
+      : images.some((image) => source.trails.get(image)?.searchedBy === 'tag')
+        ? 'tag'
+        : 'image';
     joined.set(entry, { entry, active, commit, joinedBy });
     if (chosen <= ceiling) {
       ceiling = chosen;
-      ceilingImages = key;
+      ceilingKey = key;
     }
   }
   return entries.map((entry) => joined.get(entry) ?? { entry, active: false });
+}
+
+const TEMPLATE_KEY = '\0template';
+
+/**
+ * Positions (oldest first) where Git's template changed to one that describes `template`: `all` of
+ * them, and the `best` (those that set the most values).
+ */
+function describedBy(
+  template: PodTemplate,
+  changes: readonly TemplateChange[],
+  positionOf: ReadonlyMap<CommitSha, number>,
+): { best: number[]; all: number[] } {
+  const scored = changes.flatMap((change) => {
+    const position = positionOf.get(change.sha);
+    const score = templateCoverage(template, change.template);
+    return position === undefined || score === undefined || score === 0 ? [] : [{ position, score }];
+  });
+  const top = Math.max(0, ...scored.map((s) => s.score));
+  const positions = (list: typeof scored): number[] => list.map((s) => s.position).sort((a, b) => a - b);
+  return { best: positions(scored.filter((s) => s.score === top)), all: positions(scored) };
 }
 
 /** Positions (oldest first) where the template's image set came to be complete in Git. */
@@ -179,10 +247,18 @@ const LOG_FORMAT = [
   `%(trailers:key=${INCIDENT_TRAILER},valueonly,separator=%x2C)`,
 ].join('%x1f');
 
-/** Reads what the join needs from a repository: commits touching `paths` and each image's trail. */
+/**
+ * Reads what the join needs from a repository: commits touching `paths`, each image's trail and
+ * each Deployment's template changes.
+ */
 export async function readSourceHistory(
   repo: GitRepo,
-  input: { readonly tip: CommitSha; readonly paths: readonly string[]; readonly images: readonly string[] },
+  input: {
+    readonly tip: CommitSha;
+    readonly paths: readonly string[];
+    readonly images: readonly string[];
+    readonly deployments?: readonly { readonly namespace: string; readonly name: string }[];
+  },
 ): Promise<AppSourceHistory> {
   if (input.paths.length === 0) return { commits: [], trails: new Map() };
   const specs = pathspecs(input.paths);
@@ -212,7 +288,85 @@ export async function readSourceHistory(
     }
     if (changes.length > 0) trails.set(image, { searchedBy, changes });
   }
-  return { commits, trails };
+  const templates = await templateChanges(repo, commits, input.paths, input.deployments ?? []);
+  return { commits, trails, templates };
+}
+
+/** Commits (newest first) whose manifests are read for the template rule; older ones use the image rule. */
+const TEMPLATE_COMMITS = 200;
+const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+
+/**
+ * Each Deployment's pod template as Git writes it, at each commit (oldest first) where it changed.
+ * A Deployment is read from the plain YAML/JSON files in `paths` (the one document of its kind and
+ * name, in its namespace or without one); a commit where it is not exactly one such document with
+ * a template (absent, a Helm template, a kustomize patch beside its base) has no template.
+ */
+async function templateChanges(
+  repo: GitRepo,
+  commits: readonly SourceCommit[],
+  paths: readonly string[],
+  deployments: readonly { readonly namespace: string; readonly name: string }[],
+): Promise<Map<string, TemplateChange[]>> {
+  const out = new Map<string, TemplateChange[]>();
+  if (deployments.length === 0) return out;
+  const parsed = new Map<string, unknown[]>();
+  const last = new Map<string, string>();
+  // ls-tree limits to the paths itself (prefixes, as the closure's paths are); '' is the whole tree.
+  const limit = paths.includes('') ? [] : ['--', ...pathspecs(paths)];
+  for (const commit of commits.slice(0, TEMPLATE_COMMITS).reverse()) {
+    const documents: unknown[] = [];
+    for (const line of await repo.lines(['ls-tree', '-r', '--full-tree', commit.sha, ...limit])) {
+      const [meta = '', file = ''] = line.split('\t');
+      const [, type, oid = ''] = meta.split(' ');
+      if (type !== 'blob' || !MANIFEST_FILE.test(file) || !isCovered(file, paths)) continue;
+      let docs = parsed.get(oid);
+      if (docs === undefined) {
+        docs = parseManifests(await repo.text(['cat-file', 'blob', oid]));
+        parsed.set(oid, docs);
+      }
+      documents.push(...docs);
+    }
+    for (const { namespace, name } of deployments) {
+      const key = `${namespace}/${name}`;
+      const template = deploymentTemplate(documents, namespace, name);
+      if (template === undefined) continue;
+      const canonical = JSON.stringify(normalizeTemplate(template));
+      if (last.get(key) === canonical) continue;
+      last.set(key, canonical);
+      out.set(key, [...(out.get(key) ?? []), { sha: commit.sha, template }]);
+    }
+  }
+  return out;
+}
+
+function parseManifests(text: string): unknown[] {
+  try {
+    return parseAllDocuments(text).flatMap((doc) => (doc.errors.length > 0 ? [] : [doc.toJS() as unknown]));
+  } catch {
+    return [];
+  }
+}
+
+function deploymentTemplate(
+  documents: readonly unknown[],
+  namespace: string,
+  name: string,
+): PodTemplate | undefined {
+  const found = documents.filter(
+    (doc): doc is { metadata?: { namespace?: unknown }; spec?: { template?: unknown } } => {
+      const d = doc as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+      return (
+        typeof d === 'object' &&
+        d !== null &&
+        d.kind === 'Deployment' &&
+        d.metadata?.name === name &&
+        (d.metadata.namespace === undefined || d.metadata.namespace === namespace)
+      );
+    },
+  );
+  const template = found.length === 1 ? found[0]?.spec?.template : undefined;
+  return typeof template === 'object' && template !== null ? template : undefined;
 }
 
 function parseLogRecord(record: string): SourceCommit {
@@ -369,6 +523,10 @@ export async function loadHistory(request: HistoryRequest): Promise<DeploymentHi
       tip: located.source.tip,
       paths: located.source.paths,
       images,
+      deployments: deployments.map((d) => ({
+        namespace: d.metadata?.namespace ?? 'default',
+        name: d.metadata?.name ?? '',
+      })),
     });
   }
   return withReplicaSets.map(({ deployment, replicaSets }) => {
@@ -394,7 +552,12 @@ function historyOf(
   const revisions =
     source === undefined
       ? entries.map((entry) => ({ entry, active: activeUid !== undefined && entry.uid === activeUid }))
-      : joinRolloutWithCommits(entries, source, activeUid);
+      : joinRolloutWithCommits(
+          entries,
+          source,
+          activeUid,
+          `${deployment.metadata?.namespace ?? 'default'}/${deployment.metadata?.name ?? ''}`,
+        );
   return {
     deployment: { namespace: deployment.metadata?.namespace ?? '', name: deployment.metadata?.name ?? '' },
     revisions,

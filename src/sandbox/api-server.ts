@@ -3,6 +3,7 @@
 // Discovery, OpenAPI stubs and Table printing live next door (openapi.ts, tables.ts, patch.ts);
 // this file routes requests, maps verbs onto the store and streams watches.
 import { type AccessOptions, AccessControl } from './access-control.ts';
+import { AUTHORIZATION_GROUP, AUTHORIZATION_VERSION, REVIEW_RESOURCES, review } from './access-review.ts';
 import { applyObjectDefaults } from './defaults.ts';
 import { type DeleteOptions, InvalidDeleteOptions, deleteOptionsOf } from './deletion.ts';
 import http from 'node:http';
@@ -26,6 +27,7 @@ import {
   apiVersionOf,
   resourceByPlural,
 } from './resources.ts';
+import type { UserInfo } from './rbac-authorizer.ts';
 import { requestInfo } from './request-info.ts';
 import { checkApplyTarget, planApply } from './server-side-apply.ts';
 import { type KubeObject, type ListOptions, type ObjectStore, StatusError } from './store.ts';
@@ -159,14 +161,19 @@ export class ApiServer {
     this.stats.requests++;
     try {
       const url = new URL(req.url ?? '/', 'http://sandbox');
-      this.access.admit(req.headers.authorization, requestInfo(req.method ?? 'GET', url));
-      await this.route(req, res, url);
+      const user = this.access.admit(req.headers.authorization, requestInfo(req.method ?? 'GET', url));
+      await this.route(req, res, url, user);
     } catch (error) {
       sendError(res, error);
     }
   }
 
-  private async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  private async route(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    user: UserInfo,
+  ): Promise<void> {
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const [root, ...rest] = segments;
     if (root === 'version' && rest.length === 0) return sendJson(res, 200, SERVER_VERSION);
@@ -183,6 +190,8 @@ export class ApiServer {
     const gv = groupVersion ?? named;
     if (!gv) throw notFoundPath();
     if (gv.rest.length === 0) return sendJson(res, 200, apiResourceList(gv.group, gv.version));
+    if (gv.group === AUTHORIZATION_GROUP && gv.version === AUTHORIZATION_VERSION)
+      return this.serveReview(req, res, user, gv.rest);
     // Legacy `/api/v1/watch/...` paths mean the same as `?watch=true`.
     const legacyWatch = gv.rest[0] === 'watch';
     const target = resolveTarget(gv.group, gv.version, legacyWatch ? gv.rest.slice(1) : gv.rest);
@@ -287,6 +296,19 @@ export class ApiServer {
     const json = (req.headers['content-type'] ?? '').includes('json');
     const request = json && body.length > 0 ? parseDocument(body, false) : undefined;
     sendJson(res, 201, this.access.tokenRequest(target.namespace ?? 'default', requireName(target), request));
+  }
+
+  /** SelfSubjectAccessReview / SelfSubjectRulesReview: create-only, answered and not stored. */
+  private async serveReview(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    user: UserInfo,
+    path: string[],
+  ): Promise<void> {
+    if (path.length !== 1 || !REVIEW_RESOURCES.some((r) => r.name === path[0])) throw notFoundPath();
+    if (req.method !== 'POST') throw methodNotAllowed(req.method ?? '');
+    const body = await readObject(req, this.protobufBodies);
+    sendJson(res, 201, review(this.store, this.access.mode, user, path[0]!, body));
   }
 
   // --- reads ----------------------------------------------------------------------------------
@@ -678,23 +700,40 @@ function checkKind(type: ResourceType, object: KubeObject): void {
 
 // --- discovery ----------------------------------------------------------------------------------
 
+/** Group/versions served: the stored kinds' and authorization.k8s.io/v1 (the access reviews). */
+function servedVersions(): { group: string; version: string }[] {
+  const all = [
+    ...RESOURCES.map(({ group, version }) => ({ group, version })),
+    { group: AUTHORIZATION_GROUP, version: AUTHORIZATION_VERSION },
+  ];
+  return all.filter((gv, i) => all.findIndex((o) => o.group === gv.group && o.version === gv.version) === i);
+}
+
 function apiGroupList(): Record<string, unknown> {
-  const groups = [...new Set(RESOURCES.map((type) => type.group).filter((group) => group !== ''))];
+  const groups = [...new Set(servedVersions().map(({ group }) => group))].filter((group) => group !== '');
   return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map(groupDocument) };
 }
 
 function groupDocument(group: string): Record<string, unknown> {
-  const versions = [...new Set(RESOURCES.filter((type) => type.group === group).map((type) => type.version))];
-  const entries = versions.map((version) => ({ groupVersion: `${group}/${version}`, version }));
+  const versions = servedVersions().filter((gv) => gv.group === group);
+  const entries = versions.map(({ version }) => ({ groupVersion: `${group}/${version}`, version }));
   return { name: group, versions: entries, preferredVersion: entries[0] };
 }
 
 function apiGroup(group: string): Record<string, unknown> {
-  if (!RESOURCES.some((type) => type.group === group && group !== '')) throw notFoundPath();
+  if (group === '' || !servedVersions().some((gv) => gv.group === group)) throw notFoundPath();
   return { kind: 'APIGroup', apiVersion: 'v1', ...groupDocument(group) };
 }
 
 function apiResourceList(group: string, version: string): Record<string, unknown> {
+  if (group === AUTHORIZATION_GROUP && version === AUTHORIZATION_VERSION) {
+    return {
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion: `${group}/${version}`,
+      resources: REVIEW_RESOURCES,
+    };
+  }
   const types = RESOURCES.filter((type) => type.group === group && type.version === version);
   if (types.length === 0) throw notFoundPath();
   const resources = types.flatMap((type) => [

@@ -66,6 +66,8 @@ export interface WorkloadOptions {
   unreadyImages: readonly string[];
   /** Image globs whose Pods crash-loop (CrashLoopBackOff, restartCount rising). */
   crashImages: readonly string[];
+  /** Image globs whose readiness probes fail: such Pods run but are never Ready (read at every probe). */
+  probeFailImages?: readonly string[];
   /** The crash-loop back-off's first wait (the kubelet's 10 s by default; doubles up to 30 times it). */
   crashBackoffBaseMs?: number;
 }

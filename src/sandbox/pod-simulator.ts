@@ -2,7 +2,10 @@
 // would report. A Pod starts Pending (ContainerCreating), and `podReadyMs` later its containers are
 // running and Ready, unless their image matches a glob of `unreadyImages` (waiting
 // ImagePullBackOff, forever) or `crashImages` (CrashLoopBackOff, restarted with the kubelet's
-// back-off: 10 s doubling to 5 min, see crash-backoff.ts). A deleted Pod stays Terminating while
+// back-off: 10 s doubling to 5 min, see crash-backoff.ts). A running container with a
+// readinessProbe is Ready only once its probe says so (readiness-probe.ts: initialDelaySeconds,
+// periodSeconds and the thresholds, in real seconds); its probe fails while its image matches a
+// glob of `probeFailImages`, so it stays Running and not Ready. A deleted Pod stays Terminating while
 // its preStop hooks run (at most its grace period, see pod-termination.ts), then the kubelet
 // deletes it for good.
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,6 +13,7 @@ import { minimatch } from 'minimatch';
 import { CrashBackoff } from './crash-backoff.ts';
 import { formatGoDuration } from './flux-duration.ts';
 import { killedAtGrace, terminationDelayMs } from './pod-termination.ts';
+import { ReadinessWorker, readinessProbeOf } from './readiness-probe.ts';
 import { POD } from './resources.ts';
 import type { KubeObject, ObjectStore, StoreEvent } from './store.ts';
 
@@ -22,6 +26,8 @@ export interface PodBehaviour {
   podReadyMs: number;
   unreadyImages: readonly string[];
   crashImages: readonly string[];
+  /** Image globs whose readiness probes fail; read at every probe, so a caller may change the list. */
+  probeFailImages?: readonly string[];
   /** The crash-loop back-off's first wait; the kubelet's is 10 s. Tests shorten it. */
   crashBackoffBaseMs?: number;
 }
@@ -104,9 +110,9 @@ function fateOf(image: string, behaviour: PodBehaviour): ContainerFate {
   return 'ready';
 }
 
-function containersOf(pod: KubeObject): { name: string; image: string }[] {
+function containersOf(pod: KubeObject): { name: string; image: string; probe: unknown }[] {
   const containers: any[] = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
-  return containers.map((c) => ({ name: String(c?.name ?? ''), image: String(c?.image ?? '') }));
+  return containers.map((c) => ({ name: String(c?.name ?? ''), image: String(c?.image ?? ''), probe: c }));
 }
 
 function imageId(image: string): string {
@@ -143,10 +149,39 @@ function carryTransition(previous: KubeObject, condition: ReturnType<typeof podC
   return condition;
 }
 
+/** The Pod's Ready and ContainersReady conditions as its container statuses make them. */
+function readinessConditions(
+  pod: KubeObject,
+  statuses: readonly { name: string; ready: boolean }[],
+  at: string,
+) {
+  const notReady = statuses.filter((s) => !s.ready).map((s) => s.name);
+  const ready = notReady.length === 0;
+  const reason = ready ? undefined : 'ContainersNotReady';
+  const message = ready ? undefined : `containers with unready status: [${notReady.join(' ')}]`;
+  const conditions: any[] = Array.isArray(pod.status?.conditions) ? pod.status.conditions : [];
+  const readiness = new Map([
+    ['Ready', podCondition('Ready', ready ? 'True' : 'False', at, reason, message)],
+    ['ContainersReady', podCondition('ContainersReady', ready ? 'True' : 'False', at, reason, message)],
+  ]);
+  return conditions.map((c) => {
+    const replacement = readiness.get(c?.type);
+    return replacement ? carryTransition(pod, replacement) : c;
+  });
+}
+
+/** A container's readiness prober: its results and the timer of its next probe. */
+interface Prober {
+  worker: ReadinessWorker;
+  timer?: NodeJS.Timeout | undefined;
+}
+
 export class PodSimulator {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Pods being terminated, by uid: the timer that ends them. */
   private readonly terminations = new Map<string, NodeJS.Timeout>();
+  /** Readiness probers by Pod uid, then container name. */
+  private readonly probers = new Map<string, Map<string, Prober>>();
   private readonly backoff: CrashBackoff;
   private nextIp = 1;
   private stopped = false;
@@ -202,12 +237,14 @@ export class PodSimulator {
     const uid = pod.metadata.uid ?? '';
     if (event.type === 'DELETED') {
       this.cancel(uid);
+      this.cancelProbes(uid);
       this.cancelTermination(uid);
       this.backoff.forget(uid);
       return;
     }
     if (pod.metadata.deletionTimestamp) {
       this.cancel(uid);
+      this.cancelProbes(uid);
       this.scheduleTermination(pod);
       return;
     }
@@ -236,6 +273,7 @@ export class PodSimulator {
     this.timers.clear();
     for (const timer of this.terminations.values()) clearTimeout(timer);
     this.terminations.clear();
+    for (const uid of [...this.probers.keys()]) this.cancelProbes(uid);
   }
 
   private allocateIp(): string {
@@ -260,6 +298,55 @@ export class PodSimulator {
     const timer = this.timers.get(uid);
     if (timer) clearTimeout(timer);
     this.timers.delete(uid);
+  }
+
+  private cancelProbes(uid: string): void {
+    for (const prober of this.probers.get(uid)?.values() ?? []) clearTimeout(prober.timer);
+    this.probers.delete(uid);
+  }
+
+  /** The container's prober, made when it first runs; undefined for a container without a probe. */
+  private proberOf(uid: string, container: { name: string; probe: unknown }): Prober | undefined {
+    const spec = readinessProbeOf(container.probe);
+    if (!spec) return undefined;
+    let byName = this.probers.get(uid);
+    if (!byName) this.probers.set(uid, (byName = new Map()));
+    let prober = byName.get(container.name);
+    if (!prober) byName.set(container.name, (prober = { worker: new ReadinessWorker(spec) }));
+    return prober;
+  }
+
+  private scheduleProbe(pod: KubeObject, container: string, prober: Prober, delay: number): void {
+    if (this.stopped || prober.timer) return;
+    const { namespace, name } = pod.metadata;
+    const uid = pod.metadata.uid ?? '';
+    prober.timer = setTimeout(() => {
+      prober.timer = undefined;
+      this.probe(namespace, name, uid, container, prober);
+    }, delay);
+    prober.timer.unref();
+  }
+
+  /** One readiness probe of a running container; a change of readiness is written to the Pod. */
+  private probe(namespace: string | undefined, name: string, uid: string, container: string, prober: Prober) {
+    if (this.stopped) return;
+    const pod = this.store.get(POD, namespace, name);
+    if (!pod || pod.metadata.uid !== uid || pod.metadata.deletionTimestamp) return;
+    const statuses: any[] = Array.isArray(pod.status?.containerStatuses) ? pod.status.containerStatuses : [];
+    const index = statuses.findIndex((s) => s?.name === container);
+    const status = statuses[index];
+    if (!status?.state?.running) return;
+    const success = !imageMatches(String(status.image ?? ''), this.behaviour.probeFailImages ?? []);
+    if (prober.worker.record(success)) {
+      const next = statuses.map((s, i) => (i === index ? { ...s, ready: prober.worker.isReady } : s));
+      pod.status = {
+        ...pod.status,
+        conditions: readinessConditions(pod, next, new Date().toISOString()),
+        containerStatuses: next,
+      };
+      this.store.update(POD, pod, { subresource: 'status' });
+    }
+    this.scheduleProbe(pod, container, prober, prober.worker.spec.periodMs);
   }
 
   private cancelTermination(uid: string): void {
@@ -332,6 +419,7 @@ export class PodSimulator {
     let pulling = false;
     /** One back-off per Pod: its crashing containers restart together. */
     let backoffMs: number | undefined;
+    const probing: { container: string; prober: Prober }[] = [];
     const statuses = containersOf(pod).map((c) => {
       const before = previous.find((s) => s?.name === c.name) ?? {};
       const fate = fateOf(c.image, this.behaviour);
@@ -370,37 +458,31 @@ export class PodSimulator {
           },
         };
       }
+      const prober = this.proberOf(uid, c);
+      if (prober) probing.push({ container: c.name, prober });
       return {
         ...base,
         imageID: imageId(c.image),
         containerID: id,
         restartCount: Number(before.restartCount) || 0,
-        ready: true,
+        ready: prober ? prober.worker.isReady : true,
         started: true,
         state: before.state?.running ? before.state : { running: { startedAt: at.replace(/\.\d+Z$/, 'Z') } },
         lastState: before.lastState ?? {},
       };
     });
-    const notReady = statuses.filter((s) => !s.ready).map((s) => s.name);
-    const ready = notReady.length === 0;
-    const reason = ready ? undefined : 'ContainersNotReady';
-    const message = ready ? undefined : `containers with unready status: [${notReady.join(' ')}]`;
-    const conditions: any[] = Array.isArray(pod.status?.conditions) ? pod.status.conditions : [];
-    const readiness = new Map([
-      ['Ready', podCondition('Ready', ready ? 'True' : 'False', at, reason, message)],
-      ['ContainersReady', podCondition('ContainersReady', ready ? 'True' : 'False', at, reason, message)],
-    ]);
     pod.status = {
       ...pod.status,
       phase: pulling ? 'Pending' : 'Running',
-      conditions: conditions.map((c) => {
-        const replacement = readiness.get(c?.type);
-        return replacement ? carryTransition(pod, replacement) : c;
-      }),
+      conditions: readinessConditions(pod, statuses, at),
       containerStatuses: statuses,
     };
     this.store.update(POD, pod, { subresource: 'status' });
     if (crashing) this.schedule(pod, step + 1, Math.max(backoffMs ?? 0, MIN_RESTART_INTERVAL_MS));
+    // Probes start initialDelaySeconds after the container started (already running: no new wait).
+    for (const { container, prober } of probing) {
+      this.scheduleProbe(pod, container, prober, prober.worker.spec.initialDelayMs);
+    }
   }
 }
 

@@ -56,24 +56,94 @@ const DISCOVERY_RULES: readonly PolicyRule[] = [
   },
 ];
 
+/**
+ * system:basic-user: every authenticated user may ask what they themselves may do
+ * (`kubectl auth can-i`), through SelfSubjectAccessReview and SelfSubjectRulesReview.
+ */
+const BASIC_USER_RULES: readonly PolicyRule[] = [
+  {
+    verbs: ['create'],
+    apiGroups: ['authorization.k8s.io'],
+    resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+  },
+];
+
+/** cluster-admin, which the bootstrap policy binds to system:masters. */
+const CLUSTER_ADMIN_RULES: readonly PolicyRule[] = [
+  { verbs: ['*'], apiGroups: ['*'], resources: ['*'] },
+  { verbs: ['*'], nonResourceURLs: ['*'] },
+];
+
 export function serviceAccountUsername(namespace: string, name: string): string {
   return `system:serviceaccount:${namespace}:${name}`;
 }
 
-export function authorize(store: ObjectStore, user: UserInfo, request: RequestInfo): boolean {
-  if (user.groups.includes(MASTERS_GROUP)) return true;
-  if (user.groups.includes(AUTHENTICATED_GROUP) && DISCOVERY_RULES.some((rule) => ruleAllows(request, rule)))
-    return true;
-  const allows = (rules: PolicyRule[]): boolean => rules.some((rule) => ruleAllows(request, rule));
+/** A set of rules and where they come from, in the words kube's RBAC authorizer uses. */
+interface RuleSource {
+  rules: readonly PolicyRule[];
+  describe: () => string;
+}
+
+/**
+ * The rules that apply to `user` in `namespace` ('' = cluster-scoped requests only): the bootstrap
+ * grants, then each ClusterRoleBinding, then each RoleBinding of the namespace, as RBAC visits them.
+ */
+function ruleSources(store: ObjectStore, user: UserInfo, namespace: string): RuleSource[] {
+  const sources: RuleSource[] = [];
+  if (user.groups.includes(MASTERS_GROUP))
+    sources.push({ rules: CLUSTER_ADMIN_RULES, describe: () => `the group "${MASTERS_GROUP}"` });
+  if (user.groups.includes(AUTHENTICATED_GROUP)) {
+    const group = `to Group "${AUTHENTICATED_GROUP}"`;
+    sources.push(
+      { rules: BASIC_USER_RULES, describe: () => `ClusterRole "system:basic-user" ${group}` },
+      { rules: DISCOVERY_RULES, describe: () => `ClusterRole "system:discovery" ${group}` },
+    );
+  }
+  const describe = (binding: KubeObject, bindingNamespace: string) => () => {
+    const kind = bindingNamespace ? 'RoleBinding' : 'ClusterRoleBinding';
+    const name = bindingNamespace ? `${binding.metadata.name}/${bindingNamespace}` : binding.metadata.name;
+    const ref = binding['roleRef'] as { kind?: string; name?: string } | undefined;
+    const subject = ((binding['subjects'] as Subject[] | undefined) ?? []).find((s) =>
+      appliesTo(s, user, bindingNamespace),
+    );
+    const who =
+      subject?.kind === 'ServiceAccount'
+        ? `ServiceAccount "${subject.name}/${subject.namespace || bindingNamespace}"`
+        : `${subject?.kind} "${subject?.name}"`;
+    return `${kind} "${name}" of ${ref?.kind} "${ref?.name}" to ${who}`;
+  };
   for (const binding of store.list(CLUSTER_ROLE_BINDING)) {
-    if (boundTo(binding, user, '') && allows(rulesOf(store, binding, ''))) return true;
+    if (boundTo(binding, user, ''))
+      sources.push({ rules: rulesOf(store, binding, ''), describe: describe(binding, '') });
   }
-  if (request.namespace === '') return false;
-  for (const binding of store.list(ROLE_BINDING, { namespace: request.namespace })) {
-    if (boundTo(binding, user, request.namespace) && allows(rulesOf(store, binding, request.namespace)))
-      return true;
+  if (namespace === '') return sources;
+  for (const binding of store.list(ROLE_BINDING, { namespace })) {
+    if (boundTo(binding, user, namespace))
+      sources.push({ rules: rulesOf(store, binding, namespace), describe: describe(binding, namespace) });
   }
-  return false;
+  return sources;
+}
+
+/** RBAC's verdict on a request, and (when allowed) the reason kube-apiserver gives. */
+export function explainAuthorization(
+  store: ObjectStore,
+  user: UserInfo,
+  request: RequestInfo,
+): { allowed: boolean; reason: string } {
+  for (const source of ruleSources(store, user, request.namespace)) {
+    if (source.rules.some((rule) => ruleAllows(request, rule)))
+      return { allowed: true, reason: `RBAC: allowed by ${source.describe()}` };
+  }
+  return { allowed: false, reason: '' };
+}
+
+export function authorize(store: ObjectStore, user: UserInfo, request: RequestInfo): boolean {
+  return explainAuthorization(store, user, request).allowed;
+}
+
+/** Every rule that applies to `user` in `namespace` (what a SelfSubjectRulesReview lists). */
+export function rulesFor(store: ObjectStore, user: UserInfo, namespace: string): PolicyRule[] {
+  return ruleSources(store, user, namespace).flatMap((source) => source.rules);
 }
 
 /** The 403 kube-apiserver answers (endpoints/handlers/responsewriters/errors.go ForbiddenStatusError). */

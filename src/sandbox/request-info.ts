@@ -28,12 +28,12 @@ const VERB_OF_METHOD: Record<string, string> = {
   DELETE: 'delete',
 };
 
-export function requestInfo(method: string, url: URL): RequestInfo {
-  const path = url.pathname;
-  const nonResource: RequestInfo = {
+/** A request for a path outside the API's resources (discovery, /version, /healthz). */
+export function nonResourceRequest(verb: string, path: string): RequestInfo {
+  return {
     resourceRequest: false,
     path,
-    verb: method.toLowerCase(),
+    verb,
     apiGroup: '',
     apiVersion: '',
     resource: '',
@@ -41,6 +41,11 @@ export function requestInfo(method: string, url: URL): RequestInfo {
     namespace: '',
     name: '',
   };
+}
+
+export function requestInfo(method: string, url: URL): RequestInfo {
+  const path = url.pathname;
+  const nonResource = nonResourceRequest(method.toLowerCase(), path);
   let parts = path.split('/').filter(Boolean);
   if (parts.length < 3 || (parts[0] !== 'api' && parts[0] !== 'apis')) return nonResource;
   const groupless = parts[0] === 'api';

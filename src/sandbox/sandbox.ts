@@ -22,6 +22,12 @@ export interface SandboxOptions {
   podReadyMs?: number;
   unreadyImages?: readonly string[];
   crashImages?: readonly string[];
+  /**
+   * Image globs whose readiness probes fail: a Pod whose container has a readinessProbe runs but
+   * is never Ready. Read at every probe, so a test may change the array to make probes start or
+   * stop failing. A container without a readinessProbe is Ready whatever its image.
+   */
+  probeFailImages?: readonly string[];
   /** The crash-loop back-off's first wait; default 10 000 (the kubelet's), doubling up to 30 times it. */
   crashBackoffBaseMs?: number;
   /** Events kept for resuming watches; older resumes get 410 Gone. */
@@ -98,6 +104,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     podReadyMs: options.podReadyMs ?? 200,
     unreadyImages: options.unreadyImages ?? [],
     crashImages: options.crashImages ?? [],
+    probeFailImages: options.probeFailImages ?? [],
     ...(options.crashBackoffBaseMs === undefined ? {} : { crashBackoffBaseMs: options.crashBackoffBaseMs }),
   });
   const scratch = await mkdtemp(path.join(tmpdir(), 'rewind-sandbox-'));

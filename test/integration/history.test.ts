@@ -1,5 +1,6 @@
 // `rewind history` against the sandbox cluster and the fleet's real Git repository: Flux applies
-// three images one after the other, then a Rewind revert brings the middle one back.
+// three images one after the other, then a Rewind revert brings the middle one back; and changes
+// that keep the image (an env var) are each joined to their own commit.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
 import {
   createFleet,
   type Fleet,
+  frontendDeployment,
   podinfoDeployment,
   readyFor,
   waitForKustomization,
@@ -28,9 +30,9 @@ let git: GitWorkspace;
 let scratch: string;
 const commits: string[] = [];
 
-async function applied(sha: string): Promise<void> {
+async function applied(sha: string, app = 'podinfo'): Promise<void> {
   fleet.notifyPush();
-  await waitForKustomization(sandbox, 'flux-system', 'podinfo', readyFor(sha), 15_000);
+  await waitForKustomization(sandbox, 'flux-system', app, readyFor(sha), 15_000);
 }
 
 async function podinfoRows(): Promise<HistoryRow[]> {
@@ -72,7 +74,7 @@ describe('rewind history <app>', () => {
       [3, [`${IMAGE}:6.5.2`], commits[2], 'Bump podinfo to 6.5.2', 'Alice Developer'],
     ]);
     expect(rows.map((r) => r.active)).toEqual([false, false, true]);
-    expect(rows[2]).toMatchObject({ ready: 2, desired: 2, rewindIncident: null, joinedBy: 'image' });
+    expect(rows[2]).toMatchObject({ ready: 2, desired: 2, rewindIncident: null, joinedBy: 'template' });
   });
 
   it('prints one table per Deployment of the app, the active ReplicaSet starred', async () => {
@@ -124,5 +126,30 @@ describe('rewind history <app>', () => {
     ]);
     const table = await runHistory({ cluster, git, app: 'flux-system/podinfo', json: false });
     expect(table).toContain(`[rewind] Revert "Bump podinfo to 6.5.2"`);
+  });
+
+  it('joins each ReplicaSet to its own commit when only an env var changed (the whole template is compared)', async () => {
+    const frontend = 'ghcr.io/example/frontend:1.0.0';
+    // Flux applies the whole repository's head; the frontend's template is the first commit's.
+    await applied(await fleet.head(), 'frontend');
+    const red = await fleet.commit('Frontend: red theme', {
+      'apps/frontend/deployment.yaml': frontendDeployment(frontend, 2, 'red'),
+    });
+    await applied(red, 'frontend');
+    // A commit that touches the app but not its template names no ReplicaSet.
+    const scaled = await fleet.commit('Frontend: README', { 'apps/frontend/README.md': 'frontend\n' });
+    await applied(scaled, 'frontend');
+    const blue = await fleet.commit('Frontend: blue theme again', {
+      'apps/frontend/deployment.yaml': frontendDeployment(frontend, 2, 'blue'),
+    });
+    await applied(blue, 'frontend');
+    const out = await runHistory({ cluster, git, app: 'flux-system/frontend', json: true });
+    const rows = JSON.parse(out) as HistoryRow[];
+    expect(
+      rows.map((r) => [r.revision, r.revisionHistory, r.images, r.commit, r.subject, r.joinedBy]),
+    ).toEqual([
+      [2, [], [frontend], red, 'Frontend: red theme', 'template'],
+      [3, [1], [frontend], blue, 'Frontend: blue theme again', 'template'],
+    ]);
   });
 });

@@ -1,7 +1,8 @@
 // The sandbox API server with RBAC on, against real kubectl and raw HTTPS: tokens from
 // `kubectl create token`, Kubernetes' rule matching (namespace scope of RoleBindings, resourceNames,
 // subresources, a list or watch narrowed to one name), 401/403 Status bodies as kube-apiserver
-// writes them, tokens that die with their ServiceAccount, and the audit log.
+// writes them, tokens that die with their ServiceAccount, the audit log, and `kubectl auth can-i`
+// (SelfSubjectAccessReview, SelfSubjectRulesReview) answering from the same rules.
 import { execFile } from 'node:child_process';
 import https from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -94,19 +95,23 @@ async function kubectl(
   }
 }
 
-/** A raw request over https (self-signed), with an optional bearer token. */
+/** A raw request over https (self-signed), with an optional bearer token and JSON body. */
 function request(
   method: string,
   urlPath: string,
   bearer?: string,
-): Promise<{ status: number; body: Record<string, unknown> }> {
+  json?: unknown,
+): Promise<{ status: number; body: Record<string, any> }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       new URL(urlPath, sandbox.url),
       {
         method,
         rejectUnauthorized: false,
-        headers: bearer ? { Authorization: `Bearer ${bearer}` } : {},
+        headers: {
+          ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}),
+          ...(json === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
       },
       (res) => {
         let text = '';
@@ -115,7 +120,7 @@ function request(
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(json === undefined ? undefined : JSON.stringify(json));
   });
 }
 
@@ -206,6 +211,56 @@ describe('the sandbox API server with RBAC', () => {
     ).toContain('cannot patch resource "deployments" in API group "apps" in the namespace "team"');
   });
 
+  it('answers kubectl auth can-i from the Roles, ClusterRoles and bindings of the token', async () => {
+    const canI = async (config: string, ...args: string[]) => {
+      const result = await kubectl(config, ['auth', 'can-i', ...args]);
+      return `${result.out.trim()} (${result.code})`;
+    };
+    expect(await canI(botConfig, 'get', 'configmaps/switch', '-n', 'team')).toBe('yes (0)');
+    expect(await canI(botConfig, 'get', 'configmaps/other', '-n', 'team')).toBe('no (1)');
+    expect(await canI(botConfig, 'list', 'deployments.apps', '-n', 'team')).toBe('yes (0)');
+    expect(await canI(botConfig, 'list', 'deployments.apps', '-n', 'other')).toBe('no (1)');
+    expect(await canI(botConfig, 'list', 'pods')).toBe('no (1)');
+    expect(await canI(botConfig, 'patch', 'deployments.apps', '--subresource=scale', '-n', 'team')).toBe(
+      'yes (0)',
+    );
+    expect(await canI(botConfig, 'patch', 'deployments.apps', '-n', 'team')).toBe('no (1)');
+    expect(await canI(botConfig, 'get', '/version')).toBe('yes (0)');
+    expect(await canI(botConfig, 'get', '/metrics')).toBe('no (1)');
+    // The sandbox's own token is the admin (system:masters).
+    expect(await canI(sandbox.kubeconfigPath, 'delete', 'secrets', '-A')).toBe('yes (0)');
+
+    const reviewed = await request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', token, {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: {
+        resourceAttributes: { namespace: 'team', verb: 'get', resource: 'configmaps', name: 'switch' },
+      },
+    });
+    expect(reviewed.status).toBe(201);
+    expect(reviewed.body['status']).toEqual({
+      allowed: true,
+      reason: 'RBAC: allowed by RoleBinding "switch/team" of Role "switch" to ServiceAccount "bot/team"',
+    });
+  });
+
+  it('lists what the token may do with kubectl auth can-i --list (SelfSubjectRulesReview)', async () => {
+    const listed = await kubectl(botConfig, ['auth', 'can-i', '--list', '-n', 'team']);
+    expect(listed.code, listed.err).toBe(0);
+    const rows = listed.out.split('\n').map((line) => line.trim().split(/\s{2,}/));
+    expect(rows[0]).toEqual(['Resources', 'Non-Resource URLs', 'Resource Names', 'Verbs']);
+    expect(rows).toContainEqual(['configmaps', '[]', '[switch]', '[get list watch]']);
+    expect(rows).toContainEqual(['deployments.apps/scale', '[]', '[]', '[patch]']);
+    expect(rows).toContainEqual(['deployments.apps', '[]', '[]', '[get list]']);
+    expect(rows).toContainEqual(['selfsubjectaccessreviews.authorization.k8s.io', '[]', '[]', '[create]']);
+    // A non-resource row has an empty first column.
+    expect(rows).toContainEqual(['[/version]', '[]', '[get]']);
+    // Another namespace: only what every authenticated user gets.
+    const other = await kubectl(botConfig, ['auth', 'can-i', '--list', '-n', 'other']);
+    expect(other.out).not.toContain('configmaps');
+    expect(other.out).not.toContain('deployments');
+  });
+
   it('applies a changed Role with kubectl (a strategic merge patch that replaces the rules) and enforces it at once', async () => {
     const changed = path.join(scratch, 'changed.yaml');
     await writeFile(
@@ -253,5 +308,21 @@ describe('the sandbox API server with RBAC', () => {
       (await kubectl(sandbox.kubeconfigPath, ['-n', 'team', 'delete', 'serviceaccount', 'bot'])).code,
     ).toBe(0);
     expect((await request('GET', '/version', token)).status).toBe(401);
+  });
+});
+
+describe('kubectl auth can-i without RBAC', () => {
+  it('answers yes to everything, as the AlwaysAllow authorizer does', async () => {
+    const open = await startSandbox({ podReadyMs: 50, argo: false });
+    try {
+      const canI = (...args: string[]) => kubectl(open.kubeconfigPath, ['auth', 'can-i', ...args]);
+      expect((await canI('list', 'pods')).out.trim()).toBe('yes');
+      expect((await canI('delete', 'deployments.apps', '-n', 'anywhere')).out.trim()).toBe('yes');
+      const listed = await canI('--list');
+      expect(listed.code, listed.err).toBe(0);
+      expect(listed.out).toMatch(/^\*\.\* +\[\] +\[\] +\[\*\]$/m);
+    } finally {
+      await open.stop();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RolloutHistoryEntry } from '../../src/cluster/rollout-history.ts';
+import { type PodTemplate, templateCoverage } from '../../src/cluster/template.ts';
 import { parseCommitSha, type CommitSha } from '../../src/domain/commit-sha.ts';
 import { formatHistoryJson, formatHistoryTable, type HistoryRow } from '../../src/history/format.ts';
 import {
@@ -193,6 +194,135 @@ describe('joining ReplicaSet history with Git commits', () => {
     const src = source([commit(1, 0, 'set tag')], { [A]: [[1, true]] }, 'tag');
     const [joined] = joinRolloutWithCommits([rs(1, [A], 1)], src, `uid-${A}`);
     expect(joined).toMatchObject({ active: true, joinedBy: 'tag', commit: { sha: sha(1) } });
+  });
+});
+
+/** A pod template as Git writes it: one container `app`, its env as NAME=value. */
+function gitTemplate(image: string, env: string[] = []): PodTemplate {
+  return {
+    metadata: { labels: { app: 'podinfo' } },
+    spec: {
+      containers: [
+        {
+          name: 'app',
+          image,
+          ports: [{ containerPort: 9898 }],
+          ...(env.length ? { env: env.map((e) => ({ name: e.split('=')[0], value: e.split('=')[1] })) } : {}),
+        },
+      ],
+    },
+  };
+}
+
+/** The same template as the cluster returns it: API defaults and the pod-template-hash added. */
+function clusterTemplate(
+  image: string,
+  env: string[] = [],
+  annotations?: Record<string, string>,
+): PodTemplate {
+  const git = gitTemplate(image, env) as { spec: { containers: Record<string, unknown>[] } };
+  return {
+    metadata: {
+      labels: { app: 'podinfo', 'pod-template-hash': 'abc123' },
+      ...(annotations ? { annotations } : {}),
+    },
+    spec: {
+      containers: git.spec.containers.map((c) => ({
+        ...c,
+        ports: [{ containerPort: 9898, protocol: 'TCP' }],
+        imagePullPolicy: 'IfNotPresent',
+        terminationMessagePath: '/dev/termination-log',
+      })),
+      dnsPolicy: 'ClusterFirst',
+      restartPolicy: 'Always',
+    },
+  };
+}
+
+describe('joining by the whole pod template', () => {
+  const withTemplate = (entry: RolloutHistoryEntry, template: PodTemplate): RolloutHistoryEntry => ({
+    ...entry,
+    uid: `${entry.uid}-${entry.revision}`,
+    template,
+  });
+  const imageTrail = { [A]: [[1, true]] as [number, boolean][] };
+
+  it('tells apart commits that changed an env var but kept the image, and a commit that removed it', () => {
+    const commits = [commit(1, 0, 'add podinfo'), commit(2, 10, 'set LOG=debug'), commit(3, 20, 'drop LOG')];
+    const src: AppSourceHistory = {
+      ...source(commits, imageTrail),
+      templates: new Map([
+        [
+          'default/podinfo',
+          [
+            { sha: sha(1), template: gitTemplate(A) },
+            { sha: sha(2), template: gitTemplate(A, ['LOG=debug']) },
+            { sha: sha(3), template: gitTemplate(A) },
+          ],
+        ],
+      ]),
+    };
+    // Revision 3 reuses revision 1's ReplicaSet (same template), created at minute 1.
+    const entries = [
+      withTemplate(rs(2, [A], 11), clusterTemplate(A, ['LOG=debug'])),
+      withTemplate(rs(3, [A], 1, [1]), clusterTemplate(A)),
+    ];
+    const joined = joinRolloutWithCommits(entries, src, undefined, 'default/podinfo');
+    expect(joined.map((j) => [j.commit?.sha, j.joinedBy])).toEqual([
+      [sha(2), 'template'],
+      [sha(3), 'template'],
+    ]);
+    // The image rule alone names the first commit for both.
+    expect(joinRolloutWithCommits(entries, src).map((j) => [j.commit?.sha, j.joinedBy])).toEqual([
+      [sha(1), 'image'],
+      [sha(1), 'image'],
+    ]);
+  });
+
+  it('joins a restart made outside Git (a template annotation Git lacks) to the same commit', () => {
+    const src: AppSourceHistory = {
+      ...source([commit(1, 0, 'add podinfo')], imageTrail),
+      templates: new Map([['default/podinfo', [{ sha: sha(1), template: gitTemplate(A) }]]]),
+    };
+    const restarted = clusterTemplate(A, [], { 'kubectl.kubernetes.io/restartedAt': '2025-03-01T10:05:00Z' });
+    const entries = [withTemplate(rs(1, [A], 1), clusterTemplate(A)), withTemplate(rs(2, [A], 5), restarted)];
+    const joined = joinRolloutWithCommits(entries, src, undefined, 'default/podinfo');
+    expect(joined.map((j) => [j.commit?.sha, j.joinedBy])).toEqual([
+      [sha(1), 'template'],
+      [sha(1), 'template'],
+    ]);
+  });
+
+  it('falls back to the image rule when no template in Git describes the ReplicaSet (kustomize images:)', () => {
+    const src: AppSourceHistory = {
+      ...source([commit(1, 0, 'add podinfo'), commit(2, 10, 'bump tag')], { [B]: [[2, true]] }, 'tag'),
+      templates: new Map([['default/podinfo', [{ sha: sha(1), template: gitTemplate(A) }]]]),
+    };
+    const joined = joinRolloutWithCommits(
+      [withTemplate(rs(1, [B], 11), clusterTemplate(B))],
+      src,
+      undefined,
+      'default/podinfo',
+    );
+    expect(joined.map((j) => [j.commit?.sha, j.joinedBy])).toEqual([[sha(2), 'tag']]);
+  });
+
+  it('compares values as text and ignores what the API server adds', () => {
+    expect(
+      templateCoverage(clusterTemplate(A, ['LOG=debug']), gitTemplate(A, ['LOG=debug'])),
+    ).toBeGreaterThan(0);
+    expect(templateCoverage(clusterTemplate(A), gitTemplate(A, ['LOG=debug']))).toBeUndefined();
+    expect(templateCoverage(clusterTemplate(B), gitTemplate(A))).toBeUndefined();
+    const cpu = (value: unknown): PodTemplate => ({
+      spec: { containers: [{ name: 'app', resources: { limits: { cpu: value } } }] },
+    });
+    // Two values set in Git: the container's name and its cpu limit.
+    expect(templateCoverage(cpu('1'), cpu(1))).toBe(2);
+    // An unnamed list (args) must match item for item.
+    const args = (...values: string[]): PodTemplate => ({
+      spec: { containers: [{ name: 'app', args: values }] },
+    });
+    expect(templateCoverage(args('a', 'b'), args('a'))).toBeUndefined();
   });
 });
 

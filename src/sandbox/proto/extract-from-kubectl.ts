@@ -15,7 +15,7 @@ import 'protobufjs/ext/descriptor.js'; // adds Root.fromDescriptor
 import { PROTO_FILES, PROTO_ROOT_TYPES } from './k8s-types.ts';
 
 const WANTED =
-  /^k8s\.io\/(api\/(core|apps|events)\/v1|apimachinery\/pkg\/(runtime|util\/intstr|api\/resource|apis\/meta\/v1))\/generated\.proto$/;
+  /^k8s\.io\/(api\/(core|apps|events|authorization)\/v1|apimachinery\/pkg\/(runtime|util\/intstr|api\/resource|apis\/meta\/v1))\/generated\.proto$/;
 const GZIP = Buffer.from([0x1f, 0x8b, 0x08, 0x00]);
 
 function registeredDescriptors(binary: Buffer): Uint8Array {

@@ -25,6 +25,11 @@ export const PROTO_FILES = [
   { file: 'core-v1.proto', pkg: 'k8s.io.api.core.v1', source: 'k8s.io/api/core/v1/generated.proto' },
   { file: 'apps-v1.proto', pkg: 'k8s.io.api.apps.v1', source: 'k8s.io/api/apps/v1/generated.proto' },
   { file: 'events-v1.proto', pkg: 'k8s.io.api.events.v1', source: 'k8s.io/api/events/v1/generated.proto' },
+  {
+    file: 'authorization-v1.proto',
+    pkg: 'k8s.io.api.authorization.v1',
+    source: 'k8s.io/api/authorization/v1/generated.proto',
+  },
 ] as const;
 
 /** The envelope's payload message: `k8s\0` + runtime.Unknown{typeMeta, raw, contentEncoding, contentType}. */
@@ -41,6 +46,8 @@ export const KIND_MESSAGES: Readonly<Record<string, string>> = {
   'apps/v1/Deployment': 'k8s.io.api.apps.v1.Deployment',
   'apps/v1/ReplicaSet': 'k8s.io.api.apps.v1.ReplicaSet',
   'events.k8s.io/v1/Event': 'k8s.io.api.events.v1.Event',
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': 'k8s.io.api.authorization.v1.SelfSubjectAccessReview',
+  'authorization.k8s.io/v1/SelfSubjectRulesReview': 'k8s.io.api.authorization.v1.SelfSubjectRulesReview',
 };
 
 export const PROTO_ROOT_TYPES: readonly string[] = [UNKNOWN_TYPE, ...Object.values(KIND_MESSAGES)];
