@@ -13,8 +13,6 @@ const root = join(import.meta.dirname, '..', '..');
  * from the schema). Links to them are allowed while they are absent; once a page exists, its links and
  * anchors are checked like any other. Remove an entry when its page is in the repository.
  */
-const PAGES_ADDED_ELSEWHERE = new Set(['docs/getting-started.md', 'docs/configuration.md']);
-
 function markdownFiles(): string[] {
   const out = ['README.md'];
   const walk = (dir: string): void => {
@@ -100,7 +98,7 @@ function brokenReason(link: Link): string | undefined {
   const resolved = path === '' ? link.file : relative(root, join(root, dirname(link.file), path));
   if (resolved.startsWith('..')) return `${resolved} is outside the repository`;
   if (!existsSync(join(root, resolved))) {
-    return PAGES_ADDED_ELSEWHERE.has(resolved) && !anchor ? undefined : `${resolved} does not exist`;
+    return `${resolved} does not exist`;
   }
   if (anchor === undefined) return undefined;
   if (!resolved.endsWith('.md')) return undefined;
