@@ -30,6 +30,11 @@ export interface AppSnapshot {
   /** The engine object of the app. */
   readonly object: KubeObjectJson;
   readonly workloads: readonly WorkloadSnapshot[];
+  /**
+   * The commit at the head of the ref the engine failed at, when its verdict names only the ref
+   * (`Verdict.unresolvedRevision`): read from Git by the detector just before this snapshot.
+   */
+  readonly refHead?: CommitSha;
 }
 
 export interface FailureSignal {
@@ -68,8 +73,12 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
   const verdict = engine.assess(object);
   const lastHealthy = tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '');
 
-  if (verdict.state === 'failed' && verdict.badRevision) {
-    const bad = verdict.badRevision.sha;
+  const failedAt =
+    verdict.badRevision?.sha ?? (verdict.unresolvedRevision !== undefined ? snapshot.refHead : undefined);
+  // The ref's head is the revision that last rendered: what fails is not a new revision.
+  const headWasHealthy = verdict.badRevision === undefined && failedAt === lastHealthy?.sha;
+  if (verdict.state === 'failed' && failedAt && !headWasHealthy) {
+    const bad = failedAt;
     const good = verdict.goodRevision?.sha ?? (lastHealthy?.sha !== bad ? lastHealthy?.sha : undefined);
     return {
       app,
@@ -115,12 +124,7 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
 /** Why an alert that names an app does not open an incident. */
 export interface AlertNotActed {
   readonly ignored:
-    | 'AppHealthy'
-    | 'AppSuspended'
-    | 'HealthUnknown'
-    | 'Progressing'
-    | 'NoRevision'
-    | 'NoGoodRevision';
+    'AppHealthy' | 'AppSuspended' | 'HealthUnknown' | 'Progressing' | 'NoRevision' | 'NoGoodRevision';
   readonly message: string;
   /** Progressing: the revision being rolled out (an incident the detector opened for it may keep the alert). */
   readonly revision?: CommitSha;

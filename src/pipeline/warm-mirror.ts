@@ -35,3 +35,26 @@ export function mirrorWarmer(deps: MirrorWarmerDeps): (engine: Engine, object: K
     });
   };
 }
+
+export interface RefHeadDeps {
+  readonly cluster: EngineCluster;
+  readonly git: { branchHead(url: string, branch: string): Promise<CommitSha | undefined> };
+  readonly trustSource: (url: string) => string | undefined;
+}
+
+/**
+ * The commit at the head of the branch an engine failed at without naming the commit (Argo CD
+ * cannot render the branch, so it never reports what it resolved): the newest commit on the branch
+ * the app follows, read from Git. Undefined when the ref is not that branch or the source is not
+ * one Rewind may use.
+ */
+export function refHeadReader(
+  deps: RefHeadDeps,
+): (engine: Engine, object: KubeObjectJson, ref: string) => Promise<CommitSha | undefined> {
+  return async (engine, object, ref) => {
+    const source = await engine.source(deps.cluster, object);
+    if (source.kind !== 'git' || source.branch !== ref || deps.trustSource(source.url) !== undefined)
+      return undefined;
+    return deps.git.branchHead(source.url, source.branch);
+  };
+}

@@ -31,6 +31,8 @@ export interface SandboxOptions {
   argoReconcileTimeoutMs?: number;
   /** Argo's self-heal timeout: the wait after a sync before a self-heal; default 5 s. */
   argoSelfHealTimeoutMs?: number;
+  /** Argo's repo error grace period (manifest errors kept quiet by periodic refreshes); default 180 s. */
+  argoRepoErrorGracePeriodMs?: number;
   /**
    * Authorization mode and audit log of the API server; default: no checks, no log. With RBAC it
    * serves https (self-signed; kubeconfigs skip verification).
@@ -110,6 +112,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           ...(options.argoSelfHealTimeoutMs === undefined
             ? {}
             : { selfHealTimeoutMs: options.argoSelfHealTimeoutMs }),
+          ...(options.argoRepoErrorGracePeriodMs === undefined
+            ? {}
+            : { repoErrorGracePeriodMs: options.argoRepoErrorGracePeriodMs }),
         });
   const url = await api.listen();
   if (options.controllers !== false) {

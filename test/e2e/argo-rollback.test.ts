@@ -152,6 +152,18 @@ async function finalIncident(loop: ArgoLoop, bad: string): Promise<IncidentRecor
   return found!;
 }
 
+/** The incident's revert commits on main, after checking api kept the change the bad commit made. */
+function revertsKeepingApi(repo: GitDir, incidentId: string): string[] {
+  repo.git('fetch', '--quiet', 'origin');
+  const reverts = repo
+    .git('log', '--format=%H', `--grep=Rewind-Incident: ${incidentId}`, 'origin/main')
+    .split('\n')
+    .filter(Boolean);
+  expect(reverts).toHaveLength(1);
+  expect(repo.git('show', 'origin/main:apps/api/deployment.yaml')).toContain('value: "b"');
+  return reverts;
+}
+
 function webReplicaSets(sandbox: Sandbox) {
   return sandbox.store
     .list(REPLICA_SET, { namespace: 'shop' })
@@ -191,13 +203,7 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     expect(incident.details.revert).toMatchObject({ kind: 'scoped', paths: ['apps/web/deployment.yaml'] });
 
     // Git: exactly one revert, after the bad commit; api keeps its change.
-    repo.git('fetch', '--quiet', 'origin');
-    const reverts = repo
-      .git('log', '--format=%H', `--grep=Rewind-Incident: ${incident.id}`, 'origin/main')
-      .split('\n')
-      .filter(Boolean);
-    expect(reverts).toHaveLength(1);
-    expect(repo.git('show', 'origin/main:apps/api/deployment.yaml')).toContain('value: "b"');
+    const reverts = revertsKeepingApi(repo, incident.id);
     expect(repo.git('show', 'origin/main:apps/web/deployment.yaml')).toContain('web:1.0');
 
     // Argo: Synced + Healthy at the revert; the cluster is back on the original ReplicaSet.
@@ -277,6 +283,57 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
       () => healthyAt(sandbox, 'web', repo.git('rev-parse', 'origin/main')),
       'Argo Synced + Healthy at the revert',
     );
+    expect(running().map((rs) => rs.metadata.uid)).toEqual([goodRs!.metadata.uid]);
+  }, 120_000);
+
+  it('a commit Argo cannot render (a kustomization naming a missing file, also changing a healthy app) is detected from its ComparisonError and reverted in scope; Argo ends Synced + Healthy at the revert', async () => {
+    // Measured on 2 cores: Converged 2-4 s after the bad commit; nothing waits for a rollout.
+    loop = await startArgoLoop({ verifyTimeout: '30s' });
+    const { sandbox, repo } = loop;
+    const running = () => webReplicaSets(sandbox).filter((rs) => rs.spec.replicas > 0);
+    const [goodRs] = running();
+    const newest = Math.max(
+      ...webReplicaSets(sandbox).map((rs) => Date.parse(rs.metadata.creationTimestamp!)),
+    );
+    await until(() => Date.now() >= newest + 1000, 'a new second', 5_000);
+
+    const bad = repo.commit('web as a kustomization, api mode b', {
+      'apps/web/kustomization.yaml': 'resources:\n  - deployment.yaml\n  - missing.yaml\n',
+      'apps/api/deployment.yaml': deploymentYaml('api', 'ghcr.io/example/api:1.0', 'b'),
+    });
+    refresh(sandbox, 'web');
+    refresh(sandbox, 'api');
+    // What Argo CD reports for it: a ComparisonError, sync Unknown at the branch it was asked for
+    // (it resolved no commit it can name), health from the live objects, nothing synced.
+    await until(
+      () => sandbox.store.get(APPLICATION, 'argocd', 'web')?.status?.sync?.status === 'Unknown',
+      'web sync Unknown',
+    );
+    const failing = sandbox.store.get(APPLICATION, 'argocd', 'web')!;
+    expect(failing.status.sync.revision).toBe('main');
+    expect(failing.status.conditions).toEqual([
+      expect.objectContaining({
+        type: 'ComparisonError',
+        message: expect.stringMatching(
+          /^Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = .*missing\.yaml/,
+        ),
+      }),
+    ]);
+    expect(failing.status.health.status).toBe('Healthy');
+
+    const incident = await finalIncident(loop, bad);
+    expect(incident.conditions.at(-1), JSON.stringify(incident.conditions)).toMatchObject({
+      type: 'Converged',
+      reason: 'WorkloadsUnchanged',
+    });
+    expect(incident.app).toEqual({ engine: 'argo-application', namespace: 'argocd', name: 'web' });
+    expect(incident.details.healthReason).toBe('ComparisonError');
+    expect(incident.culprit).toBe(bad);
+    expect(incident.details.revert).toMatchObject({ kind: 'scoped', paths: ['apps/web/kustomization.yaml'] });
+
+    const reverts = revertsKeepingApi(repo, incident.id);
+    await until(() => healthyAt(sandbox, 'web', reverts[0]!), 'Argo Synced + Healthy at the revert');
+    expect(sandbox.store.get(APPLICATION, 'argocd', 'web')!.status.conditions).toBeUndefined();
     expect(running().map((rs) => rs.metadata.uid)).toEqual([goodRs!.metadata.uid]);
   }, 120_000);
 
