@@ -337,6 +337,54 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     expect(running().map((rs) => rs.metadata.uid)).toEqual([goodRs!.metadata.uid]);
   }, 120_000);
 
+  it('a Deployment someone paused ends verification at once as NeedsHuman/DeploymentPaused, naming who paused it and how to resume, instead of waiting for the deadline', async () => {
+    const verifyTimeoutMs = 40_000;
+    loop = await startArgoLoop({ gracePeriod: '3s', verifyTimeout: `${verifyTimeoutMs / 1000}s` });
+    const { sandbox, repo, runtime } = loop;
+    // Recreate: the old ReplicaSet goes to 0 before the new one starts, so once paused nothing
+    // brings it back (a paused Deployment only scales the ReplicaSets it has).
+    const recreate = (image: string): string =>
+      deploymentYaml('web', image).replace(
+        '  progressDeadlineSeconds: 600\n',
+        '  progressDeadlineSeconds: 600\n  strategy: {type: Recreate}\n',
+      );
+    const good = repo.commit('web recreates', {
+      'apps/web/deployment.yaml': recreate('ghcr.io/example/web:1.0'),
+    });
+    refresh(sandbox, 'web');
+    await until(() => healthyAt(sandbox, 'web', good), 'web Synced + Healthy with Recreate');
+    const bad = repo.commit('web 2.0', { 'apps/web/deployment.yaml': recreate(BROKEN) });
+    refresh(sandbox, 'web');
+    // Someone pauses the rollout while Rewind waits out the grace period.
+    await until(
+      async () => (await runtime.incidents.list(50)).some((r) => r.badRevision === bad),
+      'the incident detected',
+      30_000,
+      50,
+    );
+    await run(
+      'kubectl',
+      ['--kubeconfig', sandbox.kubeconfigPath, 'rollout', 'pause', 'deployment/web', '-n', 'shop'],
+      { timeout: 30_000 },
+    );
+    const started = Date.now();
+    const incident = await finalIncident(loop, bad);
+    expect(incident.conditions.at(-1), JSON.stringify(incident.conditions)).toMatchObject({
+      type: 'NeedsHuman',
+      reason: 'DeploymentPaused',
+    });
+    const message = incident.conditions.at(-1)!.message;
+    expect(message).toContain('Deployment shop/web is paused');
+    expect(message).toContain('field manager "kubectl-rollout"');
+    expect(message).toContain('kubectl rollout resume deployment/web -n shop');
+    expect(Date.now() - started).toBeLessThan(verifyTimeoutMs / 2);
+    // The revert is in Git and applied; the paused Deployment holds the template back.
+    expect(incident.details.revert?.sha).toBeDefined();
+    const web = sandbox.store.get(DEPLOYMENT, 'shop', 'web')!;
+    expect(web.spec.paused).toBe(true);
+    expect(web.spec.template.spec.containers[0].image).toBe('ghcr.io/example/web:1.0');
+  }, 120_000);
+
   it('fast path: turns automated sync off (so self-heal does not undo it), rolls back natively, pushes the revert, and turns it back on', async () => {
     loop = await startArgoLoop({ fastPath: true });
     const { sandbox, repo } = loop;
