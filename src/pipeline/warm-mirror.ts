@@ -1,6 +1,7 @@
 // Keeping the git mirror warm: when the detector sees an app's source move to a new revision, the
 // mirror fetches it at once (once per source and revision), so a rollback that follows finds the
-// commits already there and its culprit search spends no fetch (bench/overhead.ts).
+// commits already there and its culprit search spends no fetch (bench/overhead.ts). Also the
+// detector's read of a branch head, for an engine that fails at a branch without naming the commit.
 import type { KubeObjectJson } from '../cluster/informer.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { redact } from '../domain/errors.ts';
