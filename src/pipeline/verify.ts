@@ -165,12 +165,17 @@ export async function verifyOnce(
     };
   const verdict = engine.assess(object);
   const applied = engine.appliedRevision(object);
-  const revertApplied =
-    applied !== undefined &&
-    (applied.sha === revertSha || ((await contains?.(revertSha, applied.sha).catch(() => false)) ?? false));
+  const hasRevert = async (revision: { sha: string } | undefined): Promise<boolean> =>
+    revision !== undefined &&
+    (revision.sha === revertSha || ((await contains?.(revertSha, revision.sha).catch(() => false)) ?? false));
+  const revertApplied = await hasRevert(applied);
   if (verdict.state !== 'healthy' || !revertApplied) {
-    const paused = pausedOutcome(await workloadsOf(cluster, app));
-    if (paused) return paused;
+    // Once the engine is at the revert (applied, or applying it: Flux's health check of it waits on
+    // a paused Deployment, Argo calls the app Suspended), a paused Deployment is what blocks it.
+    if (revertApplied || (await hasRevert(engine.attemptedRevision(object)))) {
+      const paused = pausedOutcome(await workloadsOf(cluster, app));
+      if (paused) return paused;
+    }
     return {
       state: 'pending',
       message: `waiting for the ${engine.noun} to apply ${revertSha.slice(0, 12)} (now: ${verdict.state}, applied ${applied?.sha.slice(0, 12) ?? 'nothing'}: ${verdict.message})`,

@@ -378,11 +378,16 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     expect(message).toContain('field manager "kubectl-rollout"');
     expect(message).toContain('kubectl rollout resume deployment/web -n shop');
     expect(Date.now() - started).toBeLessThan(verifyTimeoutMs / 2);
-    // The revert is in Git and applied; the paused Deployment holds the template back.
+    // Argo applies the revert to the paused Deployment, which keeps its broken ReplicaSet running.
     expect(incident.details.revert?.sha).toBeDefined();
-    const web = sandbox.store.get(DEPLOYMENT, 'shop', 'web')!;
-    expect(web.spec.paused).toBe(true);
-    expect(web.spec.template.spec.containers[0].image).toBe('ghcr.io/example/web:1.0');
+    const web = () => sandbox.store.get(DEPLOYMENT, 'shop', 'web')!;
+    await until(
+      () => web().spec.template.spec.containers[0].image === 'ghcr.io/example/web:1.0',
+      'the revert applied to the paused Deployment',
+    );
+    expect(web().spec.paused).toBe(true);
+    const running = webReplicaSets(sandbox).filter((rs) => rs.spec.replicas > 0);
+    expect(running.map((rs) => rs.spec.template.spec.containers[0].image)).toEqual([BROKEN]);
   }, 120_000);
 
   it('fast path: turns automated sync off (so self-heal does not undo it), rolls back natively, pushes the revert, and turns it back on', async () => {
