@@ -11,6 +11,7 @@ import type { Engine } from '../src/engines/engine.ts';
 import { engineFor, registeredEngines } from '../src/engines/registry.ts';
 import { effectivePolicy, type RewindConfig } from '../src/config/index.ts';
 import { appKey, appRef, type AppRef } from '../src/domain/app-ref.ts';
+import type { CommitSha } from '../src/domain/commit-sha.ts';
 import { redact } from '../src/domain/errors.ts';
 import {
   type AppSnapshot,
@@ -44,6 +45,11 @@ export interface DetectorOptions {
   reofferMs?: number;
   /** With it, an in-flight incident found on an app object but missing here is resumed. */
   incidents?: IncidentStore;
+  /**
+   * The commit at the head of `ref` in the app's source, for an engine that reports a failure at a
+   * ref without its commit (Argo CD's render errors). Without it such failures open no incident.
+   */
+  resolveRef?: (engine: Engine, object: KubeObjectJson, ref: string) => Promise<CommitSha | undefined>;
   /** Told about every app object change (the rollback role keeps its git mirror warm with it). */
   onAppChange?: (engine: Engine, object: KubeObjectJson) => void;
 }
@@ -287,11 +293,12 @@ export class Detector {
 
   private async evaluate(app: AppRef): Promise<void> {
     this.stats.evaluations++;
-    const snapshot = this.snapshot(app);
-    if (!snapshot) return;
+    const taken = this.snapshot(app);
+    if (!taken) return;
     const now = this.options.clock.now();
-    await this.recordHealthy(snapshot);
-    await this.resumeDurable(snapshot, now);
+    await this.recordHealthy(taken);
+    await this.resumeDurable(taken, now);
+    const snapshot = await this.withRefHead(taken);
     const detected = failureSignal(snapshot, { restartThreshold: this.options.restartThreshold ?? 3, now });
     if (!detected) return;
     const incidentId = await openIncidentId(this.options.incidents, detected, this.options.log);
@@ -311,6 +318,22 @@ export class Detector {
       { incident: signal.incidentId, trigger: signal.trigger, reason: signal.reason, delayMs: delay },
       'failure detected; rollback job enqueued',
     );
+  }
+
+  /** The snapshot with the head of the ref its engine failed at, when the engine names only the ref. */
+  private async withRefHead(snapshot: AppSnapshot): Promise<AppSnapshot> {
+    const engine = engineFor(snapshot.app);
+    const verdict = engine.assess(snapshot.object);
+    const ref = verdict.state === 'failed' && !verdict.badRevision ? verdict.unresolvedRevision : undefined;
+    if (ref === undefined || !this.options.resolveRef) return snapshot;
+    const head = await this.options.resolveRef(engine, snapshot.object, ref).catch((error: unknown) => {
+      this.options.log.warn(
+        { app: appKey(snapshot.app), ref, err: redact(String(error)) },
+        'could not read the head of the ref the engine failed at',
+      );
+      return undefined;
+    });
+    return head ? { ...snapshot, refHead: head } : snapshot;
   }
 
   /**

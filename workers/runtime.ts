@@ -13,7 +13,7 @@ import { assertRemoteAllowed, normaliseHost, type RemotePolicy } from '../src/gi
 import { RollbackGit } from '../src/git/rollback-git.ts';
 import type { GitProcessObserver } from '../src/git/repo.ts';
 import { runRollback, type RollbackResult } from '../src/pipeline/rollback.ts';
-import { mirrorWarmer } from '../src/pipeline/warm-mirror.ts';
+import { mirrorWarmer, refHeadReader } from '../src/pipeline/warm-mirror.ts';
 import { runVerify, type VerifyJobResult } from '../src/pipeline/verify-job.ts';
 import { type Clock, type Logger, systemClock } from '../src/pipeline/ports.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
@@ -545,6 +545,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       clock,
       restartThreshold: config.detection.restartThreshold,
       incidents,
+      resolveRef: refHeadReader({ cluster, git, trustSource }),
       // In the same process as the rollback role: its mirror fetches each new revision at once.
       ...(options.roles.includes('rollback')
         ? { onAppChange: mirrorWarmer({ cluster, git, trustSource, log: log.child({ role: 'detector' }) }) }

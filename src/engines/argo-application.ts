@@ -76,7 +76,15 @@ export const applicationSchema = z.looseObject({
       history: z
         .array(z.looseObject({ revision: z.string().optional(), revisions: revisionsSchema }))
         .optional(),
-      conditions: z.array(z.looseObject({ type: z.string(), message: z.string().optional() })).optional(),
+      conditions: z
+        .array(
+          z.looseObject({
+            type: z.string(),
+            message: z.string().optional(),
+            lastTransitionTime: z.string().optional(),
+          }),
+        )
+        .optional(),
     })
     .optional(),
 });
@@ -171,6 +179,59 @@ export function recordedArgoRevision(object: unknown, raw: string): Revision | u
   return tracked ? { sha: tracked.sha, raw } : undefined;
 }
 
+type ApplicationCondition = NonNullable<NonNullable<Application['status']>['conditions']>[number];
+
+// What each of Argo CD's application condition types (ApplicationCondition.type) says about the
+// revision Argo compared, and so whether reverting it can help:
+// - ComparisonError: broken revision when the revision's manifests could not be generated
+//   ("Failed to load target state: failed to generate manifest for source 1 of 1: ..." with a
+//   kustomize, Helm or YAML error): nothing of it can ever be applied, sync.status is Unknown. Not
+//   the revision's fault when the repository, the chart repository or the repo-server could not be
+//   reached (the same prefix wrapping a fetch or connection error), nor for the other comparison
+//   errors (live state, diff, health, signatures): Argo cannot judge then, and neither can Rewind.
+// - SyncError: automated sync refused or failed to start. "Failed sync attempt to <sha>: ..." is
+//   the failed sync of that revision (its operationState says so too): broken revision. The others
+//   (auto-sync would wipe out all resources, sync windows, project rules) are guards for a person.
+// - InvalidSpecError: the Application or its AppProject is wrong (destination or repository not
+//   permitted, no source): Git does not hold the fix, so Rewind does not judge the revision.
+// - UnknownError, DeletionError: Argo CD's own trouble, or deleting the Application: not a revision.
+// - SharedResourceWarning, RepeatedResourceWarning, ExcludedResourceWarning,
+//   OrphanedResourceWarning: warnings; the app still syncs and has a health.
+const RENDER_ERROR = /failed to generate manifest/i;
+const NOT_THE_REVISION =
+  /failed to fetch|could not read|repository not found|authentication (required|failed)|unable to resolve|failed to get git client|failed to initialize repository|connection refused|no such host|i\/o timeout|deadline exceeded|code = (Unavailable|DeadlineExceeded|Canceled)|tls handshake|could not download|failed to pull/i;
+const FAILED_SYNC_ATTEMPT = /^Failed sync attempt to ([0-9a-f]{40})\b/;
+
+/** A condition saying the revision's manifests cannot be rendered (see above). */
+function renderError(app: Application): ApplicationCondition | undefined {
+  return app.status?.conditions?.find(
+    (condition) =>
+      condition.type === 'ComparisonError' &&
+      RENDER_ERROR.test(condition.message ?? '') &&
+      !NOT_THE_REVISION.test(condition.message ?? ''),
+  );
+}
+
+/** A condition Argo CD sets when it cannot compare at all, for reasons Git does not hold. */
+function cannotCompare(app: Application): ApplicationCondition | undefined {
+  return app.status?.conditions?.find(
+    (condition) => condition.type === 'ComparisonError' || condition.type === 'InvalidSpecError',
+  );
+}
+
+/** A render error at the compared revision: the revision (a commit, or the branch Argo was asked for). */
+function unrenderable(
+  app: Application,
+): { condition: ApplicationCondition; revision?: Revision; ref?: string } | undefined {
+  const condition = renderError(app);
+  if (!condition) return undefined;
+  const compared = app.status?.sync?.revision ?? app.spec?.source?.targetRevision ?? '';
+  const revision = revisionOf(compared);
+  // A commit Argo synced before rendered then: what fails now is a fetch, not the revision.
+  if (revision && historyHas(app, revision.sha)) return undefined;
+  return revision ? { condition, revision } : compared ? { condition, ref: compared } : undefined;
+}
+
 export function assessApplication(object: unknown): Verdict {
   const app = parseApplication(object);
   if (!app)
@@ -215,6 +276,42 @@ export function assessApplication(object: unknown): Verdict {
       reason: 'StaleHealth',
       message: `health not re-assessed since the sync finished at ${op.finishedAt}; waiting for the controller.`,
       fresh: false,
+    };
+  }
+  const broken = unrenderable(app);
+  if (broken) {
+    const at = broken.condition.lastTransitionTime;
+    return {
+      state: 'failed',
+      reason: broken.condition.type,
+      message: broken.condition.message ?? 'Argo CD could not render the revision',
+      fresh: true,
+      ...(at ? { since: at } : withSince),
+      ...(broken.revision ? { badRevision: broken.revision } : { unresolvedRevision: broken.ref! }),
+    };
+  }
+  const attempt = status.conditions
+    ?.filter((condition) => condition.type === 'SyncError')
+    .map((condition) => ({ condition, sha: FAILED_SYNC_ATTEMPT.exec(condition.message ?? '')?.[1] }))
+    .find(({ sha }) => sha !== undefined && !historyHas(app, sha));
+  if (attempt) {
+    const at = attempt.condition.lastTransitionTime;
+    return {
+      state: 'failed',
+      reason: 'SyncError',
+      message: attempt.condition.message ?? '',
+      fresh: true,
+      ...(at ? { since: at } : withSince),
+      badRevision: revisionOf(attempt.sha)!,
+    };
+  }
+  const blocked = status.sync?.status === 'Unknown' ? cannotCompare(app) : undefined;
+  if (blocked) {
+    return {
+      state: 'unknown',
+      reason: blocked.type,
+      message: `Argo CD cannot compare the application (not a revision Git can fix): ${blocked.message ?? ''}`,
+      fresh: true,
     };
   }
   if (health === 'Degraded') {
@@ -326,6 +423,9 @@ export const argoApplicationEngine: Engine = {
   attemptedRevision(object) {
     const app = parseApplication(object);
     if (!app) return undefined;
+    // A render error at a branch: the commit Argo tried is not on the object.
+    const broken = unrenderable(app);
+    if (broken) return broken.revision;
     return resultRevision(app) ?? targetRevision(app);
   },
   appliedRevision(object) {
@@ -335,8 +435,9 @@ export const argoApplicationEngine: Engine = {
   },
   appliedMeansHealthy: () => false,
   // Never synced successfully at `revision` (history lists successful syncs), and either its
-  // manifests could not be generated (ComparisonError) or its sync operation ended Failed/Error
-  // without writing an object (a ComparisonError, or a task refused in the dry run).
+  // manifests could not be generated (a render ComparisonError at it, or at the branch when Argo
+  // does not say which commit) or its sync operation ended Failed/Error without writing an object
+  // (a ComparisonError, or a task refused in the dry run).
   failedBeforeApply(object, revision) {
     const app = parseApplication(object);
     const status = app?.status;
@@ -349,10 +450,8 @@ export const argoApplicationEngine: Engine = {
       );
       return attempted?.sha === revision && !written;
     }
-    return (
-      targetRevision(app)?.sha === revision &&
-      (status.conditions ?? []).some((condition) => condition.type === 'ComparisonError')
-    );
+    const broken = unrenderable(app);
+    return broken !== undefined && (broken.revision === undefined || broken.revision.sha === revision);
   },
   workloadSelector: (app) =>
     `${ARGO_INSTANCE_LABEL}=${app.namespace === ARGO_DEFAULT_NAMESPACE ? app.name : `${app.namespace}_${app.name}`}`,

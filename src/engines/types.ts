@@ -8,6 +8,12 @@ export interface Verdict {
   readonly state: HealthState;
   /** The revision that is failing (Flux `lastAttemptedRevision`, Argo `sync.revision`). */
   readonly badRevision?: Revision;
+  /**
+   * The ref the engine failed at when it does not say which commit that was (Argo CD after a render
+   * error reports `sync.revision` as the branch it was asked to compare, not the commit it resolved):
+   * the detector reads the commit from the branch head.
+   */
+  readonly unresolvedRevision?: string;
   /** The last revision the engine applied successfully, when the object records it and it differs. */
   readonly goodRevision?: Revision;
   /** Machine reason, usually the engine's condition reason (`HealthCheckFailed`, `StaleStatus`...). */

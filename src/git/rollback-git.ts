@@ -111,6 +111,12 @@ export class RollbackGit {
     return (repo, head) => this.laterOn(repo, bad, head, paths);
   }
 
+  /** The commit at the head of `branch` on the remote, fetched now (undefined: no such branch). */
+  async branchHead(url: string, branch: string): Promise<CommitSha | undefined> {
+    const mirror = await this.workspace.syncMirror(url, { branches: [branch] });
+    return mirror.repo.resolveCommit(`refs/heads/${branch}`);
+  }
+
   /** Fetches `commit` into the mirror now unless it is there (the detector saw a new revision). */
   async warm(url: string, commit: CommitSha): Promise<void> {
     await this.workspace.mirrorWith(url, [commit]);

@@ -37,6 +37,11 @@ export interface AppSnapshot {
   /** The engine object of the app. */
   readonly object: KubeObjectJson;
   readonly workloads: readonly WorkloadSnapshot[];
+  /**
+   * The commit at the head of the ref the engine failed at, when its verdict names only the ref
+   * (`Verdict.unresolvedRevision`): read from Git by the detector just before this snapshot.
+   */
+  readonly refHead?: CommitSha;
 }
 
 export interface FailureSignal {
@@ -75,8 +80,12 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
   const verdict = engine.assess(object);
   const lastHealthy = lastHealthyOf(engine, object);
 
-  if (verdict.state === 'failed' && verdict.badRevision) {
-    const bad = verdict.badRevision.sha;
+  const failedAt =
+    verdict.badRevision?.sha ?? (verdict.unresolvedRevision !== undefined ? snapshot.refHead : undefined);
+  // The ref's head is the revision that last rendered: what fails is not a new revision.
+  const headWasHealthy = verdict.badRevision === undefined && failedAt === lastHealthy?.sha;
+  if (verdict.state === 'failed' && failedAt && !headWasHealthy) {
+    const bad = failedAt;
     const good = verdict.goodRevision?.sha ?? (lastHealthy?.sha !== bad ? lastHealthy?.sha : undefined);
     return {
       app,

@@ -126,6 +126,16 @@ export async function runVerify(job: VerifyJob, deps: VerifyDeps): Promise<Verif
     verification: outcome.deployments,
     ...(outcome.state === 'converged' ? { warnings: outcome.warnings } : {}),
   });
+  if (outcome.state === 'needs-human') {
+    await rec.to('NeedsHuman', outcome.reason, outcome.message);
+    await finish(
+      'Warning',
+      'RollbackNeedsHuman',
+      `Rewind reverted ${shortSha(rec.record.culprit ?? rec.record.badRevision)} but ${appLabel(record.app)} cannot converge without a person: ${outcome.message}`,
+      { outcome: 'failed', reason: 'The rollout after the revert is blocked.', evidence: [outcome.message] },
+    );
+    return { kind: 'failed' };
+  }
   if (outcome.state === 'failed') {
     await rec.to('Failed', 'RolloutFailed', outcome.message);
     await finish(

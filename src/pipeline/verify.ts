@@ -20,7 +20,42 @@ import type { ClusterPort } from './ports.ts';
 export type VerifyOutcome =
   | { state: 'converged'; deployments: DeploymentVerdictSummary[]; warnings: string[] }
   | { state: 'pending'; message: string; deployments: DeploymentVerdictSummary[] }
-  | { state: 'failed'; message: string; deployments: DeploymentVerdictSummary[] };
+  | { state: 'failed'; message: string; deployments: DeploymentVerdictSummary[] }
+  /** Nothing will change until a person acts (a paused Deployment): waiting longer cannot help. */
+  | { state: 'needs-human'; reason: string; message: string; deployments: DeploymentVerdictSummary[] };
+
+/** Who set `spec.paused`: the field manager that owns it, from managedFields. */
+function pausedBy(deployment: KubeObjectJson): string | undefined {
+  const entries = (deployment.metadata as { managedFields?: unknown } | undefined)?.managedFields;
+  if (!Array.isArray(entries)) return undefined;
+  const owner = entries.find((entry: { fieldsV1?: { 'f:spec'?: Record<string, unknown> } }) =>
+    Boolean(entry?.fieldsV1?.['f:spec']?.['f:paused']),
+  ) as { manager?: unknown } | undefined;
+  return typeof owner?.manager === 'string' && owner.manager !== '' ? owner.manager : undefined;
+}
+
+/**
+ * A paused Deployment (`spec.paused: true`) rolls nothing out, the revert included, until someone
+ * resumes it: Argo CD calls it Suspended, Flux's health check (kstatus) waits on it as InProgress,
+ * and `kubectl rollout status` waits forever. Rewind does not resume what a person paused; it says
+ * so at once instead of waiting for the verification deadline.
+ */
+export function pausedOutcome(
+  deployments: readonly KubeObjectJson[],
+  summaries: DeploymentVerdictSummary[] = [],
+): Extract<VerifyOutcome, { state: 'needs-human' }> | undefined {
+  const paused = deployments.filter((deployment) => deployment.spec?.['paused'] === true);
+  if (paused.length === 0) return undefined;
+  const message = paused
+    .map((deployment) => {
+      const name = deployment.metadata?.name ?? '';
+      const namespace = deployment.metadata?.namespace ?? 'default';
+      const by = pausedBy(deployment);
+      return `Deployment ${namespace}/${name} is paused (spec.paused: true, set by ${by ? `field manager "${by}"` : 'an unknown manager'}), so it will not roll out the revert; resume it with "kubectl rollout resume deployment/${name} -n ${namespace}".`;
+    })
+    .join(' ');
+  return { state: 'needs-human', reason: 'DeploymentPaused', message, deployments: summaries };
+}
 
 export interface WorkloadTemplates {
   /** Pod templates per Deployment (`namespace/name`) recorded when the incident was located. */
@@ -130,10 +165,17 @@ export async function verifyOnce(
     };
   const verdict = engine.assess(object);
   const applied = engine.appliedRevision(object);
-  const revertApplied =
-    applied !== undefined &&
-    (applied.sha === revertSha || ((await contains?.(revertSha, applied.sha).catch(() => false)) ?? false));
+  const hasRevert = async (revision: { sha: string } | undefined): Promise<boolean> =>
+    revision !== undefined &&
+    (revision.sha === revertSha || ((await contains?.(revertSha, revision.sha).catch(() => false)) ?? false));
+  const revertApplied = await hasRevert(applied);
   if (verdict.state !== 'healthy' || !revertApplied) {
+    // Once the engine is at the revert (applied, or applying it: Flux's health check of it waits on
+    // a paused Deployment, Argo calls the app Suspended), a paused Deployment is what blocks it.
+    if (revertApplied || (await hasRevert(engine.attemptedRevision(object)))) {
+      const paused = pausedOutcome(await workloadsOf(cluster, app));
+      if (paused) return paused;
+    }
     return {
       state: 'pending',
       message: `waiting for the ${engine.noun} to apply ${revertSha.slice(0, 12)} (now: ${verdict.state}, applied ${applied?.sha.slice(0, 12) ?? 'nothing'}: ${verdict.message})`,
@@ -186,6 +228,8 @@ export async function verifyOnce(
   }
   if (failure) return { state: 'failed', message: failure, deployments: summaries };
   if (!allConverged) {
+    const paused = pausedOutcome(deployments, summaries);
+    if (paused) return paused;
     const waiting = summaries.filter(
       (s) => s.state !== 'converged' && s.state !== 'converged-different' && s.state !== 'unchanged',
     );

@@ -1,6 +1,7 @@
 // Keeping the git mirror warm: when the detector sees an app's source move to a new revision, the
 // mirror fetches it at once (once per source and revision), so a rollback that follows finds the
-// commits already there and its culprit search spends no fetch (bench/overhead.ts).
+// commits already there and its culprit search spends no fetch (bench/overhead.ts). Also the
+// detector's read of a branch head, for an engine that fails at a branch without naming the commit.
 import type { KubeObjectJson } from '../cluster/informer.ts';
 import type { CommitSha } from '../domain/commit-sha.ts';
 import { redact } from '../domain/errors.ts';
@@ -33,5 +34,28 @@ export function mirrorWarmer(deps: MirrorWarmerDeps): (engine: Engine, object: K
       if (warmed.get(source.key) === revision.sha) warmed.delete(source.key);
       deps.log.debug({ err: redact(String(error)), source: source.key }, 'mirror warm-up failed');
     });
+  };
+}
+
+export interface RefHeadDeps {
+  readonly cluster: EngineCluster;
+  readonly git: { branchHead(url: string, branch: string): Promise<CommitSha | undefined> };
+  readonly trustSource: (url: string) => string | undefined;
+}
+
+/**
+ * The commit at the head of the branch an engine failed at without naming the commit (Argo CD
+ * cannot render the branch, so it never reports what it resolved): the newest commit on the branch
+ * the app follows, read from Git. Undefined when the ref is not that branch or the source is not
+ * one Rewind may use.
+ */
+export function refHeadReader(
+  deps: RefHeadDeps,
+): (engine: Engine, object: KubeObjectJson, ref: string) => Promise<CommitSha | undefined> {
+  return async (engine, object, ref) => {
+    const source = await engine.source(deps.cluster, object);
+    if (source.kind !== 'git' || source.branch !== ref || deps.trustSource(source.url) !== undefined)
+      return undefined;
+    return deps.git.branchHead(source.url, source.branch);
   };
 }

@@ -43,6 +43,11 @@ export interface ArgoControllerOptions {
   namespace?: string;
   /** A Helm 3 binary, for sources that are charts (`helm template`, as the repo-server runs it). */
   helm?: string;
+  /**
+   * --repo-error-grace-period-seconds: how long a failure to get an app's manifests is kept quiet
+   * (status left as it was) by refreshes that do not force resolving the revision. Argo's default: 180 s.
+   */
+  repoErrorGracePeriodMs?: number;
 }
 
 export const REFRESH_ANNOTATION = 'argocd.argoproj.io/refresh';
@@ -50,8 +55,15 @@ const SKIP_RECONCILE_ANNOTATION = 'argocd.argoproj.io/skip-reconcile';
 const DEFAULT_RECONCILE_TIMEOUT_MS = 180_000;
 const DEFAULT_SELF_HEAL_TIMEOUT_MS = 5_000;
 const MAX_CACHED_MANIFESTS = 256;
+const DEFAULT_REPO_ERROR_GRACE_PERIOD_MS = 180_000;
 
-type RefreshLevel = 'latest' | 'recent';
+/**
+ * Argo's comparison levels: `force` (CompareWithLatestForceResolve: a refresh annotation or a spec
+ * change) resolves the branch anew and reports a manifest error at once; `latest` (the periodic
+ * refresh, after an operation) resolves it too; `recent` compares with the revision last resolved.
+ */
+type RefreshLevel = 'force' | 'latest' | 'recent';
+const LEVEL_ORDER: Record<RefreshLevel, number> = { recent: 0, latest: 1, force: 2 };
 
 interface Rendered {
   objects: KubeObject[];
@@ -84,6 +96,9 @@ export class ArgoController {
   private readonly seen = new Map<string, number>();
   private readonly reconcileTimeoutMs: number;
   private readonly selfHealTimeoutMs: number;
+  private readonly repoErrorGracePeriodMs: number;
+  /** state.go repoErrorCache: when an app's manifests first failed to load, per app. */
+  private readonly repoErrors = new Map<string, number>();
   private readonly namespace: string;
   private readonly helm: string | undefined;
   private unsubscribes: (() => void)[] = [];
@@ -97,6 +112,7 @@ export class ArgoController {
     this.recorder = new EventRecorder(store, 'argocd-application-controller');
     this.reconcileTimeoutMs = options.reconcileTimeoutMs ?? DEFAULT_RECONCILE_TIMEOUT_MS;
     this.selfHealTimeoutMs = options.selfHealTimeoutMs ?? DEFAULT_SELF_HEAL_TIMEOUT_MS;
+    this.repoErrorGracePeriodMs = options.repoErrorGracePeriodMs ?? DEFAULT_REPO_ERROR_GRACE_PERIOD_MS;
     this.namespace = options.namespace ?? 'argocd';
     this.helm = options.helm;
     this.refreshes = new SerialQueue((key) => this.refresh(key));
@@ -137,13 +153,14 @@ export class ArgoController {
       for (const timer of [`refresh/${key}`, `selfheal/${key}`, `retry/${key}`]) this.cancelTimer(timer);
       this.seen.delete(key);
       this.pending.delete(key);
+      this.repoErrors.delete(key);
       return;
     }
     const generation = app.metadata.generation ?? 0;
     const changed = this.seen.get(key) !== generation;
     this.seen.set(key, generation);
     if (changed || app.metadata.annotations?.[REFRESH_ANNOTATION] !== undefined) {
-      this.requestRefresh(key, 'latest');
+      this.requestRefresh(key, 'force');
     }
     if (changed && app['operation']) this.operations.request(key);
   }
@@ -162,7 +179,8 @@ export class ArgoController {
   }
 
   private requestRefresh(key: string, level: RefreshLevel): void {
-    if (this.pending.get(key) !== 'latest') this.pending.set(key, level);
+    const pending = this.pending.get(key);
+    if (pending === undefined || LEVEL_ORDER[level] > LEVEL_ORDER[pending]) this.pending.set(key, level);
     this.refreshes.request(key);
   }
 
@@ -284,7 +302,8 @@ export class ArgoController {
     if (!app || this.stopped || app.metadata.deletionTimestamp) return;
     if (app.metadata.annotations?.[SKIP_RECONCILE_ANNOTATION] === 'true') return;
     const refreshRequested = app.metadata.annotations?.[REFRESH_ANNOTATION] !== undefined;
-    const goToGit = level === 'latest' || refreshRequested;
+    const goToGit = level !== 'recent' || refreshRequested;
+    const forceResolve = level === 'force' || refreshRequested;
 
     let comparison: (Comparison & Pick<Rendered, 'sourceType'>) | undefined;
     let target: Target | undefined;
@@ -297,6 +316,7 @@ export class ArgoController {
       });
       this.resolved.set(resolvedKey, target);
       comparison = await this.compareAt(app, target);
+      this.repoErrors.delete(key);
     } catch (error) {
       if (this.stopped) return;
       comparisonError = {
@@ -304,6 +324,17 @@ export class ArgoController {
         message: errorMessage(error),
         lastTransitionTime: kubeTime(),
       };
+      // state.go CompareAppState: a manifest error is ignored (the status stays as it was) while it
+      // is new or younger than the grace period, unless the refresh forces resolving the revision.
+      const firstSeen = this.repoErrors.get(key);
+      if (firstSeen === undefined) this.repoErrors.set(key, Date.now());
+      if (
+        !forceResolve &&
+        (firstSeen === undefined || Date.now() - firstSeen <= this.repoErrorGracePeriodMs)
+      ) {
+        if (goToGit) this.scheduleRefresh(key);
+        return;
+      }
     }
     if (this.stopped) return;
 
@@ -315,6 +346,15 @@ export class ArgoController {
     const conditions = [comparisonError, decision.condition].filter(
       (condition): condition is ApplicationCondition => condition !== undefined,
     );
+    // Without manifests Argo still compares the live objects (all of them extraneous, their sync
+    // status Unknown) and computes health from them; sync.revision stays the revision it was asked
+    // to compare (the branch, at the latest level), as it has no resolved commit to report.
+    const live = comparison ?? compare(this.store, instanceName(app, this.namespace), []);
+    const requested =
+      level === 'recent' && !refreshRequested
+        ? (current.status?.sync?.revision ?? app.spec?.source?.targetRevision)
+        : app.spec?.source?.targetRevision;
+    const requestedRevision = typeof requested === 'string' && requested ? requested : undefined;
     const before = current.status ?? {};
     this.writeStatus(namespace, name, (status) => {
       const now = kubeTime();
@@ -327,20 +367,31 @@ export class ArgoController {
           ...(multi ? { sources: app.spec?.sources ?? [] } : { source: app.spec?.source ?? {} }),
           destination: app.spec?.destination ?? {},
         },
-        ...(target ? (multi ? { revisions: target.revisions } : { revision: target.revisions[0] }) : {}),
+        ...(comparison && target
+          ? multi
+            ? { revisions: target.revisions }
+            : { revision: target.revisions[0] }
+          : multi
+            ? target
+              ? { revisions: target.revisions }
+              : {}
+            : requestedRevision
+              ? { revision: requestedRevision }
+              : {}),
       };
-      if (comparison) {
-        const health = comparison.health;
-        status['health'] = {
-          status: health.status,
-          ...(health.message ? { message: health.message } : {}),
-          lastTransitionTime:
-            status['health']?.status === health.status ? (status['health']?.lastTransitionTime ?? now) : now,
-        };
-        status['resources'] = resourceStatuses(comparison);
-        status['summary'] = comparison.images.length > 0 ? { images: comparison.images } : {};
-        status['sourceType'] = comparison.sourceType;
-      }
+      const health = live.health;
+      status['health'] = {
+        status: health.status,
+        ...(health.message ? { message: health.message } : {}),
+        lastTransitionTime:
+          status['health']?.status === health.status ? (status['health']?.lastTransitionTime ?? now) : now,
+      };
+      status['resources'] = resourceStatuses(live).map((resource) =>
+        comparison ? resource : { ...resource, status: 'Unknown' },
+      );
+      status['summary'] = live.images.length > 0 ? { images: live.images } : {};
+      if (comparison) status['sourceType'] = comparison.sourceType;
+      else delete status['sourceType'];
       const previous: ApplicationCondition[] = Array.isArray(status['conditions'])
         ? status['conditions']
         : [];
@@ -351,7 +402,7 @@ export class ArgoController {
       if (next.length > 0) status['conditions'] = next;
       else delete status['conditions'];
     });
-    this.recordTransitions(current, before, comparison);
+    this.recordTransitions(current, before, live, comparison ? comparison.sync : 'Unknown');
     if (refreshRequested) {
       this.writeApp(namespace, name, (object) => {
         if (object.metadata.annotations?.[REFRESH_ANNOTATION] === undefined) return false;
@@ -369,16 +420,19 @@ export class ArgoController {
     if (decision.selfHealInMs !== undefined) {
       this.schedule(`selfheal/${key}`, decision.selfHealInMs, () => this.requestRefresh(key, 'recent'));
     }
-    if (goToGit) {
-      this.schedule(`refresh/${key}`, this.reconcileTimeoutMs, () => this.requestRefresh(key, 'latest'));
-    }
+    if (goToGit) this.scheduleRefresh(key);
   }
 
-  private recordTransitions(app: KubeObject, before: any, comparison: Comparison | undefined): void {
-    if (!comparison || this.stopped) return;
+  /** The periodic refresh (timeout.reconciliation) after this one. */
+  private scheduleRefresh(key: string): void {
+    this.schedule(`refresh/${key}`, this.reconcileTimeoutMs, () => this.requestRefresh(key, 'latest'));
+  }
+
+  private recordTransitions(app: KubeObject, before: any, comparison: Comparison, syncStatus: string): void {
+    if (this.stopped) return;
     const sync = before.sync?.status;
-    if (sync && sync !== comparison.sync) {
-      this.recorder.normal(app, 'ResourceUpdated', `Updated sync status: ${sync} -> ${comparison.sync}`);
+    if (sync && sync !== syncStatus) {
+      this.recorder.normal(app, 'ResourceUpdated', `Updated sync status: ${sync} -> ${syncStatus}`);
     }
     const health = before.health?.status;
     if (health && health !== comparison.health.status) {

@@ -24,24 +24,32 @@ function count(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 }
 
+/**
+ * kstatus' rules for a Deployment (cli-utils pkg/kstatus/status/core.go deploymentConditions), in
+ * its order. A paused Deployment is InProgress: its Progressing condition is Unknown/DeploymentPaused,
+ * not True/NewReplicaSetAvailable, so Flux's health check waits for it and then fails.
+ */
 export function deploymentStatus(deployment: KubeObject): ObjectStatus {
   const status = deployment.status ?? {};
   const generation = deployment.metadata.generation ?? 0;
   if (count(status.observedGeneration) < generation) return 'InProgress';
+  // Without a progress deadline the controller sets no Progressing condition to wait for.
+  let progressing = typeof deployment.spec?.progressDeadlineSeconds !== 'number';
+  let available = false;
   const conditions: any[] = Array.isArray(status.conditions) ? status.conditions : [];
-  const progressing = conditions.find((condition) => condition?.type === 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded') return 'Failed';
-  const available = conditions.find((condition) => condition?.type === 'Available');
-  if (available && available.status !== 'True') return 'InProgress';
+  for (const condition of conditions) {
+    if (condition?.type === 'Progressing') {
+      if (condition.reason === 'ProgressDeadlineExceeded') return 'Failed';
+      if (condition.status === 'True' && condition.reason === 'NewReplicaSetAvailable') progressing = true;
+    }
+    if (condition?.type === 'Available' && condition.status === 'True') available = true;
+  }
   const wanted = typeof deployment.spec?.replicas === 'number' ? deployment.spec.replicas : 1;
   const replicas = count(status.replicas);
   const updated = count(status.updatedReplicas);
-  const availableReplicas = count(status.availableReplicas);
-  const ready = count(status.readyReplicas);
-  if (replicas !== wanted || updated !== wanted || availableReplicas !== wanted || ready < wanted) {
-    return 'InProgress';
-  }
-  return 'Current';
+  if (wanted > replicas || wanted > updated || replicas > wanted) return 'InProgress';
+  if (updated > count(status.availableReplicas) || wanted > count(status.readyReplicas)) return 'InProgress';
+  return progressing && available ? 'Current' : 'InProgress';
 }
 
 export function objectStatus(object: KubeObject | undefined): ObjectStatus {

@@ -38,10 +38,42 @@ export function matchesLive(desired: KubeObject, live: KubeObject): boolean {
 
 export type WriteOutcome = 'created' | 'configured' | 'unchanged';
 
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseLastApplied(object: KubeObject): Record<string, unknown> | undefined {
+  const text = object.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'];
+  if (!text) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isMap(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Creates `desired`, or replaces every non-server field of `existing` with the desired ones,
- * keeping status, server fields, and the labels and annotations others set: a client-side apply,
- * recorded in managedFields as an `Update` by `manager`. Throws the store's StatusError when the
+ * kubectl apply's three-way merge, for maps (lists are replaced): what the manifest sets wins; a
+ * field it no longer sets is removed only when the last apply set it; fields others set (status
+ * aside, e.g. `kubectl rollout pause`'s spec.paused) stay.
+ */
+function threeWay(desired: unknown, lastApplied: unknown, live: unknown): unknown {
+  if (desired === undefined) return lastApplied === undefined ? live : undefined;
+  if (!isMap(desired) || !isMap(live)) return desired;
+  const merged: Record<string, unknown> = {};
+  const previous = isMap(lastApplied) ? lastApplied : {};
+  for (const key of new Set([...Object.keys(live), ...Object.keys(desired)])) {
+    const value = threeWay(desired[key], previous[key], live[key]);
+    if (value !== undefined) merged[key] = value;
+  }
+  return merged;
+}
+
+/**
+ * Creates `desired`, or merges it into `existing` as kubectl apply does (three-way, with the last
+ * applied configuration), keeping status, server fields, and the labels, annotations and fields
+ * others set: a client-side apply, recorded in managedFields as an `Update` by `manager`. Throws the store's StatusError when the
  * write is refused.
  */
 export function writeObject(
@@ -58,8 +90,13 @@ export function writeObject(
     return 'created';
   }
   const next: KubeObject = structuredClone(existing);
-  for (const field of Object.keys(next)) if (!SERVER_FIELDS.has(field)) delete next[field];
-  for (const [field, value] of Object.entries(desired)) if (!SERVER_FIELDS.has(field)) next[field] = value;
+  const lastApplied = parseLastApplied(existing);
+  for (const field of new Set([...Object.keys(next), ...Object.keys(desired)])) {
+    if (SERVER_FIELDS.has(field)) continue;
+    const merged = threeWay(desired[field], lastApplied?.[field], existing[field]);
+    if (merged === undefined) delete next[field];
+    else next[field] = merged;
+  }
   next.metadata.labels = { ...existing.metadata.labels, ...desired.metadata.labels };
   if (desired.metadata.annotations || existing.metadata.annotations) {
     next.metadata.annotations = { ...existing.metadata.annotations, ...desired.metadata.annotations };

@@ -40,6 +40,8 @@ export interface SandboxOptions {
   argoSelfHealTimeoutMs?: number;
   /** A Helm 3 binary for Argo CD sources that are charts; without one, they fail to render. */
   helm?: string;
+  /** Argo's repo error grace period (manifest errors kept quiet by periodic refreshes); default 180 s. */
+  argoRepoErrorGracePeriodMs?: number;
   /**
    * Authorization mode and audit log of the API server; default: no checks, no log. With RBAC it
    * serves https (self-signed; kubeconfigs skip verification).
@@ -121,6 +123,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
             ? {}
             : { selfHealTimeoutMs: options.argoSelfHealTimeoutMs }),
           ...(options.helm === undefined ? {} : { helm: options.helm }),
+          ...(options.argoRepoErrorGracePeriodMs === undefined
+            ? {}
+            : { repoErrorGracePeriodMs: options.argoRepoErrorGracePeriodMs }),
         });
   const appSets =
     options.argo === false

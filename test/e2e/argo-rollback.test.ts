@@ -152,6 +152,18 @@ async function finalIncident(loop: ArgoLoop, bad: string): Promise<IncidentRecor
   return found!;
 }
 
+/** The incident's revert commits on main, after checking api kept the change the bad commit made. */
+function revertsKeepingApi(repo: GitDir, incidentId: string): string[] {
+  repo.git('fetch', '--quiet', 'origin');
+  const reverts = repo
+    .git('log', '--format=%H', `--grep=Rewind-Incident: ${incidentId}`, 'origin/main')
+    .split('\n')
+    .filter(Boolean);
+  expect(reverts).toHaveLength(1);
+  expect(repo.git('show', 'origin/main:apps/api/deployment.yaml')).toContain('value: "b"');
+  return reverts;
+}
+
 function webReplicaSets(sandbox: Sandbox) {
   return sandbox.store
     .list(REPLICA_SET, { namespace: 'shop' })
@@ -191,13 +203,7 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     expect(incident.details.revert).toMatchObject({ kind: 'scoped', paths: ['apps/web/deployment.yaml'] });
 
     // Git: exactly one revert, after the bad commit; api keeps its change.
-    repo.git('fetch', '--quiet', 'origin');
-    const reverts = repo
-      .git('log', '--format=%H', `--grep=Rewind-Incident: ${incident.id}`, 'origin/main')
-      .split('\n')
-      .filter(Boolean);
-    expect(reverts).toHaveLength(1);
-    expect(repo.git('show', 'origin/main:apps/api/deployment.yaml')).toContain('value: "b"');
+    const reverts = revertsKeepingApi(repo, incident.id);
     expect(repo.git('show', 'origin/main:apps/web/deployment.yaml')).toContain('web:1.0');
 
     // Argo: Synced + Healthy at the revert; the cluster is back on the original ReplicaSet.
@@ -278,6 +284,110 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
       'Argo Synced + Healthy at the revert',
     );
     expect(running().map((rs) => rs.metadata.uid)).toEqual([goodRs!.metadata.uid]);
+  }, 120_000);
+
+  it('a commit Argo cannot render (a kustomization naming a missing file, also changing a healthy app) is detected from its ComparisonError and reverted in scope; Argo ends Synced + Healthy at the revert', async () => {
+    // Measured on 2 cores: Converged 2-4 s after the bad commit; nothing waits for a rollout.
+    loop = await startArgoLoop({ verifyTimeout: '30s' });
+    const { sandbox, repo } = loop;
+    const running = () => webReplicaSets(sandbox).filter((rs) => rs.spec.replicas > 0);
+    const [goodRs] = running();
+    const newest = Math.max(
+      ...webReplicaSets(sandbox).map((rs) => Date.parse(rs.metadata.creationTimestamp!)),
+    );
+    await until(() => Date.now() >= newest + 1000, 'a new second', 5_000);
+
+    const bad = repo.commit('web as a kustomization, api mode b', {
+      'apps/web/kustomization.yaml': 'resources:\n  - deployment.yaml\n  - missing.yaml\n',
+      'apps/api/deployment.yaml': deploymentYaml('api', 'ghcr.io/example/api:1.0', 'b'),
+    });
+    refresh(sandbox, 'web');
+    refresh(sandbox, 'api');
+    // What Argo CD reports for it: a ComparisonError, sync Unknown at the branch it was asked for
+    // (it resolved no commit it can name), health from the live objects, nothing synced.
+    await until(
+      () => sandbox.store.get(APPLICATION, 'argocd', 'web')?.status?.sync?.status === 'Unknown',
+      'web sync Unknown',
+    );
+    const failing = sandbox.store.get(APPLICATION, 'argocd', 'web')!;
+    expect(failing.status.sync.revision).toBe('main');
+    expect(failing.status.conditions).toEqual([
+      expect.objectContaining({
+        type: 'ComparisonError',
+        message: expect.stringMatching(
+          /^Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = .*missing\.yaml/,
+        ),
+      }),
+    ]);
+    expect(failing.status.health.status).toBe('Healthy');
+
+    const incident = await finalIncident(loop, bad);
+    expect(incident.conditions.at(-1), JSON.stringify(incident.conditions)).toMatchObject({
+      type: 'Converged',
+      reason: 'WorkloadsUnchanged',
+    });
+    expect(incident.app).toEqual({ engine: 'argo-application', namespace: 'argocd', name: 'web' });
+    expect(incident.details.healthReason).toBe('ComparisonError');
+    expect(incident.culprit).toBe(bad);
+    expect(incident.details.revert).toMatchObject({ kind: 'scoped', paths: ['apps/web/kustomization.yaml'] });
+
+    const reverts = revertsKeepingApi(repo, incident.id);
+    await until(() => healthyAt(sandbox, 'web', reverts[0]!), 'Argo Synced + Healthy at the revert');
+    expect(sandbox.store.get(APPLICATION, 'argocd', 'web')!.status.conditions).toBeUndefined();
+    expect(running().map((rs) => rs.metadata.uid)).toEqual([goodRs!.metadata.uid]);
+  }, 120_000);
+
+  it('a Deployment someone paused ends verification at once as NeedsHuman/DeploymentPaused, naming who paused it and how to resume, instead of waiting for the deadline', async () => {
+    const verifyTimeoutMs = 40_000;
+    loop = await startArgoLoop({ gracePeriod: '3s', verifyTimeout: `${verifyTimeoutMs / 1000}s` });
+    const { sandbox, repo, runtime } = loop;
+    // Recreate: the old ReplicaSet goes to 0 before the new one starts, so once paused nothing
+    // brings it back (a paused Deployment only scales the ReplicaSets it has).
+    const recreate = (image: string): string =>
+      deploymentYaml('web', image).replace(
+        '  progressDeadlineSeconds: 600\n',
+        '  progressDeadlineSeconds: 600\n  strategy: {type: Recreate}\n',
+      );
+    const good = repo.commit('web recreates', {
+      'apps/web/deployment.yaml': recreate('ghcr.io/example/web:1.0'),
+    });
+    refresh(sandbox, 'web');
+    await until(() => healthyAt(sandbox, 'web', good), 'web Synced + Healthy with Recreate');
+    const bad = repo.commit('web 2.0', { 'apps/web/deployment.yaml': recreate(BROKEN) });
+    refresh(sandbox, 'web');
+    // Someone pauses the rollout while Rewind waits out the grace period.
+    await until(
+      async () => (await runtime.incidents.list(50)).some((r) => r.badRevision === bad),
+      'the incident detected',
+      30_000,
+      50,
+    );
+    await run(
+      'kubectl',
+      ['--kubeconfig', sandbox.kubeconfigPath, 'rollout', 'pause', 'deployment/web', '-n', 'shop'],
+      { timeout: 30_000 },
+    );
+    const started = Date.now();
+    const incident = await finalIncident(loop, bad);
+    expect(incident.conditions.at(-1), JSON.stringify(incident.conditions)).toMatchObject({
+      type: 'NeedsHuman',
+      reason: 'DeploymentPaused',
+    });
+    const message = incident.conditions.at(-1)!.message;
+    expect(message).toContain('Deployment shop/web is paused');
+    expect(message).toContain('field manager "kubectl-rollout"');
+    expect(message).toContain('kubectl rollout resume deployment/web -n shop');
+    expect(Date.now() - started).toBeLessThan(verifyTimeoutMs / 2);
+    // Argo applies the revert to the paused Deployment, which keeps its broken ReplicaSet running.
+    expect(incident.details.revert?.sha).toBeDefined();
+    const web = () => sandbox.store.get(DEPLOYMENT, 'shop', 'web')!;
+    await until(
+      () => web().spec.template.spec.containers[0].image === 'ghcr.io/example/web:1.0',
+      'the revert applied to the paused Deployment',
+    );
+    expect(web().spec.paused).toBe(true);
+    const running = webReplicaSets(sandbox).filter((rs) => rs.spec.replicas > 0);
+    expect(running.map((rs) => rs.spec.template.spec.containers[0].image)).toEqual([BROKEN]);
   }, 120_000);
 
   it('fast path: turns automated sync off (so self-heal does not undo it), rolls back natively, pushes the revert, and turns it back on', async () => {

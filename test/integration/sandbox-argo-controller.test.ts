@@ -90,15 +90,20 @@ afterEach(async () => {
   repo = undefined;
 });
 
-async function setup(options: { selfHealMs?: number } = {}): Promise<{ sb: Sandbox; repo: GitDir }> {
+async function setup(
+  options: { selfHealMs?: number; reconcileMs?: number; repoErrorGraceMs?: number } = {},
+): Promise<{ sb: Sandbox; repo: GitDir }> {
   repo = gitdir();
   sandbox = await startSandbox({
     kubeconfig: path.join(repo.root, 'kubeconfig'),
     podReadyMs: 30,
     unreadyImages: ['*:bad'],
     crashImages: ['*:crash'],
-    argoReconcileTimeoutMs: NEVER_MS,
+    argoReconcileTimeoutMs: options.reconcileMs ?? NEVER_MS,
     argoSelfHealTimeoutMs: options.selfHealMs ?? 1_000,
+    ...(options.repoErrorGraceMs === undefined
+      ? {}
+      : { argoRepoErrorGracePeriodMs: options.repoErrorGraceMs }),
   });
   sandbox.store.create(NAMESPACE, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
   return { sb: sandbox, repo };
@@ -136,6 +141,18 @@ async function settledAt(sb: Sandbox, sha: string, what: string): Promise<KubeOb
     30_000,
   );
   return app(sb);
+}
+
+/**
+ * Argo refreshes against Git once more right after a sync finishes (as the real controller does);
+ * a commit made before that refresh would rightly be picked up at once. Waits for it to be done.
+ */
+async function refreshedAfterSync(sb: Sandbox): Promise<void> {
+  await until(
+    () => Date.parse(app(sb).status.reconciledAt) >= Date.parse(app(sb).status.operationState.finishedAt),
+    'the refresh after the sync',
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500));
 }
 
 async function refresh(sb: Sandbox, kind: 'normal' | 'hard' = 'normal'): Promise<void> {
@@ -283,13 +300,7 @@ describe('sandbox Argo CD application-controller', () => {
     const first = repo.commit('web v1', { 'apps/web/deployment.yaml': deploymentYaml('nginx:1.0') });
     await applyApplication(sb, applicationYaml(repo));
     await settledAt(sb, first, 'the first sync');
-    // Argo refreshes against Git once more right after a sync finishes (as the real controller
-    // does); a commit made before that refresh would rightly be picked up. Let it happen first.
-    await until(
-      () => Date.parse(app(sb).status.reconciledAt) >= Date.parse(app(sb).status.operationState.finishedAt),
-      'the refresh after the sync',
-    );
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await refreshedAfterSync(sb);
 
     const second = repo.commit('web v2', { 'apps/web/deployment.yaml': deploymentYaml('nginx:2.0') });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -541,5 +552,79 @@ describe('sandbox Argo CD application-controller', () => {
       app(sb).status.operationState.syncResult.resources.find((r: any) => r.kind === 'ConfigMap'),
     ).toMatchObject({ status: 'Pruned', message: 'pruned' });
     await settledAt(sb, third, 'Synced after the prune');
+  });
+
+  it('reports a revision it cannot render as Argo CD does (ComparisonError, sync Unknown at the branch, health from the live objects, no sync) and recovers at the next one that renders', async () => {
+    const { sb, repo } = await setup();
+    const good = repo.commit('web v1', { 'apps/web/deployment.yaml': deploymentYaml('nginx:1.0') });
+    await applyApplication(sb, applicationYaml(repo));
+    await settledAt(sb, good, 'the first sync');
+    const history = app(sb).status.history;
+    const operationState = app(sb).status.operationState;
+
+    repo.commit('web as a kustomization', {
+      'apps/web/kustomization.yaml': 'resources:\n  - deployment.yaml\n  - missing.yaml\n',
+    });
+    await refresh(sb);
+    await until(() => app(sb).status.sync.status === 'Unknown', 'sync Unknown');
+    const status = app(sb).status;
+    expect(status.sync).toEqual({
+      status: 'Unknown',
+      revision: 'main',
+      comparedTo: {
+        source: { repoURL: `file://${repo.remote}`, path: 'apps/web', targetRevision: 'main' },
+        destination: { server: 'https://kubernetes.default.svc', namespace: 'shop' },
+      },
+    });
+    expect(status.conditions).toEqual([
+      {
+        type: 'ComparisonError',
+        message: expect.stringMatching(
+          /^Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = .*missing\.yaml/,
+        ),
+        lastTransitionTime: expect.any(String),
+      },
+    ]);
+    // Health of the live objects, every one of them extraneous now and of unknown sync status.
+    expect(status.health.status).toBe('Healthy');
+    expect(status.resources).toEqual([
+      expect.objectContaining({ kind: 'Deployment', name: 'web', status: 'Unknown', requiresPruning: true }),
+    ]);
+    expect(status.sourceType).toBeUndefined();
+    // No automated sync of an Unknown app: the last operation and the history stay as they were.
+    expect(app(sb)['operation']).toBeUndefined();
+    expect(status.operationState).toEqual(operationState);
+    expect(status.history).toEqual(history);
+    expect(image(sb)).toBe('nginx:1.0');
+    const events = sb.store.list(EVENT, { namespace: 'argocd' }).map((e) => e.message);
+    expect(events).toContain('Updated sync status: Synced -> Unknown');
+
+    const fixed = repo.commit('add the missing file', {
+      'apps/web/missing.yaml': configMapYaml('web-extra'),
+    });
+    await refresh(sb);
+    await settledAt(sb, fixed, 'Synced + Healthy once the revision renders');
+    expect(app(sb).status.conditions).toBeUndefined();
+    expect(app(sb).status.sourceType).toBe('Kustomize');
+  });
+
+  it('keeps a manifest error quiet on periodic refreshes during the repo error grace period, reports it after', async () => {
+    const { sb, repo } = await setup({ reconcileMs: 200, repoErrorGraceMs: 1_500 });
+    const good = repo.commit('web v1', { 'apps/web/deployment.yaml': deploymentYaml('nginx:1.0') });
+    await applyApplication(sb, applicationYaml(repo));
+    await settledAt(sb, good, 'the first sync');
+    await refreshedAfterSync(sb);
+    const started = Date.now();
+    repo.commit('web as a kustomization', {
+      'apps/web/kustomization.yaml': 'resources:\n  - deployment.yaml\n  - missing.yaml\n',
+    });
+    await until(
+      () => app(sb).status.sync.status === 'Unknown',
+      'sync Unknown after the grace period',
+      20_000,
+    );
+    // First seen at the first refresh after the commit (within one period), reported after 1.5 s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(app(sb).status.conditions?.[0]?.type).toBe('ComparisonError');
   });
 });

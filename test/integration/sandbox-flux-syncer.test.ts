@@ -644,16 +644,22 @@ describe('Deployment health (kstatus rules)', () => {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'web', namespace: 'default', generation },
-    spec: { replicas: 2 },
+    spec: { replicas: 2, progressDeadlineSeconds: 600, ...spec },
     status,
   });
+  let spec: Record<string, unknown> = {};
+  const available = { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' };
   const complete = {
     observedGeneration: 2,
     replicas: 2,
     updatedReplicas: 2,
     readyReplicas: 2,
     availableReplicas: 2,
+    conditions: [available, { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }],
   };
+  afterEach(() => {
+    spec = {};
+  });
 
   it('is Current when the rollout is complete for the latest generation', () => {
     expect(objectStatus(deployment(complete))).toBe('Current');
@@ -670,6 +676,22 @@ describe('Deployment health (kstatus rules)', () => {
       await readFile(path.join(FIXTURES, 'k8s-deployment-progress-deadline-exceeded.yaml'), 'utf8'),
     );
     expect(objectStatus(fixture)).toBe('Failed');
+  });
+  it('is InProgress while paused (Progressing Unknown DeploymentPaused), Current again once resumed and complete', () => {
+    spec = { paused: true };
+    const paused = {
+      ...complete,
+      conditions: [available, { type: 'Progressing', status: 'Unknown', reason: 'DeploymentPaused' }],
+    };
+    expect(objectStatus(deployment(paused))).toBe('InProgress');
+    spec = {};
+    expect(objectStatus(deployment(complete))).toBe('Current');
+  });
+  it('is InProgress until Available, and until Progressing says the new ReplicaSet is available', () => {
+    expect(objectStatus(deployment({ ...complete, conditions: [available] }))).toBe('InProgress');
+    spec = { progressDeadlineSeconds: undefined };
+    expect(objectStatus(deployment({ ...complete, conditions: [available] }))).toBe('Current');
+    expect(objectStatus(deployment({ ...complete, conditions: [] }))).toBe('InProgress');
   });
   it('treats other kinds as Current once they exist', () => {
     expect(objectStatus({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } })).toBe('Current');
