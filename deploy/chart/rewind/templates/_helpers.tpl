@@ -102,6 +102,10 @@ app.kubernetes.io/component: {{ . }}
 - apiGroups: ['argoproj.io']
   resources: ['applications']
   verbs: ['get', 'list', 'watch', 'patch']
+# Whether an ApplicationSet would undo a hold on the Applications it generates (read only).
+- apiGroups: ['argoproj.io']
+  resources: ['applicationsets']
+  verbs: ['get']
 {{- end -}}
 
 {{- define "rewind.subjects" -}}
