@@ -159,6 +159,14 @@ program
       webhookSecret: string;
     }) => {
       requireSourceCheckout('sandbox');
+      // Every flag is checked before anything starts: a bad one leaves no sandbox and no kubeconfig.
+      const { parseForgeUser } = await import('./sandbox/forge/users.ts');
+      let people;
+      try {
+        people = options.forgeUser.map(parseForgeUser);
+      } catch (error) {
+        throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+      }
       const { startSandbox } = await import('./sandbox/sandbox.ts');
       const sandbox = await startSandbox({
         kubeconfig: options.kubeconfig,
@@ -177,13 +185,6 @@ program
       if (options.forge) {
         const { createFleet } = await import('./sandbox/scenario.ts');
         const { startSandboxForge } = await import('./sandbox/forge/server.ts');
-        const { parseForgeUser } = await import('./sandbox/forge/users.ts');
-        let people;
-        try {
-          people = options.forgeUser.map(parseForgeUser);
-        } catch (error) {
-          throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
-        }
         const { randomBytes } = await import('node:crypto');
         const fleet = await createFleet({ sandbox });
         const token = options.forgeToken ?? `ghp_sandbox${randomBytes(16).toString('hex')}`;
@@ -210,15 +211,9 @@ program
       console.error(
         `kubeconfig written to ${sandbox.kubeconfigPath}; try: kubectl --kubeconfig ${sandbox.kubeconfigPath} get deployments`,
       );
-      await new Promise<void>((resolve) => {
-        const shutdown = (): void => {
-          void (async () => {
-            for (const stop of stops) await stop().catch(() => undefined);
-          })().then(resolve);
-        };
-        process.once('SIGINT', shutdown);
-        process.once('SIGTERM', shutdown);
-      });
+      const { untilStopped } = await import('./sandbox/stop-signal.ts');
+      await untilStopped();
+      for (const stop of stops) await stop().catch(() => undefined);
     },
   );
 
@@ -472,6 +467,7 @@ for (const pause of [true, false]) {
           pause,
           ...(app ? { app } : {}),
           ...(options.reason ? { reason: options.reason } : {}),
+          ...(options.config ? { configFile: options.config } : {}),
           print: (line) => console.log(line),
         });
       },

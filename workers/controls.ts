@@ -27,9 +27,11 @@ function cliApp(text: string | undefined) {
 
 /** Pauses (`reason` may say why) or resumes automatic rollbacks; resolves to the exit code. */
 export async function runPause(
-  options: ControlOptions & { app?: string; pause: boolean; reason?: string },
+  options: ControlOptions & { app?: string; pause: boolean; reason?: string; configFile?: string },
 ): Promise<number> {
   const { config, print } = options;
+  // The hint repeats the config file the command was given, so it can be pasted as it is.
+  const withConfig = options.configFile ? ` -c ${options.configFile}` : '';
   const app = cliApp(options.app);
   const cluster = new KubeCluster(loadKubeConfig(config.kubernetes.kubeconfig));
   await cluster.ping();
@@ -48,14 +50,14 @@ export async function runPause(
     case 'app':
       print(
         options.pause
-          ? `Automatic rollbacks of ${appLabel(app!)} are paused (${PAUSED_ANNOTATION}=true on the app). \`rewind resume ${options.app}\` restarts them.`
+          ? `Automatic rollbacks of ${appLabel(app!)} are paused (${PAUSED_ANNOTATION}=true on the app). \`rewind resume ${options.app}${withConfig}\` restarts them.`
           : `Automatic rollbacks of ${appLabel(app!)} are on again.`,
       );
       return 0;
     case 'every-app':
       print(
         options.pause
-          ? `Automatic rollbacks of every app are paused (ConfigMap ${outcome.configMap.namespace}/${outcome.configMap.name}). \`rewind resume\` restarts them.`
+          ? `Automatic rollbacks of every app are paused (ConfigMap ${outcome.configMap.namespace}/${outcome.configMap.name}). \`rewind resume${withConfig}\` restarts them.`
           : `Automatic rollbacks of every app are on again (apps paused one by one stay paused).`,
       );
       return 0;

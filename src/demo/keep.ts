@@ -20,6 +20,7 @@ import { deletePrefix } from '../sandbox/loop.ts';
 import { BROKEN_IMAGE_GLOB, createFleet, readyFor, waitForKustomization } from '../sandbox/scenario.ts';
 import { startSandbox } from '../sandbox/sandbox.ts';
 import { ensureRedis, freePort } from './redis.ts';
+import { untilStopped } from '../sandbox/stop-signal.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Marks a directory as the kept demo's, so a later `--keep` may replace it. */
@@ -32,15 +33,8 @@ export interface KeptDemoOptions {
   dir?: string;
   /** The dashboard's port; default a free one. */
   listen?: number;
-  /** Resolves when the demo should stop; default the first SIGINT or SIGTERM. */
+  /** Resolves when the demo should stop; default the first SIGINT or SIGTERM, or its parent's exit. */
   stopped?: Promise<void>;
-}
-
-function signalled(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
 }
 
 /** A directory for the demo: new, or a previous kept demo's (replaced); anything else is refused. */
@@ -92,7 +86,7 @@ async function startRewind(config: string, port: number, logFile: string): Promi
 /** Runs until stopped; resolves to the exit code. */
 export async function runKeptDemo(options: KeptDemoOptions): Promise<number> {
   const log = (line = ''): void => void options.out.write(`${line}\n`);
-  const stopped = options.stopped ?? signalled();
+  const stopped = options.stopped ?? untilStopped();
   const dir = path.resolve(options.dir ?? 'rewind-demo');
   const cleanups: (() => Promise<void>)[] = [];
   try {

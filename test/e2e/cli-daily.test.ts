@@ -114,6 +114,8 @@ describe('rewind for daily use from a terminal', () => {
       const paused = await cli(['pause', 'flux-system/podinfo', '--reason', 'deploy freeze']);
       expect(paused.code, paused.err).toBe(0);
       expect(paused.out).toContain('Automatic rollbacks of flux-system/podinfo are paused');
+      // The hint can be pasted as it is: it names the config the command was given.
+      expect(paused.out).toContain(`\`rewind resume flux-system/podinfo -c ${configFile}\``);
       expect(ks()?.metadata.annotations?.[PAUSED_ANNOTATION]).toBe('true');
       expect(ks()?.metadata.annotations?.[PAUSED_BY_ANNOTATION]).toMatch(/\(rewind CLI\): deploy freeze$/);
       const resumed = await cli(['resume', 'flux-system/podinfo']);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -122,4 +122,26 @@ describe('rewind start on a port already in use', () => {
       await sandbox.stop();
     }
   }, 60_000);
+});
+
+describe('rewind sandbox checks its flags before it starts anything', () => {
+  it('refuses a malformed --forge-user, exits non-zero and writes no kubeconfig', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'rewind-cli-sandbox-'));
+    try {
+      const kubeconfig = path.join(dir, 'kubeconfig');
+      const result = await rewind([
+        'sandbox',
+        '--forge',
+        '--forge-user',
+        'wanda:write:T1',
+        '--kubeconfig',
+        kubeconfig,
+      ]);
+      expect(result.code).not.toBe(0);
+      expect(result.err).toContain('TOKEN must have at least 8 characters');
+      await expect(readFile(kubeconfig)).rejects.toThrow(/ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,6 +1,8 @@
 // The speed benchmarks at toy size, so their code cannot rot unnoticed: each runs end to end on
 // real git, Redis and the sandbox, and prints its figure, its baseline and their ratio. No timing
 // is asserted here (the figures belong to `npm run bench`); only that every part was measured.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { run as monorepo } from '../../bench/monorepo.ts';
 import { run as overhead } from '../../bench/overhead.ts';
@@ -41,4 +43,17 @@ describe('speed benchmarks at toy size', () => {
     },
     BENCH_TIMEOUT_MS,
   );
+});
+
+describe('npm run bench -- --help', () => {
+  const bench = (args: string[]) =>
+    promisify(execFile)('node', ['bin/rewind-bench.mjs', ...args], { timeout: 30_000 });
+
+  it('lists the benchmarks, and prints what one measures without running it', async () => {
+    expect((await bench(['--help'])).stdout).toContain('storm, watch');
+    const storm = await bench(['storm', '--help']);
+    expect(storm.stdout).toMatch(/^Incident storm/);
+    expect(storm.stdout).not.toContain('{');
+    expect(storm.stderr).not.toContain('apps ready');
+  });
 });
