@@ -103,7 +103,7 @@ data:
 `;
 }
 
-// Shapes as in /work/shared/fixtures (Flux v1/v2 sources and Argo CD Application specs).
+// Shapes as in the shared fixtures (Flux v1/v2 sources and Argo CD Application specs).
 function gitOpsObjects(interval = '10m'): string {
   return `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository

@@ -15,9 +15,9 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
 import type { KubeObject } from '../../src/sandbox/store.ts';
 import { type GitDir, gitdir } from '../helpers/gitdir.ts';
 import { until } from '../helpers/wait.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
 const run = promisify(execFile);
-const FIXTURES = '/work/shared/fixtures';
 /** Long enough that only the refresh annotation or a live change can cause a reconcile in a test. */
 const NEVER_MS = 10 * 60_000;
 

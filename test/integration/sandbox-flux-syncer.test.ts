@@ -20,11 +20,11 @@ import {
   mustResource,
 } from '../../src/sandbox/resources.ts';
 import { type KubeObject, ObjectStore } from '../../src/sandbox/store.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
 const run = promisify(execFile);
 const CONFIG_MAP = mustResource('v1', 'ConfigMap');
 const SERVICE = mustResource('v1', 'Service');
-const FIXTURES = '/work/shared/fixtures';
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
   const { stdout } = await run('git', args, { cwd });

@@ -6,8 +6,8 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { appRef } from '../../src/domain/app-ref.ts';
 import { alertedFailure, LAST_HEALTHY_ANNOTATION } from '../../src/pipeline/detect.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
-const FIXTURES = '/work/shared/fixtures';
 const GOOD = 'd676e33990dc2865d67c022d26dea93d5e3236ff';
 const BROKEN = '7ca2aaecb20927201120b33c3ad3f181294c5b98';
 const FIX = '1f2e3d4c5b6a79880f1e2d3c4b5a69788f7e6d5c';

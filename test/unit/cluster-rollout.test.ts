@@ -12,9 +12,10 @@ import {
 } from '../../src/cluster/rollout-history.ts';
 import { convergenceVerdict, rolloutStatus } from '../../src/cluster/rollout-verdict.ts';
 import { templateDiff, templatesEqual, type PodTemplate } from '../../src/cluster/template.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
 function fixture(name: string): any[] {
-  return parseAllDocuments(readFileSync(`/work/shared/fixtures/${name}`, 'utf8'))
+  return parseAllDocuments(readFileSync(`${FIXTURES}/${name}`, 'utf8'))
     .map((doc) => doc.toJS())
     .filter((doc) => doc !== null);
 }

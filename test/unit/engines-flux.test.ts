@@ -7,8 +7,7 @@ import {
   fluxKustomizationEngine,
   sourceOf,
 } from '../../src/engines/flux-kustomization.ts';
-
-const FIXTURES = '/work/shared/fixtures';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
 /** First non-empty document of a fixture (files have comment headers, some several documents). */
 function fixture(name: string): any {

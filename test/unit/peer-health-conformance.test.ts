@@ -16,8 +16,9 @@ import type { HealthState } from '../../src/engines/types.ts';
 import { podFailure } from '../../src/pipeline/pod-signals.ts';
 import { pausedOutcome } from '../../src/pipeline/verify.ts';
 import { objectStatus } from '../../src/sandbox/flux-health.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
-const PEERS = '/work/shared/fixtures/peers';
+const PEERS = `${FIXTURES}/peers`;
 const GITOPS_ENGINE = path.join(PEERS, 'gitops-engine-health');
 const FLUX_CHECKS = path.join(PEERS, 'argo-cd-flux-health');
 /** detection.restartThreshold's default. */
