@@ -49,7 +49,7 @@ export class ConfigError extends RewindError {
     const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
     super(
       `Invalid ${where}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${lines.join('\n')}\n` +
-        'Fix the keys above and start Rewind again.',
+        'Fix the problems above and run the command again.',
       options,
     );
     this.problems = problems;
