@@ -2,7 +2,7 @@
 import type { RewindConfig } from '../src/config/index.ts';
 import { appRefText, parseAppRef } from '../src/domain/app-ref.ts';
 import { stageTimings } from '../src/domain/incident.ts';
-import { plainLine } from '../src/domain/outbound-text.ts';
+import { plainLine, redactSecrets } from '../src/domain/outbound-text.ts';
 import { assertRedisReachable, redisConnection } from '../src/queue/connection.ts';
 import { RedisIncidentStore } from '../src/queue/incident-store.ts';
 import { type OutputFormat, renderData } from '../src/output-format.ts';
@@ -51,7 +51,11 @@ export async function printStatus(options: StatusOptions): Promise<number> {
       return 0;
     }
     if (records.length === 0) {
-      print(app ? `no incidents of ${appRefText(app)}\n` : 'no incidents\n');
+      // Where it looked: a Rewind run with another config (the kept demo's) keeps its own prefix.
+      const where = `in Redis ${redactSecrets(config.redis.url)} under the prefix "${config.redis.prefix}"`;
+      print(
+        `${app ? `no incidents of ${appRefText(app)}` : 'no incidents'} (${where}; -c names another Rewind's config)\n`,
+      );
       return 0;
     }
     const rows = records.map((r) => {
