@@ -460,7 +460,10 @@ export class FluxSyncer {
           outcome = 'aborted';
           return;
         }
-        const elapsed = formatGoDuration(Date.now() - checkStart);
+        // A timer may fire a millisecond before the wall clock says its delay has passed; a timed-out
+        // check has waited its whole timeout, as kstatus' poller reports it.
+        const waited = Date.now() - checkStart;
+        const elapsed = formatGoDuration(health.result === 'timeout' ? Math.max(waited, timeoutMs) : waited);
         if (health.result !== 'healthy') {
           const failure = `health check failed after ${elapsed}: ${health.message}`;
           condition('Healthy', 'False', 'HealthCheckFailed', failure);
