@@ -18,13 +18,6 @@ export interface ControlOptions {
   print: (line: string) => void;
 }
 
-/** The app argument of the CLI: `<namespace>/<name>` is a Flux Kustomization, as for `rollback`. */
-function cliApp(text: string | undefined) {
-  return text === undefined
-    ? undefined
-    : parseAppRef(text, { engine: 'flux-kustomization', namespace: 'flux-system' });
-}
-
 /** Pauses (`reason` may say why) or resumes automatic rollbacks; resolves to the exit code. */
 export async function runPause(
   options: ControlOptions & { app?: string; pause: boolean; reason?: string; configFile?: string },
@@ -32,7 +25,7 @@ export async function runPause(
   const { config, print } = options;
   // The hint repeats the config file the command was given, so it can be pasted as it is.
   const withConfig = options.configFile ? ` -c ${options.configFile}` : '';
-  const app = cliApp(options.app);
+  const app = options.app === undefined ? undefined : parseAppRef(options.app);
   const cluster = new KubeCluster(loadKubeConfig(config.kubernetes.kubeconfig));
   await cluster.ping();
   const by = options.pause

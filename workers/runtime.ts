@@ -280,7 +280,6 @@ export function sourceTrust(config: RewindConfig): (url: string) => string | und
   };
 }
 
-/** Posts the verification result once on the incident's pull request. */
 /**
  * Posts an incident's outcome on its pull request, once. `ensureComment` looks for the comment's
  * marker before creating it, which a crash and retry respect; two posters at the same moment (a job
@@ -353,14 +352,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   // Replicas may share one workdir: mirror operations take a Redis lock, renewed while held (a big
   // first clone takes minutes), that a killed holder gives up within its lease.
-  const mirrorLock = redisLock(connection(), prefix, { leaseMs: 30_000, waitMs: 30 * 60_000 });
+  // Locks send only SET NX, PEXPIRE and EVAL (nothing blocking), so they share one connection.
+  const lockRedis = connection();
+  const mirrorLock = redisLock(lockRedis, prefix, { leaseMs: 30_000, waitMs: 30 * 60_000 });
   const workspace = gitWorkspaceFor(config, options.env, mirrorLock, onGitProcess);
   const git = new RollbackGit(workspace, config.git.author);
   const crashPoint = crashPointFrom(options.env);
   const forgeFor = forgeFactory(config, options.env, log, options.github, crashPoint, onRequest);
   const postResult = resultPoster(
     forgeFor,
-    redisLock(connection(), prefix, { leaseMs: 30_000, waitMs: 5 * 60_000 }),
+    redisLock(lockRedis, prefix, { leaseMs: 30_000, waitMs: 5 * 60_000 }),
   );
   const trustSource = sourceTrust(config);
   // Metrics, notifications out and outcome Events: one hook on every recorded transition (called

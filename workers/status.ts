@@ -20,7 +20,7 @@ export interface StatusOptions {
 }
 
 /** How long ago, as kubectl prints an AGE: 45s, 12m, 3h, 2d. */
-export function age(since: string, now: Date): string {
+function age(since: string, now: Date): string {
   const seconds = Math.max(0, Math.floor((now.getTime() - Date.parse(since)) / 1000));
   if (!Number.isFinite(seconds)) return '?';
   if (seconds < 120) return `${seconds}s`;
@@ -31,10 +31,7 @@ export function age(since: string, now: Date): string {
 
 export async function printStatus(options: StatusOptions): Promise<number> {
   const { config, output, limit, print } = options;
-  const app =
-    options.app === undefined
-      ? undefined
-      : parseAppRef(options.app, { engine: 'flux-kustomization', namespace: 'flux-system' });
+  const app = options.app === undefined ? undefined : parseAppRef(options.app);
   const now = options.now ?? new Date();
   await assertRedisReachable(config.redis);
   const redis = redisConnection(config.redis);

@@ -3,7 +3,6 @@
 // A rollback is not run here: it is enqueued on the same queue as automatic ones (same locks, same
 // pull request or push, same verification), with trigger 'chatops', so the budget applies unless
 // an admin asked to override it. Expected refusals are replies, never exceptions.
-import type { KubeObjectJson } from '../cluster/informer.ts';
 import type { RewindConfig } from '../config/index.ts';
 import { type AppRef, appKey, appLabel, appRefText, sameApp } from '../domain/app-ref.ts';
 import { type CommitSha, parseCommitSha, shortSha } from '../domain/commit-sha.ts';
@@ -17,7 +16,7 @@ import type { IncidentRecord, IncidentStore } from '../pipeline/incident-record.
 import { readGlobalPause } from '../pipeline/pause-switch.ts';
 import type { Clock, Logger } from '../pipeline/ports.ts';
 import type { RollbackJob } from '../queue/jobs.ts';
-import { appObject, cancelIncident, setPaused } from './controls.ts';
+import { type ControlCluster, appObject, cancelIncident, setPaused } from './controls.ts';
 import { type ChatCommand, USAGE, namedApp } from './grammar.ts';
 import { requestedBy } from './requested-by.ts';
 import { codeSpan, markdownLine, slackLine } from '../domain/outbound-text.ts';
@@ -51,7 +50,7 @@ export interface ChatReply {
 
 export interface ChatOpsDeps {
   readonly config: RewindConfig;
-  readonly cluster: EngineCluster & { create(object: KubeObjectJson): Promise<KubeObjectJson> };
+  readonly cluster: EngineCluster & ControlCluster;
   readonly git: {
     commitsWithPrefix(url: string, prefix: string): Promise<CommitSha[]>;
     parentOf(url: string, commit: CommitSha): Promise<CommitSha | undefined>;
@@ -172,14 +171,16 @@ export class ChatOpsService {
       (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
       lastHealthyOf(engine, object)?.sha;
     // A change after a revision Rewind saw failing is a fix forward: it is never the implicit target.
-    const history = command.commit === undefined ? await deps.incidents.listForApp(app, 50) : [];
+    let history: IncidentRecord[] | undefined;
+    const pastIncidents = async (): Promise<IncidentRecord[]> =>
+      (history ??= await deps.incidents.listForApp(app, 50));
     if (command.commit === undefined && verdict.state === 'failed' && knownGood && knownGood !== bad) {
       // Failing: back to the revision the engine (or Rewind) last saw healthy, as an automatic rollback would.
       good = knownGood;
     } else if (
       command.commit === undefined &&
       verdict.state === 'progressing' &&
-      !seenFailing(history, bad)
+      !seenFailing(await pastIncidents(), bad)
     ) {
       // A revision in flight that nobody saw failing may be a person's fix: not judged before it settles.
       return {
@@ -193,7 +194,7 @@ export class ChatOpsService {
       good = await deps.git.parentOf(source.url, latest);
       if (!good)
         return { text: `${code(latest)} is the first commit; there is nothing before it to go back to.` };
-      const failed = seenFailing(history, good);
+      const failed = seenFailing(await pastIncidents(), good);
       if (failed) {
         return {
           text: `The latest change of ${appLabel(app)}, ${code(shortSha(latest))}, came after ${code(shortSha(good))}, which Rewind saw failing (incident ${code(failed.id)}): it fixes forward, and reverting it would bring the failure back. Nothing was changed. To go back past both, name the failing commit: \`/rollback ${appRefText(app)} ${shortSha(good)}\`.`,

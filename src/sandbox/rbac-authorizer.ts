@@ -86,18 +86,16 @@ interface RuleSource {
 
 /**
  * The rules that apply to `user` in `namespace` ('' = cluster-scoped requests only): the bootstrap
- * grants, then each ClusterRoleBinding, then each RoleBinding of the namespace, as RBAC visits them.
+ * grants, then each ClusterRoleBinding, then each RoleBinding of the namespace, as RBAC visits them;
+ * lazily, so a verdict stops reading bindings at the first source that allows the request.
  */
-function ruleSources(store: ObjectStore, user: UserInfo, namespace: string): RuleSource[] {
-  const sources: RuleSource[] = [];
+function* ruleSources(store: ObjectStore, user: UserInfo, namespace: string): Generator<RuleSource> {
   if (user.groups.includes(MASTERS_GROUP))
-    sources.push({ rules: CLUSTER_ADMIN_RULES, describe: () => `the group "${MASTERS_GROUP}"` });
+    yield { rules: CLUSTER_ADMIN_RULES, describe: () => `the group "${MASTERS_GROUP}"` };
   if (user.groups.includes(AUTHENTICATED_GROUP)) {
     const group = `to Group "${AUTHENTICATED_GROUP}"`;
-    sources.push(
-      { rules: BASIC_USER_RULES, describe: () => `ClusterRole "system:basic-user" ${group}` },
-      { rules: DISCOVERY_RULES, describe: () => `ClusterRole "system:discovery" ${group}` },
-    );
+    yield { rules: BASIC_USER_RULES, describe: () => `ClusterRole "system:basic-user" ${group}` };
+    yield { rules: DISCOVERY_RULES, describe: () => `ClusterRole "system:discovery" ${group}` };
   }
   const describe = (binding: KubeObject, bindingNamespace: string) => () => {
     const kind = bindingNamespace ? 'RoleBinding' : 'ClusterRoleBinding';
@@ -114,14 +112,13 @@ function ruleSources(store: ObjectStore, user: UserInfo, namespace: string): Rul
   };
   for (const binding of store.list(CLUSTER_ROLE_BINDING)) {
     if (boundTo(binding, user, ''))
-      sources.push({ rules: rulesOf(store, binding, ''), describe: describe(binding, '') });
+      yield { rules: rulesOf(store, binding, ''), describe: describe(binding, '') };
   }
-  if (namespace === '') return sources;
+  if (namespace === '') return;
   for (const binding of store.list(ROLE_BINDING, { namespace })) {
     if (boundTo(binding, user, namespace))
-      sources.push({ rules: rulesOf(store, binding, namespace), describe: describe(binding, namespace) });
+      yield { rules: rulesOf(store, binding, namespace), describe: describe(binding, namespace) };
   }
-  return sources;
 }
 
 /** RBAC's verdict on a request, and (when allowed) the reason kube-apiserver gives. */
@@ -143,7 +140,7 @@ export function authorize(store: ObjectStore, user: UserInfo, request: RequestIn
 
 /** Every rule that applies to `user` in `namespace` (what a SelfSubjectRulesReview lists). */
 export function rulesFor(store: ObjectStore, user: UserInfo, namespace: string): PolicyRule[] {
-  return ruleSources(store, user, namespace).flatMap((source) => source.rules);
+  return [...ruleSources(store, user, namespace)].flatMap((source) => source.rules);
 }
 
 /** The 403 kube-apiserver answers (endpoints/handlers/responsewriters/errors.go ForbiddenStatusError). */

@@ -37,7 +37,7 @@ const RESERVE_HEADERS_MS = 2000;
 const PROBE_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
 const BUSY = 'too many connections; retry.\n';
-export const OVER_CAPACITY_RESPONSE = [
+const OVER_CAPACITY_RESPONSE = [
   'HTTP/1.1 503 Service Unavailable',
   'Content-Type: text/plain',
   `Content-Length: ${BUSY.length}`,
@@ -61,7 +61,6 @@ export function serverTimeouts(limits: ConnectionLimits): http.ServerOptions {
 export interface ConnectionGuard {
   /** Answers 503 (and true) when `req` came on a reserved connection and is not a probe. */
   refuse(req: http.IncomingMessage, res: http.ServerResponse): boolean;
-  readonly open: number;
 }
 
 /**
@@ -105,9 +104,6 @@ export function guardConnections(server: http.Server, limits: ConnectionLimits):
       if (PROBE_PATHS.has(path)) return false;
       res.writeHead(503, { 'content-type': 'text/plain', connection: 'close', 'retry-after': '5' }).end(BUSY);
       return true;
-    },
-    get open() {
-      return open;
     },
   };
 }

@@ -11,7 +11,6 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../src/config/index.ts';
-import { isTerminal } from '../../src/domain/incident.ts';
 import { silentLogger } from '../../src/logging.ts';
 import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
 import { argoDeployment } from '../../src/sandbox/argo-scenario.ts';
@@ -22,6 +21,10 @@ import { redisUrl } from '../global-setup.ts';
 import { type GitDir, gitdir } from '../helpers/gitdir.ts';
 import { helmBinary } from '../helpers/helm.ts';
 import { until } from '../helpers/wait.ts';
+import { finalIncident, refresh } from '../helpers/argo.ts';
+
+/** How long an incident may take to end here. */
+const FINAL_MS = 90_000;
 
 const run = promisify(execFile);
 const BROKEN = 'ghcr.io/example/web:2.0-broken';
@@ -111,28 +114,6 @@ function revisionsOf(sandbox: Sandbox, name: string): string[] {
   return sync?.revisions ?? (sync?.revision ? [sync.revision] : []);
 }
 
-function refresh(sandbox: Sandbox, name: string): void {
-  sandbox.store.mutate(APPLICATION, 'argocd', name, (app) => {
-    app.metadata.annotations = { ...app.metadata.annotations, 'argocd.argoproj.io/refresh': 'normal' };
-  });
-}
-
-async function finalIncident(loop: Loop, bad: string): Promise<IncidentRecord> {
-  let found: IncidentRecord | undefined;
-  await until(
-    async () => {
-      found = (await loop.runtime.incidents.list(50)).find(
-        (r) => r.badRevision === bad && isTerminal(r.conditions.at(-1)!.type),
-      );
-      return found !== undefined;
-    },
-    `a final incident for ${bad.slice(0, 7)}`,
-    90_000,
-    50,
-  );
-  return found!;
-}
-
 function revertsOf(repo: GitDir, incident: IncidentRecord): string[] {
   repo.git('fetch', '--quiet', 'origin');
   return repo
@@ -215,7 +196,7 @@ describe('Rewind on ApplicationSet-generated and multi-source Argo CD Applicatio
 
   it('an ApplicationSet that rewrites the sync policy: Rewind does not hold the app, says why, and converges with one revert on the default branch', async () => {
     const { repo, sandbox, goodRs, bad } = await brokenAppSetApp(false);
-    const incident = await finalIncident(loop!, bad);
+    const incident = await finalIncident(loop!, bad, FINAL_MS);
 
     expect(incident.conditions.at(-1)?.type, JSON.stringify(incident.conditions)).toBe('Converged');
     expect(incident.details.source?.branch).toBe('main');
@@ -247,7 +228,7 @@ describe('Rewind on ApplicationSet-generated and multi-source Argo CD Applicatio
     }, 20);
     let incident: IncidentRecord;
     try {
-      incident = await finalIncident(loop!, bad);
+      incident = await finalIncident(loop!, bad, FINAL_MS);
     } finally {
       clearInterval(timer);
     }
@@ -320,7 +301,7 @@ spec:
 
     const bad = values.commit('prod web 2.0', { 'envs/prod/web/values.yaml': `image: ${BROKEN}\n` });
     refresh(sandbox, 'web');
-    const incident = await finalIncident(loop, bad);
+    const incident = await finalIncident(loop, bad, FINAL_MS);
 
     expect(incident.conditions.at(-1)?.type, JSON.stringify(incident.conditions)).toBe('Converged');
     expect(incident.culprit).toBe(bad);

@@ -1,15 +1,13 @@
 // A Deployment someone paused while Rewind acts, on Flux: the revert reaches the Deployment, but a
 // paused Deployment keeps its Progressing condition at DeploymentPaused, so Flux's health check
 // (kstatus) waits on it as InProgress. Rewind says so at once instead of waiting for its deadline.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEPLOYMENT } from '../../src/sandbox/resources.ts';
 import { readyFor, waitForKustomization } from '../../src/sandbox/scenario.ts';
 import { type Loop, startLoop } from '../helpers/loop.ts';
 import { until } from '../helpers/wait.ts';
+import { pauseOnceDetected } from '../helpers/pause-rollout.ts';
 
-const run = promisify(execFile);
 const BROKEN = 'ghcr.io/stefanprodan/podinfo:6.6.0-broken';
 /** Well past the test's own waits: ending at it (Failed/VerifyTimeout) is what the old code did. */
 const VERIFY_TIMEOUT_S = 40;
@@ -30,17 +28,10 @@ describe('a Deployment paused while Rewind acts (Flux)', () => {
 
     const bad = await fleet.setPodinfoImage(BROKEN);
     fleet.notifyPush();
-    await until(
-      async () => (await runtime.incidents.list(50)).some((r) => r.badRevision === bad),
-      'the incident detected',
-      30_000,
-      50,
-    );
-    await run(
-      'kubectl',
-      ['--kubeconfig', sandbox.kubeconfigPath, 'rollout', 'pause', 'deployment/podinfo', '-n', 'default'],
-      { timeout: 30_000 },
-    );
+    await pauseOnceDetected(runtime.incidents, sandbox.kubeconfigPath, bad, {
+      namespace: 'default',
+      name: 'podinfo',
+    });
     const started = Date.now();
     const incident = await loop.finalIncident(bad, (VERIFY_TIMEOUT_S + 20) * 1000);
     expect(incident.conditions.at(-1), JSON.stringify(incident.conditions)).toMatchObject({
