@@ -102,6 +102,8 @@ export class Detector {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Incident ids this process enqueued recently; BullMQ's job id dedupes for good, this saves round trips. */
   private readonly enqueued = new Map<string, number>();
+  /** Per app: the head of the ref its current render failure was read at (see withRefHead). */
+  private readonly refHeads = new Map<string, { failure: string; head: CommitSha }>();
   private running = false;
   private sweep: NodeJS.Timeout | undefined;
   readonly stats = { evaluations: 0, enqueued: 0 };
@@ -325,15 +327,26 @@ export class Detector {
     const engine = engineFor(snapshot.app);
     const verdict = engine.assess(snapshot.object);
     const ref = verdict.state === 'failed' && !verdict.badRevision ? verdict.unresolvedRevision : undefined;
-    if (ref === undefined || !this.options.resolveRef) return snapshot;
+    const key = appKey(snapshot.app);
+    if (ref === undefined || !this.options.resolveRef) {
+      this.refHeads.delete(key);
+      return snapshot;
+    }
+    // Read once per failure (the condition's start): every event of the app re-evaluates it, and a
+    // head read later may already hold a person's fix pushed after the breaking change.
+    const failure = `${ref}|${verdict.since ?? ''}`;
+    const known = this.refHeads.get(key);
+    if (known?.failure === failure) return { ...snapshot, refHead: known.head };
     const head = await this.options.resolveRef(engine, snapshot.object, ref).catch((error: unknown) => {
       this.options.log.warn(
-        { app: appKey(snapshot.app), ref, err: redact(String(error)) },
+        { app: key, ref, err: redact(String(error)) },
         'could not read the head of the ref the engine failed at',
       );
       return undefined;
     });
-    return head ? { ...snapshot, refHead: head } : snapshot;
+    if (!head) return snapshot;
+    this.refHeads.set(key, { failure, head });
+    return { ...snapshot, refHead: head };
   }
 
   /**

@@ -55,6 +55,11 @@ export interface FailureSignal {
   readonly message: string;
   /** When the failure began, as well as the objects tell. */
   readonly since: string;
+  /**
+   * The engine named only the ref it failed at (an Argo CD render error), so `badRevision` is that
+   * ref's head when Rewind read it: a change pushed after the breaking one may be in it.
+   */
+  readonly badFromRefHead?: boolean;
 }
 
 export interface DetectOptions {
@@ -96,6 +101,7 @@ export function failureSignal(snapshot: AppSnapshot, options: DetectOptions): Fa
       reason: verdict.reason,
       message: verdict.message,
       since: verdict.since ?? options.now.toISOString(),
+      ...(verdict.badRevision === undefined ? { badFromRefHead: true } : {}),
     };
   }
   if (verdict.state === 'suspended' || (verdict.state === 'healthy' && !lastHealthy)) return undefined;
@@ -220,6 +226,7 @@ export function rollbackJobFor(signal: FailureSignal, now: Date): RollbackJob {
     reason: signal.reason.slice(0, 200),
     message: signal.message.slice(0, 2000),
     failingSince: signal.since,
+    ...(signal.badFromRefHead ? { badFromRefHead: true } : {}),
     detectedAt: now.toISOString(),
     manual: false,
     dryRun: false,

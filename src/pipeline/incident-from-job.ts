@@ -26,6 +26,7 @@ export function incidentRecordFor(job: RollbackJob, now: Date): IncidentRecord {
       dryRun: job.dryRun,
       ...(job.requestedBy ? { requestedBy: job.requestedBy } : {}),
       ...(job.overrideBudget ? { budgetOverride: true } : {}),
+      ...(job.badFromRefHead ? { badFromRefHead: true } : {}),
       healthReason: job.reason,
       healthMessage: job.message,
     },

@@ -56,6 +56,11 @@ export interface IncidentDetails {
    * verification needs no rollout.
    */
   readonly unapplied?: boolean;
+  /**
+   * The engine named no commit (an Argo CD render error): the bad revision is the head of its ref
+   * when Rewind read it, and only a range holding one change to the app names the culprit for sure.
+   */
+  readonly badFromRefHead?: boolean;
 }
 
 export interface IncidentRecord extends Incident {

@@ -29,6 +29,8 @@ export const rollbackJobSchema = z.strictObject({
   reason: z.string().max(200),
   message: z.string().max(2000),
   failingSince: z.string().optional(),
+  /** The bad revision is the head of the ref the engine failed at, read by Rewind (see FailureSignal). */
+  badFromRefHead: z.boolean().optional(),
   detectedAt: z.string(),
   /** Manual rollbacks (`rewind rollback`, ChatOps) skip the "still failing?" re-check. */
   manual: z.boolean().default(false),

@@ -14,9 +14,7 @@ import { parseConfig } from '../../src/config/index.ts';
 import { GitWorkspace } from '../../src/git/workspace.ts';
 import type { HistoryRow } from '../../src/history/format.ts';
 import { runHistory } from '../../src/history/rollout-git-history.ts';
-import { isTerminal } from '../../src/domain/incident.ts';
 import { silentLogger } from '../../src/logging.ts';
-import type { IncidentRecord } from '../../src/pipeline/incident-record.ts';
 import { APPLICATION, DEPLOYMENT, NAMESPACE, REPLICA_SET } from '../../src/sandbox/resources.ts';
 import { argoDeployment } from '../../src/sandbox/argo-scenario.ts';
 import { type Sandbox, startSandbox } from '../../src/sandbox/sandbox.ts';
@@ -24,6 +22,11 @@ import { type Runtime, startRuntime } from '../../workers/runtime.ts';
 import { redisUrl } from '../global-setup.ts';
 import { type GitDir, gitdir } from '../helpers/gitdir.ts';
 import { until } from '../helpers/wait.ts';
+import { finalIncident, refresh } from '../helpers/argo.ts';
+import { pauseOnceDetected } from '../helpers/pause-rollout.ts';
+
+/** How long an incident may take to end here. */
+const FINAL_MS = 60_000;
 
 const run = promisify(execFile);
 const BROKEN = 'ghcr.io/example/web:2.0-broken';
@@ -130,28 +133,6 @@ function healthyAt(sandbox: Sandbox, name: string, sha: string): boolean {
   );
 }
 
-function refresh(sandbox: Sandbox, name: string): void {
-  sandbox.store.mutate(APPLICATION, 'argocd', name, (app) => {
-    app.metadata.annotations = { ...app.metadata.annotations, 'argocd.argoproj.io/refresh': 'normal' };
-  });
-}
-
-async function finalIncident(loop: ArgoLoop, bad: string): Promise<IncidentRecord> {
-  let found: IncidentRecord | undefined;
-  await until(
-    async () => {
-      found = (await loop.runtime.incidents.list(50)).find(
-        (r) => r.badRevision === bad && isTerminal(r.conditions.at(-1)!.type),
-      );
-      return found !== undefined;
-    },
-    `a final incident for ${bad.slice(0, 7)}`,
-    60_000,
-    50,
-  );
-  return found!;
-}
-
 /** The incident's revert commits on main, after checking api kept the change the bad commit made. */
 function revertsKeepingApi(repo: GitDir, incidentId: string): string[] {
   repo.git('fetch', '--quiet', 'origin');
@@ -188,7 +169,7 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     });
     refresh(sandbox, 'web');
     refresh(sandbox, 'api');
-    const incident = await finalIncident(loop, bad);
+    const incident = await finalIncident(loop, bad, FINAL_MS);
 
     expect(incident.app).toEqual({ engine: 'argo-application', namespace: 'argocd', name: 'web' });
     expect(incident.conditions.map((c) => c.type)).toEqual([
@@ -265,7 +246,7 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
         'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-settings\n  namespace: nowhere\ndata:\n  a: b\n',
     });
     refresh(sandbox, 'web');
-    const incident = await finalIncident(loop, bad);
+    const incident = await finalIncident(loop, bad, FINAL_MS);
     const elapsedMs = Date.now() - started;
     console.info(
       `[argo-rollback] unapplied sync: bad commit to ${incident.conditions.at(-1)?.type}: ${elapsedMs} ms`,
@@ -321,7 +302,7 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     ]);
     expect(failing.status.health.status).toBe('Healthy');
 
-    const incident = await finalIncident(loop, bad);
+    const incident = await finalIncident(loop, bad, FINAL_MS);
     expect(incident.conditions.at(-1), JSON.stringify(incident.conditions)).toMatchObject({
       type: 'Converged',
       reason: 'WorkloadsUnchanged',
@@ -335,6 +316,29 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     await until(() => healthyAt(sandbox, 'web', reverts[0]!), 'Argo Synced + Healthy at the revert');
     expect(sandbox.store.get(APPLICATION, 'argocd', 'web')!.status.conditions).toBeUndefined();
     expect(running().map((rs) => rs.metadata.uid)).toEqual([goodRs!.metadata.uid]);
+  }, 120_000);
+
+  it('a render failure whose branch holds two changes to the app since it was healthy is left to a person: Argo names no commit, and the later change may be a fix', async () => {
+    loop = await startArgoLoop({ verifyTimeout: '30s' });
+    const { sandbox, repo } = loop;
+    const broken = repo.commit('web as a kustomization', {
+      'apps/web/kustomization.yaml': 'resources:\n  - deployment.yaml\n  - missing.yaml\n',
+    });
+    const later = repo.commit('web: a second file', {
+      'apps/web/kustomization.yaml': 'resources:\n  - deployment.yaml\n  - missing.yaml\n  - other.yaml\n',
+    });
+    const head = repo.head();
+    refresh(sandbox, 'web');
+    const incident = await finalIncident(loop, head, FINAL_MS);
+    expect(incident.conditions.at(-1), JSON.stringify(incident.conditions)).toMatchObject({
+      type: 'NeedsHuman',
+      reason: 'AmbiguousCulprit',
+    });
+    expect(incident.details.badFromRefHead).toBe(true);
+    // Nothing was written to Git: both people's commits stay.
+    repo.git('fetch', '--quiet', 'origin');
+    expect(repo.git('rev-parse', 'origin/main')).toBe(later);
+    expect(repo.git('log', '--format=%H', '-2', 'origin/main').split('\n')).toEqual([later, broken]);
   }, 120_000);
 
   it('a Deployment someone paused ends verification at once as NeedsHuman/DeploymentPaused, naming who paused it and how to resume, instead of waiting for the deadline', async () => {
@@ -356,19 +360,12 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     const bad = repo.commit('web 2.0', { 'apps/web/deployment.yaml': recreate(BROKEN) });
     refresh(sandbox, 'web');
     // Someone pauses the rollout while Rewind waits out the grace period.
-    await until(
-      async () => (await runtime.incidents.list(50)).some((r) => r.badRevision === bad),
-      'the incident detected',
-      30_000,
-      50,
-    );
-    await run(
-      'kubectl',
-      ['--kubeconfig', sandbox.kubeconfigPath, 'rollout', 'pause', 'deployment/web', '-n', 'shop'],
-      { timeout: 30_000 },
-    );
+    await pauseOnceDetected(runtime.incidents, sandbox.kubeconfigPath, bad, {
+      namespace: 'shop',
+      name: 'web',
+    });
     const started = Date.now();
-    const incident = await finalIncident(loop, bad);
+    const incident = await finalIncident(loop, bad, FINAL_MS);
     expect(incident.conditions.at(-1), JSON.stringify(incident.conditions)).toMatchObject({
       type: 'NeedsHuman',
       reason: 'DeploymentPaused',
@@ -396,7 +393,7 @@ describe('Rewind on Argo CD Applications, end to end (direct push)', () => {
     const goodRs = webReplicaSets(sandbox).find((rs) => rs.spec.replicas > 0)!;
     const bad = repo.commit('web 2.0', { 'apps/web/deployment.yaml': deploymentYaml('web', BROKEN) });
     refresh(sandbox, 'web');
-    const incident = await finalIncident(loop, bad);
+    const incident = await finalIncident(loop, bad, FINAL_MS);
     expect(incident.conditions.at(-1)?.type).toBe('Converged');
     expect(incident.details.revert?.kind).toBe('reverted');
     repo.git('fetch', '--quiet', 'origin');

@@ -1,7 +1,7 @@
 // Step 5, locate: the culprit in good..bad over the app's path closure (src/git/culprit.ts), then
 // the gates that need it: observe mode reports only, an old culprit is not reverted automatically,
 // and a person's change to the app after the bad revision means they are fixing forward.
-import { appLabel } from '../../domain/app-ref.ts';
+import { appLabel, appRefText } from '../../domain/app-ref.ts';
 import { shortSha } from '../../domain/commit-sha.ts';
 import { isRewindError } from '../../domain/errors.ts';
 import type { CulpritOutcome } from '../../git/culprit.ts';
@@ -36,6 +36,18 @@ export async function locate(ctx: RollbackContext, contained: Contained): Promis
   if (located.outcome.kind === 'no-candidate')
     return done(rec.stop('NeedsHuman', 'NoCandidate', located.outcome.explanation));
   const found = located.outcome;
+  // The engine named no commit: the bad revision is the ref's head when Rewind read it, and a change
+  // pushed after the breaking one (a person's fix) may be in the range. Only a range holding a single
+  // change to the app says which commit broke it; anything else is a person's call.
+  if (rec.record.details.badFromRefHead && found.candidates.length > 1) {
+    return done(
+      rec.stop(
+        'NeedsHuman',
+        'AmbiguousCulprit',
+        `${ctx.engine.noun} ${appLabel(app)} names no failing commit, and ${found.candidates.length} commits in ${shortSha(good)}..${shortSha(bad)} change the app: a later one may be a fix. Name the culprit: "/rollback ${appRefText(app)} <sha>".`,
+      ),
+    );
+  }
   const culprit = found.commits[0]!;
   await rec.details({
     culpritRule: found.rule,
