@@ -14,10 +14,9 @@ import {
 } from '../src/domain/commit-sha.ts';
 import { InvalidInputError, ShaNotInHistoryError, redact } from '../src/domain/errors.ts';
 import { seenFailing, stageTimings } from '../src/domain/incident.ts';
-import { tryParseRevision } from '../src/domain/revision.ts';
 import { engineFor, unknownAppError } from '../src/engines/registry.ts';
 import { RollbackGit } from '../src/git/rollback-git.ts';
-import { LAST_HEALTHY_ANNOTATION } from '../src/pipeline/detect.ts';
+import { lastHealthyOf } from '../src/pipeline/detect.ts';
 import type { IncidentRecord } from '../src/pipeline/incident-record.ts';
 import { type Logger, systemClock } from '../src/pipeline/ports.ts';
 import { runIncidentJob } from '../src/pipeline/incident-job.ts';
@@ -103,7 +102,7 @@ export async function manualRollback(options: ManualRollbackOptions): Promise<Ma
   const good =
     (to === undefined ? undefined : await resolveTo(git, url, to)) ??
     (verdict.goodRevision?.sha !== bad ? verdict.goodRevision?.sha : undefined) ??
-    tryParseRevision(object.metadata?.annotations?.[LAST_HEALTHY_ANNOTATION] ?? '')?.sha;
+    lastHealthyOf(engine, object)?.sha;
   if (!good || good === bad) {
     throw new InvalidInputError(`No earlier good revision is known for ${appLabel(app)}; pass --to <sha>.`);
   }

@@ -166,7 +166,7 @@ function historyHas(app: Application, sha: string): boolean {
  * Rewind's record of a healthy revision, for the source the app's current revision is tracked on
  * (a multi-source record keeps every source's revision).
  */
-export function recordedArgoRevision(object: unknown, raw: string): Revision | undefined {
+function recordedArgoRevision(object: unknown, raw: string): Revision | undefined {
   const app = parseApplication(object);
   const recorded = tryParseRevision(raw);
   if (!app || !isMulti(app) || !recorded) return recorded;
@@ -534,9 +534,7 @@ export const argoApplicationEngine: Engine = {
     const automated = parseApplication(object)?.spec?.syncPolicy?.automated;
     return { automated: automated ?? null };
   },
-  async holdRefusal(cluster, object) {
-    return applicationSetHoldRefusal(cluster, object);
-  },
+  holdRefusal: applicationSetHoldRefusal,
   async hold(cluster, app) {
     await cluster.mergePatch(this.ref(app), { spec: { syncPolicy: { automated: null } } });
   },

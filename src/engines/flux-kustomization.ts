@@ -57,7 +57,7 @@ export const KUSTOMIZATION_FAILURE_REASONS: ReadonlySet<string> = new Set([
  * applied, which is why the pipeline also checks the workloads). Not HealthCheckFailed or
  * PruneFailed, which come after the apply.
  */
-export const KUSTOMIZATION_NOT_APPLIED_REASONS: ReadonlySet<string> = new Set([
+const KUSTOMIZATION_NOT_APPLIED_REASONS: ReadonlySet<string> = new Set([
   'BuildFailed',
   'ValidationFailed',
   'ReconciliationFailed',

@@ -90,7 +90,8 @@ export class RollbackGit {
    * sources that follow HEAD (Argo CD `targetRevision: HEAD` or none).
    */
   async defaultBranch(url: string): Promise<string> {
-    const mirror = await this.workspace.syncMirror(url);
+    // ls-remote asks the remote itself: the mirror is only somewhere to run it, no fetch needed.
+    const mirror = await this.workspace.mirrorWith(url, []);
     const { stdout } = await mirror.repo.run(['ls-remote', '--symref', 'origin', 'HEAD']);
     const match = /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(stdout);
     if (!match) throw new InvalidInputError(`${redact(url)} does not say which branch its HEAD points to.`);

@@ -172,7 +172,9 @@ export async function verifyOnce(
   if (verdict.state !== 'healthy' || !revertApplied) {
     // Once the engine is at the revert (applied, or applying it: Flux's health check of it waits on
     // a paused Deployment, Argo calls the app Suspended), a paused Deployment is what blocks it.
-    if (revertApplied || (await hasRevert(engine.attemptedRevision(object)))) {
+    // The attempted revision is often the applied one, already asked about: no second git call.
+    const attempted = engine.attemptedRevision(object);
+    if (revertApplied || (attempted?.sha !== applied?.sha && (await hasRevert(attempted)))) {
       const paused = pausedOutcome(await workloadsOf(cluster, app));
       if (paused) return paused;
     }

@@ -54,7 +54,14 @@ export function refHeadReader(
 ): (engine: Engine, object: KubeObjectJson, ref: string) => Promise<CommitSha | undefined> {
   return async (engine, object, ref) => {
     const source = await engine.source(deps.cluster, object);
-    if (source.kind !== 'git' || source.branch !== ref || deps.trustSource(source.url) !== undefined)
+    // A source that follows the remote's default branch names no branch to read here (`HEAD` is not
+    // refs/heads/HEAD): nothing is read rather than a branch that cannot exist.
+    if (
+      source.kind !== 'git' ||
+      source.followsDefaultBranch === true ||
+      source.branch !== ref ||
+      deps.trustSource(source.url) !== undefined
+    )
       return undefined;
     return deps.git.branchHead(source.url, source.branch);
   };

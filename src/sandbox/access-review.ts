@@ -4,7 +4,7 @@
 // RBAC (AlwaysAllow) everything is allowed, as kube-apiserver's AlwaysAllow authorizer answers; with
 // RBAC the answer comes from the Roles, ClusterRoles and bindings in the store (rbac-authorizer.ts).
 import type { AuthorizationMode } from './access-control.ts';
-import { type PolicyRule, type UserInfo, explainAuthorization, rulesFor } from './rbac-authorizer.ts';
+import { CLUSTER_ADMIN_RULES, type UserInfo, explainAuthorization, rulesFor } from './rbac-authorizer.ts';
 import { type RequestInfo, nonResourceRequest } from './request-info.ts';
 import { type KubeObject, type ObjectStore, StatusError } from './store.ts';
 
@@ -22,12 +22,6 @@ export const REVIEW_RESOURCES = [
   kind,
   verbs: ['create'],
 }));
-
-/** What AlwaysAllow answers a rules review with (authorizerfactory.alwaysAllowAuthorizer.RulesFor). */
-const ALLOW_ALL: readonly PolicyRule[] = [
-  { verbs: ['*'], apiGroups: ['*'], resources: ['*'] },
-  { verbs: ['*'], nonResourceURLs: ['*'] },
-];
 
 /** Answers a POST of `resource` (one of REVIEW_RESOURCES) by `user`: the review, with its status. */
 export function review(
@@ -109,7 +103,8 @@ function rulesReviewStatus(
   spec: Record<string, any>,
 ): Record<string, unknown> {
   const namespace = String(spec['namespace'] ?? '');
-  const rules = mode === 'AlwaysAllow' ? ALLOW_ALL : rulesFor(store, user, namespace);
+  // AlwaysAllow answers a rules review with everything (alwaysAllowAuthorizer.RulesFor): cluster-admin's rules.
+  const rules = mode === 'AlwaysAllow' ? CLUSTER_ADMIN_RULES : rulesFor(store, user, namespace);
   const list = (values: string[] | undefined) => [...(values ?? [])];
   return {
     resourceRules: rules

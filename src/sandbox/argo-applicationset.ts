@@ -22,6 +22,7 @@ import { GitMirrors } from './flux-source.ts';
 import { APPLICATION, APPLICATION_SET } from './resources.ts';
 import { SerialQueue } from './serial-queue.ts';
 import type { KubeObject, ObjectStore, StoreEvent } from './store.ts';
+import { parsePointer } from './patch.ts';
 
 const DEFAULT_PRESERVED_ANNOTATIONS = ['notified.notifications.argoproj.io', 'argocd.argoproj.io/refresh'];
 const RESYNC_MS = 30_000;
@@ -43,7 +44,7 @@ function lookup(params: Params, dotted: string): unknown {
 }
 
 /** Renders every string of the template with the parameters (see the header for the subset). */
-export function renderTemplate(template: unknown, params: Params, goTemplate: boolean): unknown {
+function renderTemplate(template: unknown, params: Params, goTemplate: boolean): unknown {
   if (typeof template === 'string') {
     return goTemplate
       ? template.replace(/\{\{-?\s*\.([A-Za-z0-9_.]+)\s*-?\}\}/g, (_all, key: string) => {
@@ -67,13 +68,6 @@ export function renderTemplate(template: unknown, params: Params, goTemplate: bo
 /** `.spec.syncPolicy` (a jq path of plain keys) as the JSON pointer `/spec/syncPolicy`. */
 function jqPathToPointer(expression: string): string | undefined {
   return /^(\.[A-Za-z0-9_-]+)+$/.test(expression.trim()) ? expression.trim().replace(/\./g, '/') : undefined;
-}
-
-function pointerParts(pointer: string): string[] {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function getAt(object: any, parts: readonly string[]): { found: boolean; value?: unknown } {
@@ -100,7 +94,7 @@ function setAt(object: any, parts: readonly string[], found: { found: boolean; v
 }
 
 /** The JSON pointers spec.ignoreApplicationDifferences ignores for the Application `name`. */
-export function ignoredPointers(appSet: KubeObject, name: string): string[] {
+function ignoredPointers(appSet: KubeObject, name: string): string[] {
   const rules: any[] = Array.isArray(appSet.spec?.ignoreApplicationDifferences)
     ? appSet.spec.ignoreApplicationDifferences
     : [];
@@ -300,7 +294,7 @@ export class ApplicationSetController {
       return;
     }
     for (const pointer of ignoredPointers(appSet, name)) {
-      const parts = pointerParts(pointer);
+      const parts = parsePointer(pointer);
       setAt(generated, parts, getAt(existing, parts));
     }
     const preserved = [

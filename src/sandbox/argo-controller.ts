@@ -355,6 +355,8 @@ export class ArgoController {
         ? (current.status?.sync?.revision ?? app.spec?.source?.targetRevision)
         : app.spec?.source?.targetRevision;
     const requestedRevision = typeof requested === 'string' && requested ? requested : undefined;
+    // One source: the resolved commit when it rendered, else the ref Argo was asked to compare.
+    const revision = comparison && target ? target.revisions[0] : requestedRevision;
     const before = current.status ?? {};
     this.writeStatus(namespace, name, (status) => {
       const now = kubeTime();
@@ -367,17 +369,7 @@ export class ArgoController {
           ...(multi ? { sources: app.spec?.sources ?? [] } : { source: app.spec?.source ?? {} }),
           destination: app.spec?.destination ?? {},
         },
-        ...(comparison && target
-          ? multi
-            ? { revisions: target.revisions }
-            : { revision: target.revisions[0] }
-          : multi
-            ? target
-              ? { revisions: target.revisions }
-              : {}
-            : requestedRevision
-              ? { revision: requestedRevision }
-              : {}),
+        ...(multi ? (target ? { revisions: target.revisions } : {}) : revision ? { revision } : {}),
       };
       const health = live.health;
       status['health'] = {

@@ -40,7 +40,7 @@ export interface JsonPatchOperation {
   value?: unknown;
 }
 
-function parsePointer(pointer: string): string[] {
+export function parsePointer(pointer: string): string[] {
   if (pointer === '') return [];
   if (!pointer.startsWith('/')) throw invalid(`invalid JSON pointer "${pointer}"`);
   return pointer

@@ -69,7 +69,7 @@ const BASIC_USER_RULES: readonly PolicyRule[] = [
 ];
 
 /** cluster-admin, which the bootstrap policy binds to system:masters. */
-const CLUSTER_ADMIN_RULES: readonly PolicyRule[] = [
+export const CLUSTER_ADMIN_RULES: readonly PolicyRule[] = [
   { verbs: ['*'], apiGroups: ['*'], resources: ['*'] },
   { verbs: ['*'], nonResourceURLs: ['*'] },
 ];

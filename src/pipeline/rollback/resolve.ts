@@ -55,8 +55,9 @@ export async function resolveApp(
   }
   const found = await engine.source(deps.cluster, object);
   if (found.kind !== 'git') return done(rec.stop('NeedsHuman', found.reason, found.message));
-  const untrustedHead = found.followsDefaultBranch ? deps.trustSource?.(found.url) : undefined;
-  if (untrustedHead) return done(rec.stop('NeedsHuman', 'UntrustedSource', untrustedHead));
+  // Trust first: resolving a default branch already talks to the remote.
+  const untrusted = deps.trustSource?.(found.url);
+  if (untrusted) return done(rec.stop('NeedsHuman', 'UntrustedSource', untrusted));
   // A source that follows HEAD deploys the remote's default branch: the revert goes there.
   const source =
     found.followsDefaultBranch && deps.git.defaultBranch
@@ -65,8 +66,6 @@ export async function resolveApp(
   // A branch git would refuse is refused here, by name, before any git call (the job boundary ends
   // the incident NeedsHuman with this message).
   assertValidBranchName(source.branch);
-  const untrusted = deps.trustSource?.(source.url);
-  if (untrusted) return done(rec.stop('NeedsHuman', 'UntrustedSource', untrusted));
   if (!rec.record.details.source)
     await rec.details({ source: { url: redact(source.url), branch: source.branch } });
 
